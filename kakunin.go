@@ -1,0 +1,166 @@
+// Package kakunin holds the domain types every part of the service shares:
+// members, verifications, documents, staff and the error type. Packages named
+// for what they wrap (store, vault, web…) implement the behaviour; this file
+// only says what the things are.
+package kakunin
+
+import "time"
+
+// Locale is a member's or staff member's language. Only Japanese and English
+// are offered; anything else falls back to Japanese, the platform's default.
+type Locale string
+
+const (
+	LocaleJA Locale = "ja"
+	LocaleEN Locale = "en"
+)
+
+// ParseLocale returns the locale named by s, and false when s names none.
+func ParseLocale(s string) (Locale, bool) {
+	switch Locale(s) {
+	case LocaleJA, LocaleEN:
+		return Locale(s), true
+	}
+	return LocaleJA, false
+}
+
+// Member is a person of the host platform, known by the host's own ID. The
+// e-mail address is held encrypted; EmailIndex is a keyed hash for look-up.
+type Member struct {
+	ID         string
+	ExternalID string
+	Email      string // plaintext, only in memory
+	Locale     Locale
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	DeletedAt  *time.Time // the member left the platform
+}
+
+// VerificationStatus is where a verification stands.
+type VerificationStatus string
+
+const (
+	StatusAwaitingUpload VerificationStatus = "awaiting_upload"
+	StatusSubmitted      VerificationStatus = "submitted"
+	StatusApproved       VerificationStatus = "approved"
+	StatusRejected       VerificationStatus = "rejected"
+	StatusExpired        VerificationStatus = "expired"
+)
+
+// Final reports whether no further transition is possible.
+func (s VerificationStatus) Final() bool {
+	return s == StatusApproved || s == StatusRejected || s == StatusExpired
+}
+
+// DocumentType is the kind of identity document a member photographs.
+type DocumentType string
+
+const (
+	DocDriversLicence  DocumentType = "drivers_licence"
+	DocPassport        DocumentType = "passport"
+	DocHealthInsurance DocumentType = "health_insurance"
+	DocMyNumberCard    DocumentType = "my_number_card"
+)
+
+// DocumentTypes lists the accepted types in the order pages show them.
+var DocumentTypes = []DocumentType{DocDriversLicence, DocPassport, DocHealthInsurance, DocMyNumberCard}
+
+// Valid reports whether t is one of DocumentTypes.
+func (t DocumentType) Valid() bool {
+	for _, d := range DocumentTypes {
+		if d == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Verification is one request by the host to check one member's age.
+type Verification struct {
+	ID         string
+	MemberID   string
+	ExternalID string // the member's host ID, for API answers
+	Status     VerificationStatus
+	ExpiresAt  time.Time // the upload link's expiry
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Result     *Result
+}
+
+// Result is what a reviewer decided. It is the minimal record the dating-site
+// law needs (adult or not, the document's name and issuer) plus who checked it
+// and when; never the image or the document's text. BirthDate is kept only
+// when the operator enables it.
+type Result struct {
+	Adult        bool         `json:"adult"`
+	DocumentType DocumentType `json:"document_type"`
+	DocumentName string       `json:"document_name,omitempty"`
+	Issuer       string       `json:"issuer,omitempty"`
+	BirthDate    string       `json:"birth_date,omitempty"`
+	RejectReason string       `json:"reject_reason,omitempty"`
+	CheckedAt    time.Time    `json:"checked_at"`
+	CheckedBy    string       `json:"checked_by"` // staff ID, not a name
+}
+
+// Document is one uploaded image. Its bytes live encrypted in the blob store;
+// WrappedKey is its data key sealed by the key of Epoch (one per UTC day).
+type Document struct {
+	ID             string
+	VerificationID string
+	MemberID       string
+	Type           DocumentType
+	ContentType    string
+	Size           int64 // plaintext bytes after metadata stripping
+	Width, Height  int
+	Epoch          string // e.g. "2026-11-25"
+	WrappedKey     []byte // nil once destroyed
+	ReceivedAt     time.Time
+	DecidedAt      *time.Time
+	DestroyAfter   time.Time // retention deadline for the image
+	DestroyedAt    *time.Time
+	ReviewerID     string // assigned reviewer, "" when unassigned
+}
+
+// Role is a staff member's role. Later issues add support, responder, auditor.
+type Role string
+
+const (
+	RoleReviewer  Role = "reviewer"
+	RoleSupport   Role = "support"
+	RoleResponder Role = "responder"
+	RoleAdmin     Role = "admin"
+	RoleAuditor   Role = "auditor"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleReviewer, RoleSupport, RoleResponder, RoleAdmin, RoleAuditor}
+
+// ParseRole returns the role named by s.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", Errorf(EINVALID, "unknown role %q (one of reviewer, support, responder, admin, auditor)", s)
+}
+
+// Staff is a person of the operator who signs into the console.
+type Staff struct {
+	ID                 string
+	Email              string
+	Role               Role
+	PasswordHash       string
+	TOTPSecret         string // plaintext only in memory; stored sealed
+	MustChangePassword bool
+	LockedAt           *time.Time
+	CreatedAt          time.Time
+}
+
+// APIKey authenticates the host platform. Only a hash of the secret is kept.
+type APIKey struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
