@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/kakunin/kakunin"
+)
+
+const documentColumns = `id, verification_id, member_id, type, content_type, size, width, height, epoch, blob_key,
+	wrapped_key, received_at, decided_at, destroy_after, destroyed_at, reviewer_id`
+
+// DocumentRecord is a document row with where its ciphertext lives.
+type DocumentRecord struct {
+	kakunin.Document
+	BlobKey string
+}
+
+func scanDocument(row interface{ Scan(...any) error }) (*DocumentRecord, error) {
+	var d DocumentRecord
+	var typ string
+	var received, destroyAfter int64
+	var decided, destroyed sql.NullInt64
+	var reviewer sql.NullString
+	err := row.Scan(&d.ID, &d.VerificationID, &d.MemberID, &typ, &d.ContentType, &d.Size, &d.Width, &d.Height,
+		&d.Epoch, &d.BlobKey, &d.WrappedKey, &received, &decided, &destroyAfter, &destroyed, &reviewer)
+	if err != nil {
+		return nil, err
+	}
+	d.Type = kakunin.DocumentType(typ)
+	d.ReceivedAt, d.DestroyAfter = fromMicros(received), fromMicros(destroyAfter)
+	d.DecidedAt, d.DestroyedAt = timePtr(decided), timePtr(destroyed)
+	d.ReviewerID = reviewer.String
+	return &d, nil
+}
+
+// InsertDocument stores a received document and its wrapped key.
+func (q Queries) InsertDocument(ctx context.Context, d *DocumentRecord) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO documents (id, verification_id, member_id, type, content_type, size, width, height,
+		epoch, blob_key, wrapped_key, received_at, destroy_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		d.ID, d.VerificationID, d.MemberID, string(d.Type), d.ContentType, d.Size, d.Width, d.Height,
+		d.Epoch, d.BlobKey, d.WrappedKey, micros(d.ReceivedAt), micros(d.DestroyAfter))
+	if err != nil {
+		return fmt.Errorf("insert document: %w", err)
+	}
+	return nil
+}
+
+// Document returns one document.
+func (q Queries) Document(ctx context.Context, id string) (*DocumentRecord, error) {
+	d, err := scanDocument(q.q.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents WHERE id = $1`, id))
+	if isNoRows(err) {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "document not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// DocumentByVerification returns the document uploaded for a verification.
+func (q Queries) DocumentByVerification(ctx context.Context, verificationID string) (*DocumentRecord, error) {
+	d, err := scanDocument(q.q.QueryRowContext(ctx, `SELECT `+documentColumns+` FROM documents WHERE verification_id = $1`, verificationID))
+	if isNoRows(err) {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "document not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("document of verification %s: %w", verificationID, err)
+	}
+	return d, nil
+}
+
+func (q Queries) documents(ctx context.Context, query string, args ...any) ([]*DocumentRecord, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query documents: %w", err)
+	}
+	defer rows.Close()
+	var out []*DocumentRecord
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan document: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// LiveDocumentsOfMember returns a member's documents whose image still exists.
+func (q Queries) LiveDocumentsOfMember(ctx context.Context, memberID string) ([]*DocumentRecord, error) {
+	return q.documents(ctx, `SELECT `+documentColumns+` FROM documents WHERE member_id = $1 AND destroyed_at IS NULL`, memberID)
+}
+
+// DocumentsDue returns up to limit live documents past their retention time.
+func (q Queries) DocumentsDue(ctx context.Context, now time.Time, limit int) ([]*DocumentRecord, error) {
+	return q.documents(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE destroyed_at IS NULL AND destroy_after <= $1 ORDER BY destroy_after LIMIT $2`, micros(now), limit)
+}
+
+// DestroyDocumentKey forgets a document's wrapped key: from this commit on
+// its ciphertext is unreadable everywhere. It reports false if already done.
+func (q Queries) DestroyDocumentKey(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE documents SET wrapped_key = NULL, destroyed_at = $2, reviewer_id = NULL
+		WHERE id = $1 AND destroyed_at IS NULL`, id, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("destroy key of document %s: %w", id, err)
+	}
+	return affectedOne(res)
+}
+
+// MarkBlobDeleted records that a destroyed document's ciphertext is gone.
+func (q Queries) MarkBlobDeleted(ctx context.Context, id string, at time.Time) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE documents SET blob_deleted_at = $2 WHERE id = $1`, id, micros(at))
+	if err != nil {
+		return fmt.Errorf("mark blob deleted %s: %w", id, err)
+	}
+	return nil
+}
+
+// BlobsToDelete returns destroyed documents whose ciphertext may still exist
+// (the process stopped between forgetting the key and deleting the blob).
+func (q Queries) BlobsToDelete(ctx context.Context, limit int) ([]*DocumentRecord, error) {
+	return q.documents(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE destroyed_at IS NOT NULL AND blob_deleted_at IS NULL LIMIT $1`, limit)
+}
+
+// DocumentKnown reports whether a blob key belongs to any document row.
+func (q Queries) DocumentKnown(ctx context.Context, blobKey string) (bool, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents WHERE blob_key = $1`, blobKey).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("document known: %w", err)
+	}
+	return n > 0, nil
+}
+
+// SetDecided records when a document's verification was decided and when
+// its image must be destroyed.
+func (q Queries) SetDecided(ctx context.Context, id string, at, destroyAfter time.Time) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE documents SET decided_at = $2, destroy_after = $3 WHERE id = $1`, id, micros(at), micros(destroyAfter))
+	if err != nil {
+		return fmt.Errorf("set decided %s: %w", id, err)
+	}
+	return nil
+}
+
+// ClaimNextDocument assigns the oldest unassigned, undecided document to a
+// reviewer and returns it, or nil when the queue is empty.
+func (q Queries) ClaimNextDocument(ctx context.Context, reviewerID string, now time.Time) (*DocumentRecord, error) {
+	// SQLite runs this transaction with an immediate lock and PostgreSQL
+	// re-checks reviewer_id IS NULL on update, so two reviewers never share a task.
+	for range 5 {
+		var id string
+		err := q.q.QueryRowContext(ctx, `SELECT id FROM documents
+			WHERE decided_at IS NULL AND destroyed_at IS NULL AND reviewer_id IS NULL
+			ORDER BY received_at LIMIT 1`).Scan(&id)
+		if isNoRows(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("next document: %w", err)
+		}
+		res, err := q.q.ExecContext(ctx, `UPDATE documents SET reviewer_id = $2, assigned_at = $3
+			WHERE id = $1 AND reviewer_id IS NULL AND decided_at IS NULL AND destroyed_at IS NULL`, id, reviewerID, micros(now))
+		if err != nil {
+			return nil, fmt.Errorf("claim document: %w", err)
+		}
+		if ok, err := affectedOne(res); err != nil {
+			return nil, err
+		} else if ok {
+			return q.Document(ctx, id)
+		}
+	}
+	return nil, kakunin.Errorf(kakunin.ECONFLICT, "the queue is busy; try again")
+}
+
+// ReleaseDocument puts an assigned document back in the queue.
+func (q Queries) ReleaseDocument(ctx context.Context, id, reviewerID string) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE documents SET reviewer_id = NULL, assigned_at = NULL
+		WHERE id = $1 AND reviewer_id = $2 AND decided_at IS NULL`, id, reviewerID)
+	if err != nil {
+		return false, fmt.Errorf("release document: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// AssignedDocuments lists the undecided documents assigned to a reviewer.
+func (q Queries) AssignedDocuments(ctx context.Context, reviewerID string) ([]*DocumentRecord, error) {
+	return q.documents(ctx, `SELECT `+documentColumns+` FROM documents
+		WHERE reviewer_id = $1 AND decided_at IS NULL AND destroyed_at IS NULL ORDER BY received_at`, reviewerID)
+}
+
+// WaitingCount counts undecided documents nobody has taken yet.
+func (q Queries) WaitingCount(ctx context.Context) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents
+		WHERE decided_at IS NULL AND destroyed_at IS NULL AND reviewer_id IS NULL`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("waiting count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/kakunin/kakunin"
+)
+
+const verificationColumns = `v.id, v.member_id, m.external_id, v.status, v.expires_at, v.created_at, v.updated_at,
+	v.adult, v.document_type, v.document_name, v.issuer, v.birth_date, v.reject_reason, v.checked_at, v.checked_by`
+
+func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verification, error) {
+	var v kakunin.Verification
+	var status string
+	var expires, created, updated int64
+	var adult sql.NullBool
+	var docType, docName, issuer, birth, reason, checkedBy sql.NullString
+	var checkedAt sql.NullInt64
+	err := row.Scan(&v.ID, &v.MemberID, &v.ExternalID, &status, &expires, &created, &updated,
+		&adult, &docType, &docName, &issuer, &birth, &reason, &checkedAt, &checkedBy)
+	if err != nil {
+		return nil, err
+	}
+	v.Status = kakunin.VerificationStatus(status)
+	v.ExpiresAt, v.CreatedAt, v.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
+	if checkedAt.Valid {
+		v.Result = &kakunin.Result{
+			Adult:        adult.Bool,
+			DocumentType: kakunin.DocumentType(docType.String),
+			DocumentName: docName.String,
+			Issuer:       issuer.String,
+			BirthDate:    birth.String,
+			RejectReason: reason.String,
+			CheckedAt:    fromMicros(checkedAt.Int64),
+			CheckedBy:    checkedBy.String,
+		}
+	}
+	return &v, nil
+}
+
+// InsertVerification stores a new verification awaiting its upload.
+func (q Queries) InsertVerification(ctx context.Context, v *kakunin.Verification) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert verification: %w", err)
+	}
+	return nil
+}
+
+// Verification returns one verification with its member's external ID.
+func (q Queries) Verification(ctx context.Context, id string) (*kakunin.Verification, error) {
+	v, err := scanVerification(q.q.QueryRowContext(ctx, `SELECT `+verificationColumns+`
+		FROM verifications v JOIN members m ON m.id = v.member_id WHERE v.id = $1`, id))
+	if isNoRows(err) {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "verification not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verification %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// SetVerificationStatus moves a verification from one status to another and
+// reports false when it was no longer in the from status (someone else won).
+func (q Queries) SetVerificationStatus(ctx context.Context, id string, from, to kakunin.VerificationStatus, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2`,
+		id, string(from), string(to), micros(at))
+	if err != nil {
+		return false, fmt.Errorf("set verification status: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// RecordDecision stores a reviewer's decision on a submitted verification.
+func (q Queries) RecordDecision(ctx context.Context, id string, status kakunin.VerificationStatus, r *kakunin.Result) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = $2, updated_at = $3,
+		adult = $4, document_type = $5, document_name = $6, issuer = $7, birth_date = $8, reject_reason = $9, checked_at = $3, checked_by = $10
+		WHERE id = $1 AND status = 'submitted'`,
+		id, string(status), micros(r.CheckedAt), r.Adult, string(r.DocumentType), nullString(r.DocumentName),
+		nullString(r.Issuer), nullString(r.BirthDate), nullString(r.RejectReason), r.CheckedBy)
+	if err != nil {
+		return false, fmt.Errorf("record decision: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// ExpireVerifications ends every verification whose upload link expired
+// unused, and returns their IDs.
+func (q Queries) ExpireVerifications(ctx context.Context, now time.Time) ([]string, error) {
+	return q.ids(ctx, `UPDATE verifications SET status = 'expired', updated_at = $1
+		WHERE status = 'awaiting_upload' AND expires_at <= $1 RETURNING id`, micros(now))
+}
+
+// ExpireMemberVerifications ends a departing member's open verifications.
+func (q Queries) ExpireMemberVerifications(ctx context.Context, memberID string, now time.Time) ([]string, error) {
+	return q.ids(ctx, `UPDATE verifications SET status = 'expired', updated_at = $2
+		WHERE member_id = $1 AND status IN ('awaiting_upload', 'submitted') RETURNING id`, memberID, micros(now))
+}
+
+func (q Queries) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query ids: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan id: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
