@@ -1,0 +1,161 @@
+// Package blobstore keeps document ciphertext in a gocloud.dev bucket (a
+// directory by default, S3 in production). It never sees plaintext: callers
+// hand it an encrypting writer's output. For a local directory it also
+// fsyncs each blob and its directory before reporting success, because an
+// upload acknowledged to a member must survive a crash (invariant 8).
+package blobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file://
+	_ "gocloud.dev/blob/memblob"  // mem://, for unit tests
+	_ "gocloud.dev/blob/s3blob"   // s3://
+	"gocloud.dev/gcerrors"
+)
+
+// Store is a bucket of ciphertext blobs.
+type Store struct {
+	bucket *blob.Bucket
+	dir    string // local directory for file:// buckets, "" otherwise
+}
+
+// Open opens the bucket at rawURL. For file:// URLs the directory is created
+// (0700), temp files are kept beside their blobs so renames stay on one
+// filesystem, and no sidecar metadata files are written.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("blob store URL: %w", err)
+	}
+	var dir string
+	if u.Scheme == "file" {
+		dir = filepath.FromSlash(u.Path)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create blob directory: %w", err)
+		}
+		q := u.Query()
+		q.Set("metadata", "skip")
+		q.Set("no_tmp_dir", "true")
+		q.Set("dir_file_mode", "0700")
+		u.RawQuery = q.Encode()
+	}
+	b, err := blob.OpenBucket(ctx, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+	return &Store{bucket: b, dir: dir}, nil
+}
+
+// Close closes the bucket.
+func (s *Store) Close() error { return s.bucket.Close() }
+
+// Put stores the bytes that write produces under key. If write fails or ctx
+// ends, nothing is stored. It returns once the blob is durable.
+func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) error) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return fmt.Errorf("open blob %s: %w", key, err)
+	}
+	if err := write(w); err != nil {
+		cancel() // a cancelled writer discards what it had
+		w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write blob %s: %w", key, err)
+	}
+	return s.sync(key)
+}
+
+// sync makes a local blob and its directory entry durable: fileblob renames
+// its temp file into place but does not fsync.
+func (s *Store) sync(key string) error {
+	if s.dir == "" {
+		return nil
+	}
+	path := filepath.Join(s.dir, filepath.FromSlash(key))
+	for _, p := range []string{path, filepath.Dir(path)} {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("sync blob %s: %w", key, err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync blob %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// Get opens a blob for reading.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// Delete removes a blob; a blob already gone is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.bucket.Delete(ctx, key)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("delete blob %s: %w", key, err)
+	}
+	return nil
+}
+
+// Exists reports whether a blob is present.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	return s.bucket.Exists(ctx, key)
+}
+
+// Keys lists the keys under prefix.
+func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list blobs: %w", err)
+		}
+		if !obj.IsDir {
+			keys = append(keys, obj.Key)
+		}
+	}
+}
+
+// StaleTempFiles returns, for a local directory, temp files fileblob left
+// behind when a process died mid-write (ciphertext without a stored key,
+// so unreadable, but still litter to clean).
+func (s *Store) StaleTempFiles() ([]string, error) {
+	if s.dir == "" {
+		return nil, nil
+	}
+	var out []string
+	err := filepath.WalkDir(s.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".tmp") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}

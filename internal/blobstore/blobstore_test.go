@@ -1,0 +1,73 @@
+package blobstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestAFailedPutLeavesNoBlob(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	boom := errors.New("boom")
+	err = s.Put(ctx, "documents/a", func(w io.Writer) error {
+		w.Write(bytes.Repeat([]byte("x"), 1<<20))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if ok, _ := s.Exists(ctx, "documents/a"); ok {
+		t.Fatal("a failed write left a blob")
+	}
+	if tmp, _ := s.StaleTempFiles(); len(tmp) != 0 {
+		t.Fatalf("temp files left: %v", tmp)
+	}
+}
+
+func TestAPutBlobIsReadableListedAndDeletable(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(ctx, "documents/2026-11-25/doc_a", func(w io.Writer) error { _, err := w.Write([]byte("cipher")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "documents", "2026-11-25", "doc_a")); err != nil {
+		t.Fatalf("blob not at its path: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "documents", "2026-11-25", "*.attrs")); len(m) != 0 {
+		t.Fatalf("metadata sidecars written: %v", m)
+	}
+	r, err := s.Get(ctx, "documents/2026-11-25/doc_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "cipher" {
+		t.Fatalf("read %q", b)
+	}
+	keys, _ := s.Keys(ctx, "documents/")
+	if len(keys) != 1 {
+		t.Fatalf("keys = %v", keys)
+	}
+	if err := s.Delete(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, keys[0]); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+// Package config reads kakunin's settings from flags and KAKUNIN_*
+// environment variables once, validates them, and hands a Config to the rest
+// of the program. A flag beats its variable; both beat the default.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the service.
+type Config struct {
+	Addr      string // listen address
+	PublicURL string // how members and staff reach the service (links in API answers)
+	Data      string // data directory
+	Database  string // database DSN; default SQLite in Data
+	Blobs     string // blob store URL; default file:// in Data
+	Keyset    string // KEK keyset file
+	KeyDir    string // epoch and record keys
+
+	WebhookURL    string
+	WebhookSecret string
+
+	UploadLinkTTL       time.Duration
+	RetainAfterDecision time.Duration
+	RetainUnreviewed    time.Duration
+	RetentionInterval   time.Duration
+	KeepBirthDate       bool
+	MaxUploadMB         int
+	MaxMegapixels       int
+
+	LogLevel  string
+	LogFormat string
+}
+
+type option struct {
+	name, env, usage string
+	apply            func(fs *flag.FlagSet, c *Config)
+}
+
+// options lists every setting once: its flag, its variable, its default.
+var options = []option{
+	{"addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
+	{"public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
+	{"data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
+	{"database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
+	{"blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
+	{"keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
+	{"key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
+	{"webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
+	{"webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
+	{"upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour, "") }},
+	{"retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetainAfterDecision, "retain-after-decision", 0, "") }},
+	{"retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour, "") }},
+	{"retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Minute, "") }},
+	{"keep-birth-date", "KAKUNIN_KEEP_BIRTH_DATE", "keep the date of birth in the verification record (default: only adult yes/no)", func(fs *flag.FlagSet, c *Config) { fs.BoolVar(&c.KeepBirthDate, "keep-birth-date", false, "") }},
+	{"max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
+	{"max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
+	{"log-level", "KAKUNIN_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogLevel, "log-level", "info", "") }},
+	{"log-format", "KAKUNIN_LOG_FORMAT", "json or text", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogFormat, "log-format", "json", "") }},
+}
+
+// FlagSet returns a flag set for command name carrying every setting, bound
+// to c, with usage text that names each variable and default.
+func FlagSet(name string, c *Config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, o := range options {
+		o.apply(fs, c)
+		f := fs.Lookup(o.name)
+		f.Usage = o.usage + " [$" + o.env + "]"
+	}
+	return fs
+}
+
+// ApplyEnv sets, from the environment, every setting whose flag was not
+// given on the command line. Call it after fs.Parse.
+func ApplyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, o := range options {
+		if given[o.name] {
+			continue
+		}
+		if v := getenv(o.env); v != "" {
+			if err := fs.Set(o.name, v); err != nil {
+				return fmt.Errorf("%s: %w", o.env, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Finish fills derived defaults and validates the whole config.
+func (c *Config) Finish() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	data, err := filepath.Abs(c.Data)
+	if err == nil {
+		c.Data = data
+	}
+	if c.Database == "" {
+		c.Database = filepath.Join(c.Data, "kakunin.db")
+	}
+	if c.Blobs == "" {
+		c.Blobs = "file://" + filepath.ToSlash(filepath.Join(c.Data, "blobs"))
+	}
+	if c.KeyDir == "" {
+		c.KeyDir = filepath.Join(c.Data, "keys")
+	}
+	if c.Keyset == "" {
+		c.Keyset = filepath.Join(c.KeyDir, "master.json")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--public-url %q: want an http(s) URL", c.PublicURL))
+	}
+	if c.WebhookURL != "" {
+		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("--webhook-url %q: want an http(s) URL", c.WebhookURL))
+		}
+		if !strings.HasPrefix(c.WebhookSecret, "whsec_") {
+			errs = append(errs, errors.New("--webhook-secret: a whsec_… secret is required with --webhook-url (kakunin webhook-secret makes one)"))
+		}
+	}
+	if c.UploadLinkTTL < time.Minute {
+		errs = append(errs, errors.New("--upload-link-ttl: at least 1m"))
+	}
+	if c.RetainAfterDecision < 0 || c.RetainUnreviewed <= 0 {
+		errs = append(errs, errors.New("--retain-after-decision must be >= 0 and --retain-unreviewed > 0"))
+	}
+	if c.RetentionInterval < time.Second {
+		errs = append(errs, errors.New("--retention-interval: at least 1s"))
+	}
+	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
+		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
+		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("--log-format %q: json or text", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Parse is FlagSet + Parse + ApplyEnv + Finish for commands that take no
+// other flags. It returns the remaining arguments.
+func Parse(name string, args []string, out io.Writer) (*Config, []string, error) {
+	var c Config
+	fs := FlagSet(name, &c, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if err := ApplyEnv(fs, os.Getenv); err != nil {
+		return nil, nil, err
+	}
+	if err := c.Finish(); err != nil {
+		return nil, nil, err
+	}
+	return &c, fs.Args(), nil
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	var c Config
+	fs := FlagSet("test", &c, io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := ApplyEnv(fs, func(k string) string { return env[k] }); err != nil {
+		return nil, err
+	}
+	return &c, c.Finish()
+}
+
+func TestDefaultsNeedNoSetUp(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
+		t.Errorf("addr %q public %q", c.Addr, c.PublicURL)
+	}
+	if !filepath.IsAbs(c.Data) || c.Database != filepath.Join(c.Data, "kakunin.db") || c.Keyset != filepath.Join(c.Data, "keys", "master.json") {
+		t.Errorf("paths: %+v", c)
+	}
+	if c.RetainAfterDecision != 0 || c.RetainUnreviewed != 7*24*time.Hour {
+		t.Errorf("retention: %v %v", c.RetainAfterDecision, c.RetainUnreviewed)
+	}
+}
+
+func TestAFlagBeatsItsVariableAndAVariableBeatsTheDefault(t *testing.T) {
+	c, err := parse(t, []string{"--addr", "127.0.0.1:9000"}, map[string]string{"KAKUNIN_ADDR": "127.0.0.1:7000", "KAKUNIN_DATA": "/tmp/kk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.Data != "/tmp/kk" {
+		t.Errorf("addr %q data %q", c.Addr, c.Data)
+	}
+}
+
+func TestBadSettingsAreRefusedWithTheirNames(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--addr", "nope"}, nil, "--addr"},
+		{[]string{"--webhook-url", "https://host.example/hook"}, nil, "--webhook-secret"},
+		{[]string{"--max-upload-mb", "0"}, nil, "--max-upload-mb"},
+		{nil, map[string]string{"KAKUNIN_UPLOAD_LINK_TTL": "soon"}, "KAKUNIN_UPLOAD_LINK_TTL"},
+		{[]string{"--log-level", "loud"}, nil, "--log-level"},
+	} {
+		_, err := parse(t, tc.args, tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: err = %v, want mention of %s", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
