@@ -1,0 +1,37 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/store"
+)
+
+// apiKeyPrefix marks kakunin keys so secret scanners can find leaked ones.
+const apiKeyPrefix = "kkn_"
+
+// CreateAPIKey stores a new key for the host platform and returns it with
+// its secret, which is shown once and never stored.
+func CreateAPIKey(ctx context.Context, db *store.DB, name string, now time.Time) (*kakunin.APIKey, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return nil, "", kakunin.Errorf(kakunin.EINVALID, "an API key needs a name of 1 to 100 characters")
+	}
+	k := &kakunin.APIKey{ID: kakunin.NewID("key"), Name: name, CreatedAt: now}
+	secret := apiKeyPrefix + newToken()
+	if err := db.InsertAPIKey(ctx, k, hashToken(secret)); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// CheckAPIKey returns the live key whose secret is given. The look-up is by
+// hash, so the comparison leaks nothing about the secret.
+func CheckAPIKey(ctx context.Context, db *store.DB, secret string) (*kakunin.APIKey, error) {
+	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 200 {
+		return nil, kakunin.Errorf(kakunin.EUNAUTHORIZED, "invalid API key")
+	}
+	return db.APIKeyByHash(ctx, hashToken(secret))
+}
