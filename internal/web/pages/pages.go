@@ -1,0 +1,260 @@
+package pages
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+	_ "time/tzdata" // JST must render correctly on hosts without tzdata
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+
+	"github.com/kakunin/kakunin"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed locales/*.json
+var localeFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pageNames lists every page Render knows; each is templates/<name>.html
+// filled into templates/layout.html.
+var pageNames = []string{
+	"home", "upload", "upload_status", "link_problem",
+	"login", "totp", "password", "queue", "task", "error",
+}
+
+// locales are the languages with a catalogue; the first is the fallback.
+var locales = []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN}
+
+// Renderer renders the embedded pages. It is immutable after New and safe for
+// concurrent use.
+type Renderer struct {
+	bundle *i18n.Bundle
+	// pages holds, per language, a clone of each page whose t and date
+	// functions are bound to that language, so templates never pass .Lang.
+	pages      map[kakunin.Locale]map[string]*template.Template
+	localizers map[kakunin.Locale]*i18n.Localizer
+	tokyo      *time.Location
+	styleURL   string
+	// strict makes a missing message fail the render instead of showing its
+	// ID; tests use it so a forgotten message cannot reach production.
+	strict bool
+}
+
+// New parses all templates and loads the ja and en catalogues.
+func New() (*Renderer, error) { return newRenderer(false) }
+
+func newRenderer(strict bool) (*Renderer, error) {
+	r := &Renderer{
+		bundle:     i18n.NewBundle(language.Japanese),
+		pages:      make(map[kakunin.Locale]map[string]*template.Template),
+		localizers: make(map[kakunin.Locale]*i18n.Localizer),
+		tokyo:      tokyo(),
+		strict:     strict,
+	}
+	for _, lang := range locales {
+		path := "locales/" + string(lang) + ".json"
+		if _, err := r.bundle.LoadMessageFileFS(localeFS, path); err != nil {
+			return nil, fmt.Errorf("load catalogue %s: %w", path, err)
+		}
+		r.localizers[lang] = i18n.NewLocalizer(r.bundle, string(lang))
+	}
+
+	css, err := staticFS.ReadFile("static/style.css")
+	if err != nil {
+		return nil, fmt.Errorf("read stylesheet: %w", err)
+	}
+	// A content hash in the URL lets the server cache the stylesheet for
+	// long and still have a new release picked up at once.
+	sum := sha256.Sum256(css)
+	r.styleURL = "/static/style.css?v=" + hex.EncodeToString(sum[:6])
+
+	for _, name := range pageNames {
+		base, err := template.New(name).Funcs(r.funcs(kakunin.LocaleJA)).
+			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		for _, lang := range locales {
+			c, err := base.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("clone page %s for %s: %w", name, lang, err)
+			}
+			if r.pages[lang] == nil {
+				r.pages[lang] = make(map[string]*template.Template)
+			}
+			r.pages[lang][name] = c.Funcs(r.funcs(lang))
+		}
+	}
+	return r, nil
+}
+
+// tokyo returns Asia/Tokyo, or a fixed +09:00 zone: Japan has had no daylight
+// saving since 1951, so the fixed zone is exact for any date we show.
+func tokyo() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
+		return loc
+	}
+	return time.FixedZone("JST", 9*60*60)
+}
+
+// localized is satisfied by every page type through its embedded Base.
+type localized interface{ pageLocale() kakunin.Locale }
+
+// Render executes page name with data into a buffer and, only if that
+// succeeds, writes status and the page. It sets Content-Type and nothing
+// else: cache and security headers belong to the server.
+func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data any) error {
+	lang := kakunin.LocaleJA
+	if p, ok := data.(localized); ok {
+		if l, ok := kakunin.ParseLocale(string(p.pageLocale())); ok {
+			lang = l
+		}
+	}
+	t, ok := r.pages[lang][name]
+	if !ok {
+		return fmt.Errorf("render page %q: no such page", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("render page %s (%s): %w", name, lang, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// T translates id into lang, for text the server writes itself (e-mail
+// subjects, plain-text answers). A missing ID comes back as the ID.
+func (r *Renderer) T(lang kakunin.Locale, id string) string {
+	s, err := r.translate(lang, id)
+	if err != nil {
+		return id
+	}
+	return s
+}
+
+func (r *Renderer) translate(lang kakunin.Locale, id string, args ...any) (string, error) {
+	if len(args)%2 != 0 {
+		return "", fmt.Errorf("message %s: odd number of template arguments", id)
+	}
+	var data map[string]any
+	if len(args) > 0 {
+		data = make(map[string]any, len(args)/2)
+		for i := 0; i < len(args); i += 2 {
+			k, ok := args[i].(string)
+			if !ok {
+				return "", fmt.Errorf("message %s: argument name %v is not a string", id, args[i])
+			}
+			data[k] = args[i+1]
+		}
+	}
+	loc, ok := r.localizers[lang]
+	if !ok {
+		loc = r.localizers[kakunin.LocaleJA]
+	}
+	s, tag, err := loc.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		return "", err
+	}
+	// go-i18n quietly falls back to the default language; in strict mode a
+	// message missing from one catalogue is an error, not a Japanese line on
+	// an English page.
+	if r.strict && tag.String() != string(lang) {
+		return "", fmt.Errorf("message %s missing in %s", id, lang)
+	}
+	return s, nil
+}
+
+// funcs is the template function map bound to one language.
+func (r *Renderer) funcs(lang kakunin.Locale) template.FuncMap {
+	return template.FuncMap{
+		// t "id" ["Name" value]... translates in the page's language.
+		"t": func(id string, args ...any) (string, error) {
+			s, err := r.translate(lang, id, args...)
+			if err == nil {
+				return s, nil
+			}
+			var missing *i18n.MessageNotFoundErr
+			if !r.strict && errors.As(err, &missing) {
+				// Better a visible ID than a member left with no page.
+				return id, nil
+			}
+			return "", err
+		},
+		"lang":     func() string { return string(lang) },
+		"date":     func(t time.Time) string { return r.formatDate(lang, t) },
+		"datetime": func(t time.Time) string { return r.formatDateTime(lang, t) },
+		// isotime fills <time datetime="…"> so assistive tech and machines
+		// get an unambiguous value beside the localized text.
+		"isotime": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.In(r.tokyo).Format(time.RFC3339)
+		},
+		"styleURL": func() string { return r.styleURL },
+	}
+}
+
+func (r *Renderer) formatDate(lang kakunin.Locale, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.In(r.tokyo)
+	if lang == kakunin.LocaleEN {
+		return t.Format("2 Jan 2006")
+	}
+	return t.Format("2006年1月2日")
+}
+
+func (r *Renderer) formatDateTime(lang kakunin.Locale, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.In(r.tokyo)
+	// Members abroad read English; the zone is named so "14:05" is not taken
+	// as their local time. Japanese readers assume JST.
+	if lang == kakunin.LocaleEN {
+		return t.Format("2 Jan 2006, 15:04") + " JST"
+	}
+	return t.Format("2006年1月2日 15:04")
+}
+
+// Static serves the embedded stylesheet under /static/. Mount it as is:
+// mux.Handle("GET /static/", pages.Static()) — no StripPrefix.
+func Static() http.Handler {
+	files := http.FileServerFS(staticFS)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// No directory listings: there is nothing to browse.
+		if strings.HasSuffix(req.URL.Path, "/") {
+			http.NotFound(w, req)
+			return
+		}
+		files.ServeHTTP(w, req)
+	})
+}
+
+// StaticFS is the embedded static tree (style.css at its root), for a server
+// that prefers to mount it its own way.
+func StaticFS() fs.FS {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // "static" is embedded above; this cannot fail
+	}
+	return sub
+}

@@ -1,0 +1,427 @@
+package pages
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kakunin/kakunin"
+)
+
+var (
+	rejectReasons = []string{"unreadable", "wrong_document", "back_side", "expired_document", "incomplete", "other"}
+	received      = time.Date(2026, 11, 25, 5, 5, 0, 0, time.UTC) // 14:05 JST
+)
+
+// page is one representative rendering of one template.
+type page struct {
+	name string
+	data func(b Base) any
+}
+
+// representativePages returns every template with every code the server may pass, so a
+// code whose message is missing fails a render in strict mode.
+func representativePages() []page {
+	var ps []page
+	add := func(name string, f func(b Base) any) { ps = append(ps, page{name, f}) }
+
+	add("home", func(b Base) any { return Home{b} })
+	for _, code := range []string{"", "missing_type", "missing_file", "unsupported", "too_large", "invalid", "gone", "internal"} {
+		add("upload", func(b Base) any {
+			return Upload{Base: b, Action: "/v/tok123", DocumentTypes: kakunin.DocumentTypes,
+				Selected: kakunin.DocPassport, ErrorCode: code, ExpiresAt: received.Add(72 * time.Hour), MaxMB: 10}
+		})
+	}
+	for _, st := range []kakunin.VerificationStatus{kakunin.StatusSubmitted, kakunin.StatusApproved, kakunin.StatusExpired} {
+		add("upload_status", func(b Base) any { return UploadStatus{Base: b, Status: st} })
+	}
+	for _, r := range append(slices.Clone(rejectReasons), "") {
+		add("upload_status", func(b Base) any {
+			return UploadStatus{Base: b, Status: kakunin.StatusRejected, RejectReason: r}
+		})
+	}
+	for _, r := range []string{"expired", "invalid"} {
+		add("link_problem", func(b Base) any { return LinkProblem{Base: b, Reason: r} })
+	}
+	for _, code := range []string{"", "bad_credentials", "locked", "rate_limited"} {
+		add("login", func(b Base) any { return Login{Base: b, Email: "reviewer@example.jp", ErrorCode: code} })
+	}
+	for _, code := range []string{"", "bad_code"} {
+		add("totp", func(b Base) any { return TOTP{Base: b, ErrorCode: code} })
+	}
+	for _, code := range []string{"", "mismatch", "too_short", "bad_current"} {
+		add("password", func(b Base) any { return ChangePassword{Base: b, ErrorCode: code, MinLength: 12} })
+	}
+	staff := func(b Base) Base {
+		b.Staff = &StaffNav{Email: "reviewer@example.jp", Role: kakunin.RoleReviewer}
+		return b
+	}
+	add("queue", func(b Base) any { return Queue{Base: staff(b)} })
+	add("queue", func(b Base) any {
+		var mine, recent []Task
+		for i, d := range kakunin.DocumentTypes {
+			mine = append(mine, Task{ID: "t" + string(rune('a'+i)), DocumentType: d, ReceivedAt: received})
+			recent = append(recent, Task{ID: "r" + string(rune('a'+i)), DocumentType: d, ReceivedAt: received, AssignedTo: "reviewer@example.jp"})
+		}
+		return &Queue{Base: staff(b), Mine: mine, Waiting: 3, Recent: recent}
+	})
+	for _, code := range []string{"", "invalid_date", "missing_fields", "conflict"} {
+		for _, keep := range []bool{false, true} {
+			add("task", func(b Base) any {
+				return TaskView{Base: staff(b), Task: Task{ID: "tsk_1", DocumentType: kakunin.DocMyNumberCard, ReceivedAt: received},
+					ImageURL: "/console/tasks/tsk_1/image", RejectReasons: rejectReasons, KeepBirthDate: keep,
+					ErrorCode: code, DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"}
+			})
+		}
+	}
+	for _, role := range kakunin.Roles {
+		add("error", func(b Base) any {
+			b.Staff = &StaffNav{Email: "a@example.jp", Role: role}
+			return Error{Base: b, Status: 403, Code: "forbidden"}
+		})
+	}
+	for code, status := range map[string]int{"not_found": 404, "forbidden": 403, "unauthorized": 401, "internal": 500,
+		"invalid": 400, "conflict": 409, "rate_limited": 429, "gone": 410} {
+		add("error", func(b Base) any { return Error{Base: b, Status: status, Code: code} })
+	}
+	return ps
+}
+
+func baseFor(lang kakunin.Locale) Base {
+	return Base{
+		Lang: lang,
+		LangLinks: []LangLink{
+			{Lang: kakunin.LocaleJA, Label: "日本語", URL: "?lang=ja", Current: lang == kakunin.LocaleJA},
+			{Lang: kakunin.LocaleEN, Label: "English", URL: "?lang=en", Current: lang == kakunin.LocaleEN},
+		},
+		Notice: "upload.protect.encrypted",
+	}
+}
+
+// renderAll renders every representative page in both languages and
+// returns the bodies keyed by "lang/name#i".
+func renderAll(t *testing.T) map[string]string {
+	t.Helper()
+	r, err := newRenderer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string)
+	seen := make(map[string]bool)
+	for _, lang := range locales {
+		for i, p := range representativePages() {
+			seen[p.name] = true
+			rec := httptest.NewRecorder()
+			if err := r.Render(rec, http.StatusOK, p.name, p.data(baseFor(lang))); err != nil {
+				t.Fatalf("render %s #%d in %s: %v", p.name, i, lang, err)
+			}
+			out[fmt.Sprintf("%s/%s#%d", lang, p.name, i)] = rec.Body.String()
+		}
+	}
+	for _, name := range pageNames {
+		if !seen[name] {
+			t.Errorf("no representative data for page %q", name)
+		}
+	}
+	return out
+}
+
+func TestEveryPageRendersInBothLanguages(t *testing.T) {
+	for key, body := range renderAll(t) {
+		lang := key[:2]
+		if !strings.Contains(body, `<html lang="`+lang+`">`) {
+			t.Errorf("%s: no lang=%q on <html>", key, lang)
+		}
+		if strings.Contains(body, "no value") {
+			t.Errorf("%s: a message template referred to a value it was not given", key)
+		}
+		if lang == "en" && regexp.MustCompile(`[ぁ-んァ-ヶ]`).MatchString(stripAllowedJapanese(body)) {
+			t.Errorf("%s: Japanese text on an English page", key)
+		}
+	}
+}
+
+// stripAllowedJapanese removes what is Japanese on purpose in English pages:
+// the language switcher's own label and the official document names that
+// reviewers type as printed.
+func stripAllowedJapanese(s string) string {
+	for _, allowed := range []string{"日本語", "運転免許証", "日本国旅券", "健康保険証", "個人番号カード", "東京都公安委員会"} {
+		s = strings.ReplaceAll(s, allowed, "")
+	}
+	return s
+}
+
+func TestNoInlineStyleOrScript(t *testing.T) {
+	for key, body := range renderAll(t) {
+		lower := strings.ToLower(body)
+		for _, banned := range []string{"style=", "<script", "<style", "javascript:", " on"} {
+			if banned == " on" {
+				if regexp.MustCompile(`<[^>]+\son[a-z]+=`).MatchString(lower) {
+					t.Errorf("%s: inline event handler", key)
+				}
+				continue
+			}
+			if strings.Contains(lower, banned) {
+				t.Errorf("%s: contains %q, which the CSP forbids", key, banned)
+			}
+		}
+	}
+}
+
+var (
+	inputTag = regexp.MustCompile(`<input\b[^>]*>`)
+	attrType = regexp.MustCompile(`\stype="([^"]*)"`)
+	attrID   = regexp.MustCompile(`\sid="([^"]*)"`)
+	attrDesc = regexp.MustCompile(`\saria-describedby="([^"]*)"`)
+	anyID    = regexp.MustCompile(`\sid="([^"]*)"`)
+)
+
+func TestEveryInputHasALabel(t *testing.T) {
+	for key, body := range renderAll(t) {
+		for _, tag := range inputTag.FindAllString(body, -1) {
+			typ := ""
+			if m := attrType.FindStringSubmatch(tag); m != nil {
+				typ = m[1]
+			}
+			if typ == "hidden" || typ == "submit" {
+				continue
+			}
+			m := attrID.FindStringSubmatch(tag)
+			if m == nil {
+				t.Errorf("%s: input without id: %s", key, tag)
+				continue
+			}
+			if !strings.Contains(body, `<label for="`+m[1]+`"`) {
+				t.Errorf("%s: no <label for=%q>", key, m[1])
+			}
+		}
+	}
+}
+
+func TestDescribedByPointsAtElements(t *testing.T) {
+	for key, body := range renderAll(t) {
+		ids := make(map[string]bool)
+		for _, m := range anyID.FindAllStringSubmatch(body, -1) {
+			if ids[m[1]] {
+				t.Errorf("%s: duplicate id %q", key, m[1])
+			}
+			ids[m[1]] = true
+		}
+		for _, m := range attrDesc.FindAllStringSubmatch(body, -1) {
+			for _, id := range strings.Fields(m[1]) {
+				if !ids[id] {
+					t.Errorf("%s: aria-describedby names missing id %q", key, id)
+				}
+			}
+		}
+	}
+}
+
+func TestErrorsAreAnnouncedAndLinked(t *testing.T) {
+	for key, body := range renderAll(t) {
+		if !strings.Contains(body, `class="alert"`) {
+			continue
+		}
+		if !strings.Contains(body, `role="alert"`) {
+			t.Errorf("%s: error shown without role=alert", key)
+		}
+	}
+}
+
+func TestUploadWarnsAgainstTheMyNumberBackSide(t *testing.T) {
+	r, err := newRenderer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[kakunin.Locale][]string{
+		kakunin.LocaleJA: {"マイナンバーカードの裏面は撮影しないでください", "個人番号"},
+		kakunin.LocaleEN: {"Never photograph the back of a My Number card", "Individual Number"},
+	}
+	for lang, phrases := range want {
+		rec := httptest.NewRecorder()
+		err := r.Render(rec, http.StatusOK, "upload", Upload{Base: Base{Lang: lang}, Action: "/v/x",
+			DocumentTypes: kakunin.DocumentTypes, ExpiresAt: received, MaxMB: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := rec.Body.String()
+		for _, p := range phrases {
+			if !strings.Contains(body, p) {
+				t.Errorf("%s upload page lacks %q", lang, p)
+			}
+		}
+		for _, f := range []string{`name="document_type"`, `name="document"`, `enctype="multipart/form-data"`,
+			`accept="image/jpeg,image/png,image/webp"`, `action="/v/x"`} {
+			if !strings.Contains(body, f) {
+				t.Errorf("%s upload page lacks %s", lang, f)
+			}
+		}
+	}
+}
+
+func TestCataloguesHaveTheSameKeys(t *testing.T) {
+	keys := make(map[kakunin.Locale]map[string]bool)
+	for _, lang := range locales {
+		raw, err := localeFS.ReadFile("locales/" + string(lang) + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s catalogue must be a flat object of strings: %v", lang, err)
+		}
+		keys[lang] = make(map[string]bool)
+		for k, v := range m {
+			if strings.TrimSpace(v) == "" {
+				t.Errorf("%s: %s is empty", lang, k)
+			}
+			keys[lang][k] = true
+		}
+	}
+	for _, a := range locales {
+		for _, b := range locales {
+			for k := range keys[a] {
+				if !keys[b][k] {
+					t.Errorf("%s is in %s but not in %s", k, a, b)
+				}
+			}
+		}
+	}
+}
+
+var literalT = regexp.MustCompile(`\bt\s+"([^"]+)"`)
+
+func TestTemplatesNameOnlyKnownMessages(t *testing.T) {
+	r, err := newRenderer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := templateFS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range literalT.FindAllStringSubmatch(string(src), -1) {
+			for _, lang := range locales {
+				if _, err := r.translate(lang, m[1], "MaxMB", 1, "Min", 1, "Count", 1, "Status", 1); err != nil {
+					t.Errorf("%s: %v", path, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRenderWritesNothingWhenATemplateFails(t *testing.T) {
+	r, err := newRenderer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	// An unknown error code has no message; strict mode makes that fail.
+	err = r.Render(rec, http.StatusOK, "error", Error{Base: Base{Lang: kakunin.LocaleEN}, Code: "no_such_code"})
+	if err == nil {
+		t.Fatal("want an error for a missing message")
+	}
+	if rec.Body.Len() != 0 || rec.Header().Get("Content-Type") != "" {
+		t.Errorf("half a page was written: %q", rec.Body.String())
+	}
+	if err := r.Render(rec, http.StatusOK, "nope", Home{}); err == nil {
+		t.Error("want an error for an unknown page")
+	}
+}
+
+func TestRenderSetsStatusAndContentType(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := r.Render(rec, http.StatusNotFound, "error", &Error{Base: Base{Lang: "fr"}, Status: 404, Code: "not_found"}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("status = %d", rec.Code)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	if rec.Header().Get("Cache-Control") != "" {
+		t.Error("cache headers are the server's job")
+	}
+	// An unsupported language falls back to Japanese.
+	if !strings.Contains(rec.Body.String(), `<html lang="ja">`) {
+		t.Error("unknown language did not fall back to ja")
+	}
+}
+
+func TestDatesAreShownInJapanTime(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		lang kakunin.Locale
+		want string
+	}{
+		{kakunin.LocaleJA, "2026年11月25日 14:05"},
+		{kakunin.LocaleEN, "25 Nov 2026, 14:05 JST"},
+	}
+	for _, tt := range tests {
+		if got := r.formatDateTime(tt.lang, received); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.lang, got, tt.want)
+		}
+	}
+	if got := r.formatDate(kakunin.LocaleJA, received); got != "2026年11月25日" {
+		t.Errorf("date ja = %q", got)
+	}
+	if got := r.formatDateTime(kakunin.LocaleEN, time.Time{}); got != "" {
+		t.Errorf("zero time = %q, want empty", got)
+	}
+}
+
+func TestTTranslatesForTheServer(t *testing.T) {
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.T(kakunin.LocaleEN, "upload.submit"); got != "Send securely" {
+		t.Errorf("en = %q", got)
+	}
+	if got := r.T(kakunin.LocaleJA, "upload.submit"); got != "送信する" {
+		t.Errorf("ja = %q", got)
+	}
+	if got := r.T(kakunin.LocaleEN, "no.such.id"); got != "no.such.id" {
+		t.Errorf("missing = %q", got)
+	}
+}
+
+func TestStaticServesTheStylesheet(t *testing.T) {
+	h := Static()
+	for path, want := range map[string]int{"/static/style.css": 200, "/static/": 404, "/static/nope.css": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s = %d, want %d", path, rec.Code, want)
+		}
+		if want == 200 && !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/css") {
+			t.Errorf("GET %s Content-Type = %q", path, rec.Header().Get("Content-Type"))
+		}
+	}
+	if _, err := fs.Stat(StaticFS(), "style.css"); err != nil {
+		t.Error(err)
+	}
+}
