@@ -1,0 +1,125 @@
+package document
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
+)
+
+// epochGrace keeps a day's epoch key for an hour after the day ends, so an
+// upload that began before midnight (UTC) and commits after it still finds
+// its key. Uploads are bounded by the server's request timeout, far shorter.
+const epochGrace = time.Hour
+
+// SweepReport says what one retention sweep did.
+type SweepReport struct {
+	LinksExpired     int
+	ImagesDestroyed  int
+	BlobsDeleted     int
+	EpochsDestroyed  []string
+	TempFilesRemoved int
+}
+
+// Sweep applies retention: it closes expired upload links, destroys images
+// past their time, finishes blob deletions a crash interrupted, destroys
+// epoch keys whose documents are all gone, and removes stale temp files.
+func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
+	now := s.Now().UTC()
+	rep := &SweepReport{}
+	if err := s.expireLinks(ctx, now, rep); err != nil {
+		return rep, err
+	}
+	for {
+		due, err := s.DB.DocumentsDue(ctx, now, 100)
+		if err != nil {
+			return rep, err
+		}
+		for _, d := range due {
+			if err := s.Destroy(ctx, d.ID); err != nil {
+				return rep, err
+			}
+			rep.ImagesDestroyed++
+		}
+		if len(due) < 100 {
+			break
+		}
+	}
+	left, err := s.DB.BlobsToDelete(ctx, 1000)
+	if err != nil {
+		return rep, err
+	}
+	for _, d := range left {
+		if err := s.deleteBlob(ctx, d); err != nil {
+			return rep, err
+		}
+		rep.BlobsDeleted++
+	}
+	epochs, err := s.DB.EpochsToDestroy(ctx, vault.EpochOf(now.Add(-epochGrace)))
+	if err != nil {
+		return rep, err
+	}
+	for _, e := range epochs {
+		if err := s.Vault.DestroyEpoch(ctx, e); err != nil {
+			return rep, fmt.Errorf("destroy epoch %s: %w", e, err)
+		}
+		if err := s.DB.MarkEpochDestroyed(ctx, e, now); err != nil {
+			return rep, err
+		}
+		rep.EpochsDestroyed = append(rep.EpochsDestroyed, e)
+		s.Log.Info("epoch key destroyed", "epoch", e)
+	}
+	rep.TempFilesRemoved = s.removeStaleTemp(now)
+	return rep, nil
+}
+
+func (s *Service) expireLinks(ctx context.Context, now time.Time, rep *SweepReport) error {
+	ids, err := s.DB.ExpireVerifications(ctx, now)
+	if err != nil {
+		return err
+	}
+	rep.LinksExpired = len(ids)
+	if s.Events == nil {
+		return nil
+	}
+	for _, id := range ids {
+		v, err := s.DB.Verification(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.notifyEnded(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) notifyEnded(ctx context.Context, v *kakunin.Verification) error {
+	return s.DB.WithTx(ctx, func(tx *store.Tx) error { return s.Events.VerificationEnded(ctx, tx, v) })
+}
+
+// removeStaleTemp deletes temp files a process left when it died mid-upload.
+// They hold ciphertext whose key was never stored; an hour's age makes sure
+// no live upload is writing them.
+func (s *Service) removeStaleTemp(now time.Time) int {
+	files, err := s.Blobs.StaleTempFiles()
+	if err != nil {
+		s.Log.Error("list stale temp files", "err", err)
+		return 0
+	}
+	n := 0
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || now.Sub(fi.ModTime()) < time.Hour {
+			continue
+		}
+		if os.Remove(f) == nil {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,227 @@
+package document
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/intake"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
+)
+
+// Enqueuer puts a job in the caller's transaction.
+type Enqueuer interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// Events is told about verifications that ended without a reviewer (the
+// image waited too long, or the member left), so the host hears of it.
+type Events interface {
+	VerificationEnded(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error
+}
+
+// Service receives and destroys documents.
+type Service struct {
+	DB     *store.DB
+	Vault  *vault.Vault
+	Blobs  *blobstore.Store
+	Events Events
+	Limits intake.Limits
+	// RetainUnreviewed is how long an image may wait for a reviewer.
+	RetainUnreviewed time.Duration
+	Now              func() time.Time
+	Log              *slog.Logger
+}
+
+// Pending is an upload stored as ciphertext whose record is not yet
+// committed: until Commit, nothing can decrypt it.
+type Pending struct {
+	ID         string
+	Epoch      string
+	BlobKey    string
+	WrappedKey []byte
+	Info       intake.Info
+	ReceivedAt time.Time
+}
+
+// Store sanitises an upload, encrypts it as it streams in and writes the
+// ciphertext to the blob store durably. On any error nothing is left.
+func (s *Service) Store(ctx context.Context, r io.Reader) (*Pending, error) {
+	now := s.Now().UTC()
+	p := &Pending{ID: kakunin.NewID("doc"), Epoch: vault.EpochOf(now), ReceivedAt: now}
+	p.BlobKey = "documents/" + p.Epoch + "/" + p.ID
+	if err := s.DB.NoteEpoch(ctx, p.Epoch, now); err != nil {
+		return nil, err
+	}
+	err := s.Blobs.Put(ctx, p.BlobKey, func(w io.Writer) error {
+		sealer, wrapped, err := s.Vault.SealDocument(ctx, p.ID, p.Epoch, w)
+		if err != nil {
+			return fmt.Errorf("seal document %s: %w", p.ID, err)
+		}
+		info, err := intake.Sanitize(ctx, r, sealer, s.Limits)
+		if err != nil {
+			return err
+		}
+		if err := sealer.Close(); err != nil {
+			return fmt.Errorf("finish ciphertext of %s: %w", p.ID, err)
+		}
+		p.Info, p.WrappedKey = info, wrapped
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Discard deletes a pending upload's ciphertext.
+func (s *Service) Discard(ctx context.Context, p *Pending) {
+	if err := s.Blobs.Delete(context.WithoutCancel(ctx), p.BlobKey); err != nil {
+		s.Log.Error("discard pending upload", "document", p.ID, "err", err)
+	}
+}
+
+// Commit records a stored upload as the document of a verification that is
+// awaiting it, in one transaction; the verification moves to submitted. If
+// the link was used meanwhile, the upload is discarded and EGONE returned.
+func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verification, typ kakunin.DocumentType) (*store.DocumentRecord, error) {
+	if !typ.Valid() {
+		s.Discard(ctx, p)
+		return nil, kakunin.Errorf(kakunin.EINVALID, "choose the type of document")
+	}
+	d := &store.DocumentRecord{BlobKey: p.BlobKey}
+	d.ID, d.VerificationID, d.MemberID, d.Type = p.ID, v.ID, v.MemberID, typ
+	d.ContentType, d.Size, d.Width, d.Height = p.Info.ContentType, p.Info.Size, p.Info.Width, p.Info.Height
+	d.Epoch, d.WrappedKey, d.ReceivedAt = p.Epoch, p.WrappedKey, p.ReceivedAt
+	d.DestroyAfter = p.ReceivedAt.Add(s.RetainUnreviewed)
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		ok, err := tx.SetVerificationStatus(ctx, v.ID, kakunin.StatusAwaitingUpload, kakunin.StatusSubmitted, s.Now().UTC())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return kakunin.Errorf(kakunin.EGONE, "this link has already been used")
+		}
+		return tx.InsertDocument(ctx, d)
+	})
+	if err != nil {
+		s.Discard(ctx, p)
+		return nil, err
+	}
+	return d, nil
+}
+
+// Open returns a document's plaintext, decrypted in memory. Callers are the
+// review task only (invariant 4); the size is bounded by intake's limits.
+func (s *Service) Open(ctx context.Context, d *store.DocumentRecord) ([]byte, error) {
+	if d.DestroyedAt != nil || d.WrappedKey == nil {
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
+	}
+	blob, err := s.Blobs.Get(ctx, d.BlobKey)
+	if err != nil {
+		return nil, err
+	}
+	defer blob.Close()
+	r, err := s.Vault.OpenDocument(ctx, d.ID, d.Epoch, d.WrappedKey, blob)
+	if errors.Is(err, vault.ErrKeyDestroyed) {
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open document %s: %w", d.ID, err)
+	}
+	// Read to EOF: streaming AEAD authenticates each segment as it is read,
+	// so only a complete read proves the whole image is genuine.
+	b, err := io.ReadAll(io.LimitReader(r, d.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt document %s: %w", d.ID, err)
+	}
+	if int64(len(b)) != d.Size {
+		return nil, fmt.Errorf("decrypt document %s: size %d, want %d", d.ID, len(b), d.Size)
+	}
+	return b, nil
+}
+
+// Destroy makes one document's image unreadable at once by forgetting its
+// wrapped key, then deletes its ciphertext. A verification still waiting
+// for review ends as expired. Destroying twice is harmless.
+func (s *Service) Destroy(ctx context.Context, id string) error {
+	now := s.Now().UTC()
+	var d *store.DocumentRecord
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = tx.Document(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.DestroyDocumentKey(ctx, id, now); err != nil {
+			return err
+		}
+		ended, err := tx.SetVerificationStatus(ctx, d.VerificationID, kakunin.StatusSubmitted, kakunin.StatusExpired, now)
+		if err != nil || !ended || s.Events == nil {
+			return err
+		}
+		v, err := tx.Verification(ctx, d.VerificationID)
+		if err != nil {
+			return err
+		}
+		return s.Events.VerificationEnded(ctx, tx, v)
+	})
+	if err != nil {
+		return fmt.Errorf("destroy document %s: %w", id, err)
+	}
+	return s.deleteBlob(ctx, d)
+}
+
+func (s *Service) deleteBlob(ctx context.Context, d *store.DocumentRecord) error {
+	if err := s.Blobs.Delete(ctx, d.BlobKey); err != nil {
+		return err
+	}
+	return s.DB.MarkBlobDeleted(ctx, d.ID, s.Now().UTC())
+}
+
+// MemberLeft destroys every image of a member at once and forgets their
+// address; only the verification records stay.
+func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
+	now := s.Now().UTC()
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		if err := tx.MarkMemberLeft(ctx, memberID, now); err != nil {
+			return err
+		}
+		ids, err := tx.ExpireMemberVerifications(ctx, memberID, now)
+		if err != nil || s.Events == nil {
+			return err
+		}
+		for _, id := range ids {
+			v, err := tx.Verification(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("member %s left: %w", memberID, err)
+	}
+	docs, err := s.DB.LiveDocumentsOfMember(ctx, memberID)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if err := s.Destroy(ctx, d.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

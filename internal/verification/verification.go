@@ -1,0 +1,210 @@
+// Package verification is what the host platform asks of kakunin: register
+// members, open a verification with an upload link, read the result, and
+// say when a member left. It stores only the minimal record the
+// dating-site law needs; the member's address is sealed with a keyed blind
+// index (invariant 2), and the result never carries the image or its text.
+package verification
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/webhook"
+)
+
+// Keys is the part of the vault this package uses.
+type Keys interface {
+	auth.Signer
+	SealField(purpose string, plaintext []byte) ([]byte, error)
+	OpenField(purpose string, ciphertext []byte) ([]byte, error)
+	BlindIndex(purpose string, value []byte) []byte
+}
+
+const (
+	emailPurpose      = "member-email/v1"
+	emailIndexPurpose = "member-email-index/v1"
+)
+
+// Service carries out the host platform's requests.
+type Service struct {
+	DB        *store.DB
+	Keys      Keys
+	Documents *document.Service
+	Jobs      document.Enqueuer
+	PublicURL string
+	LinkTTL   time.Duration
+	Now       func() time.Time
+}
+
+// NormalizeEmail is the form an address is indexed under.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+func validExternalID(id string) bool {
+	if id == "" || len(id) > 128 || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if r < 0x21 || r == 0x7f || r == '/' {
+			return false
+		}
+	}
+	return true
+}
+
+// UpsertMember registers a member or updates their address and locale. It
+// reports whether the member was new.
+func (s *Service) UpsertMember(ctx context.Context, externalID, email string, locale kakunin.Locale) (*kakunin.Member, bool, error) {
+	if !validExternalID(externalID) {
+		return nil, false, kakunin.Errorf(kakunin.EINVALID, "external_id must be 1 to 128 visible characters without '/'")
+	}
+	email = strings.TrimSpace(email)
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return nil, false, kakunin.Errorf(kakunin.EINVALID, "email must be a plain e-mail address")
+	}
+	if _, ok := kakunin.ParseLocale(string(locale)); !ok {
+		return nil, false, kakunin.Errorf(kakunin.EINVALID, "locale must be \"ja\" or \"en\"")
+	}
+	sealed, err := s.Keys.SealField(emailPurpose, []byte(email))
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.Now().UTC()
+	rec := &store.MemberRecord{
+		ExternalID: externalID, EmailSealed: sealed, Locale: locale, UpdatedAt: now,
+		EmailIndex: s.Keys.BlindIndex(emailIndexPurpose, []byte(NormalizeEmail(email))),
+	}
+	created := false
+	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		old, err := tx.MemberByExternalID(ctx, externalID)
+		switch kakunin.ErrorCode(err) {
+		case "":
+			rec.ID, rec.CreatedAt = old.ID, old.CreatedAt
+			return tx.UpdateMemberContact(ctx, rec)
+		case kakunin.ENOTFOUND:
+			rec.ID, rec.CreatedAt, created = kakunin.NewID("mem"), now, true
+			return tx.InsertMember(ctx, rec)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return &kakunin.Member{ID: rec.ID, ExternalID: externalID, Email: email, Locale: locale, CreatedAt: rec.CreatedAt, UpdatedAt: now}, created, nil
+}
+
+// Member returns a member with the address unsealed.
+func (s *Service) Member(ctx context.Context, externalID string) (*kakunin.Member, error) {
+	rec, err := s.DB.MemberByExternalID(ctx, externalID)
+	if err != nil {
+		return nil, err
+	}
+	return s.unseal(rec)
+}
+
+func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
+	m := &kakunin.Member{ID: rec.ID, ExternalID: rec.ExternalID, Locale: rec.Locale, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, DeletedAt: rec.DeletedAt}
+	if rec.EmailSealed != nil {
+		b, err := s.Keys.OpenField(emailPurpose, rec.EmailSealed)
+		if err != nil {
+			return nil, err
+		}
+		m.Email = string(b)
+	}
+	return m, nil
+}
+
+// Create opens a verification for a member and returns it with the
+// member's upload link.
+func (s *Service) Create(ctx context.Context, externalID string) (*kakunin.Verification, string, error) {
+	rec, err := s.DB.MemberByExternalID(ctx, externalID)
+	if err != nil {
+		return nil, "", err
+	}
+	if rec.DeletedAt != nil {
+		return nil, "", kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
+	}
+	now := s.Now().UTC()
+	v := &kakunin.Verification{
+		ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
+		ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.DB.InsertVerification(ctx, v); err != nil {
+		return nil, "", err
+	}
+	return v, s.UploadURL(v), nil
+}
+
+// UploadURL is the member's hand-off link for v.
+func (s *Service) UploadURL(v *kakunin.Verification) string {
+	return s.PublicURL + "/u/" + auth.UploadToken(s.Keys, v.ID, v.ExpiresAt)
+}
+
+// Get returns a verification.
+func (s *Service) Get(ctx context.Context, id string) (*kakunin.Verification, error) {
+	if len(id) > 64 {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "verification not found")
+	}
+	return s.DB.Verification(ctx, id)
+}
+
+// ForUpload returns the verification and member an upload token opens.
+func (s *Service) ForUpload(ctx context.Context, token string) (*kakunin.Verification, *kakunin.Member, error) {
+	id, err := auth.CheckUploadToken(s.Keys, token, s.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.DB.Verification(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := s.DB.MemberByID(ctx, v.MemberID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.unseal(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, m, nil
+}
+
+// MemberLeft destroys every image of the member at once and forgets their
+// address; the verification records stay.
+func (s *Service) MemberLeft(ctx context.Context, externalID string) error {
+	rec, err := s.DB.MemberByExternalID(ctx, externalID)
+	if err != nil {
+		return err
+	}
+	return s.Documents.MemberLeft(ctx, rec.ID)
+}
+
+// EventData is the "data" of every verification.* webhook.
+type EventData struct {
+	VerificationID string          `json:"verification_id"`
+	ExternalID     string          `json:"external_id"`
+	Status         string          `json:"status"`
+	Result         *kakunin.Result `json:"result"`
+}
+
+// Announce enqueues the webhook for v's current status in tx.
+func Announce(ctx context.Context, jobs document.Enqueuer, tx *store.Tx, v *kakunin.Verification) error {
+	ev, err := webhook.NewEvent("verification."+string(v.Status), EventData{
+		VerificationID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+	})
+	if err != nil {
+		return err
+	}
+	return jobs.InsertTx(ctx, tx.SQL(), webhook.DeliverArgs{Event: ev}, nil)
+}
+
+// VerificationEnded implements document.Events.
+func (s *Service) VerificationEnded(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error {
+	return Announce(ctx, s.Jobs, tx, v)
+}
