@@ -1,0 +1,108 @@
+package intake
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/kakunin/kakunin"
+)
+
+// Limits bounds what Sanitize accepts. A zero field takes its default.
+type Limits struct {
+	MaxBytes            int64 // default 20 MiB (of the upload as received)
+	MaxPixels           int64 // default 50 megapixels
+	MinWidth, MinHeight int   // default 300 x 200: smaller cannot show a legible ID
+}
+
+// DefaultLimits returns the limits used for identity-document photos.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBytes:  20 << 20,
+		MaxPixels: 50_000_000,
+		MinWidth:  300,
+		MinHeight: 200,
+	}
+}
+
+// withDefaults fills each zero field from DefaultLimits, so that a caller
+// overriding one limit does not switch the others off.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = d.MaxPixels
+	}
+	if l.MinWidth <= 0 {
+		l.MinWidth = d.MinWidth
+	}
+	if l.MinHeight <= 0 {
+		l.MinHeight = d.MinHeight
+	}
+	return l
+}
+
+// Info describes a sanitised image.
+type Info struct {
+	ContentType   string // "image/jpeg", "image/png", "image/webp"
+	Width, Height int
+	Size          int64 // bytes written to w
+}
+
+// readBufferSize is the read-ahead over the upload. It is small and fixed;
+// the byte limit is enforced underneath it, so read-ahead never goes past
+// MaxBytes+1.
+const readBufferSize = 32 << 10
+
+// Sanitize reads an upload from r and writes a copy without metadata to w
+// while it reads (w is normally an encrypting writer, so nothing is buffered
+// whole except a WebP file, bounded by MaxBytes).
+//
+// It returns kakunin errors: EUNSUPPORTED for a type it does not take,
+// ETOOLARGE over MaxBytes or MaxPixels (checked from the header before any
+// full decode, so a decompression bomb is refused cheaply), EINVALID for
+// truncated or corrupt data or a too-small image. On error the caller
+// discards what was written to w.
+func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, error) {
+	lim = lim.withDefaults()
+	br := bufio.NewReaderSize(newLimitReader(ctx, r, lim.MaxBytes), readBufferSize)
+
+	f, err := sniff(br)
+	if err != nil {
+		return Info{}, err
+	}
+
+	v := newValidator(f, w, lim)
+	// abort is a no-op once finish has run; on every other path it stops
+	// the decoding goroutine and waits for it.
+	defer v.abort()
+
+	if err := f.strip(br, v); err != nil {
+		return Info{}, err
+	}
+	cfg, err := v.finish()
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written}, nil
+}
+
+// damaged is the one message for any truncated or corrupt file: the member
+// can do nothing with more detail than "take or export the photo again".
+func damaged() error {
+	return kakunin.Errorf(kakunin.EINVALID, "the file is incomplete or damaged; please take or export the photo again")
+}
+
+// readErr turns an error met while reading the upload into what Sanitize
+// returns: running out of data is a damaged file; a limit or a cancelled
+// context keeps its own error, with context.
+func readErr(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return damaged()
+	}
+	return fmt.Errorf("read %s: %w", what, err)
+}
