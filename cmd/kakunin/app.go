@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/config"
+	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/intake"
+	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/review"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
+	"github.com/kakunin/kakunin/internal/verification"
+	"github.com/kakunin/kakunin/internal/webhook"
+)
+
+// app is every part of kakunin wired together from one Config.
+type app struct {
+	cfg           *config.Config
+	log           *slog.Logger
+	db            *store.DB
+	vault         *vault.Vault
+	blobs         *blobstore.Store
+	queue         *jobs.Queue
+	documents     *document.Service
+	verifications *verification.Service
+	review        *review.Service
+	staff         *auth.Staff
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openApp opens the database (applying migrations), the keys and the blob
+// store, and wires the services. With workers, the job queue can run jobs
+// (serve); without, it can only enqueue (CLI commands).
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var err error
+	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
+		return nil, err
+	}
+	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect()); err != nil {
+		a.close()
+		return nil, err
+	}
+	kek, err := vault.OpenLocalKeyset(cfg.Keyset)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("key-encryption keyset: %w", err)
+	}
+	if a.vault, err = vault.New(ctx, kek, cfg.KeyDir); err != nil {
+		a.close()
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if a.blobs, err = blobstore.Open(ctx, cfg.Blobs); err != nil {
+		a.close()
+		return nil, err
+	}
+	limits := intake.DefaultLimits()
+	limits.MaxBytes = int64(cfg.MaxUploadMB) << 20
+	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
+	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
+		RetainUnreviewed: cfg.RetainUnreviewed, Now: time.Now, Log: log}
+	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
+		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
+	a.documents.Events = a.verifications
+	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,
+		KeepBirthDate: cfg.KeepBirthDate, MaxPixels: limits.MaxPixels, MaxAssigned: 5, Now: time.Now, Log: log}
+	a.staff = auth.NewStaff(a.db, a.vault)
+
+	var workers *river.Workers
+	var jcfg jobs.Config
+	jcfg.Logger = log
+	if withWorkers {
+		workers = river.NewWorkers()
+		document.Register(workers, a.documents)
+		hook, err := webhook.NewWorker(cfg.WebhookURL, cfg.WebhookSecret, log)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		river.AddWorker(workers, hook)
+		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+	}
+	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.verifications.Jobs = a.queue
+	a.review.Jobs = a.queue
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.blobs != nil {
+		a.blobs.Close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+// interleaved parses flags that may stand before, between or after the
+// positional arguments ("staff add EMAIL --role admin"), and returns the
+// positional ones.
+func interleaved(parse func([]string) error, args func() []string, in []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(in); err != nil {
+			return nil, err
+		}
+		rest := args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		in = rest[1:]
+	}
+}
+
+func fail(format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(os.Stderr, "kakunin: "+strings.TrimSpace(msg))
+	return 1
+}

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+)
+
+const maxJSONBody = 64 << 10
+
+type apiKeyCtx struct{}
+
+// api wraps a JSON handler with API-key authentication and error mapping.
+func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kakunin"`)
+			writeJSONError(w, http.StatusUnauthorized, kakunin.EUNAUTHORIZED, "send the API key as Authorization: Bearer <key>")
+			return
+		}
+		key, err := auth.CheckAPIKey(r.Context(), s.DB, strings.TrimSpace(secret))
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), apiKeyCtx{}, key))
+		if err := h(w, r); err != nil {
+			s.apiError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logInternal(r, err)
+	code := kakunin.ErrorCode(err)
+	if code == kakunin.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kakunin"`)
+	}
+	writeJSONError(w, statusOf(code), code, kakunin.ErrorMessage(err))
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}
+
+// decodeJSON reads one JSON object into v, refusing unknown fields, trailing
+// data, a wrong content type and bodies over 64 KiB.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return kakunin.Errorf(kakunin.EUNSUPPORTED, "send Content-Type: application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return kakunin.Errorf(kakunin.ETOOLARGE, "the request body is larger than 64 KiB")
+		}
+		return kakunin.Errorf(kakunin.EINVALID, "the request body is not valid JSON for this route: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return kakunin.Errorf(kakunin.EINVALID, "the request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "syntax error"
+	case errors.As(err, &typ):
+		return "field " + typ.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	}
+	return "malformed"
+}
+
+type memberJSON struct {
+	ExternalID string         `json:"external_id"`
+	Email      string         `json:"email"`
+	Locale     kakunin.Locale `json:"locale"`
+	CreatedAt  any            `json:"created_at"`
+	UpdatedAt  any            `json:"updated_at"`
+}
+
+func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Email  string `json:"email"`
+		Locale string `json:"locale"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.Locale == "" {
+		body.Locale = string(kakunin.LocaleJA)
+	}
+	m, created, err := s.Verifications.UpsertMember(r.Context(), r.PathValue("external_id"), body.Email, kakunin.Locale(body.Locale))
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, memberJSON{ExternalID: m.ExternalID, Email: m.Email, Locale: m.Locale, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+	return nil
+}
+
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Verifications.MemberLeft(r.Context(), r.PathValue("external_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type verificationJSON struct {
+	ID         string          `json:"id"`
+	ExternalID string          `json:"external_id"`
+	Status     string          `json:"status"`
+	Result     *kakunin.Result `json:"result"`
+	UploadURL  string          `json:"upload_url,omitempty"`
+	ExpiresAt  any             `json:"expires_at"`
+	CreatedAt  any             `json:"created_at"`
+	UpdatedAt  any             `json:"updated_at"`
+}
+
+func toJSON(v *kakunin.Verification) verificationJSON {
+	return verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+		ExpiresAt: v.ExpiresAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+}
+
+func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ExternalID string `json:"external_id"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.ExternalID == "" {
+		return kakunin.Errorf(kakunin.EINVALID, "external_id is required")
+	}
+	v, url, err := s.Verifications.Create(r.Context(), body.ExternalID)
+	if err != nil {
+		return err
+	}
+	out := toJSON(v)
+	out.UploadURL = url
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.Verifications.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toJSON(v))
+	return nil
+}

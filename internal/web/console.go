@@ -1,0 +1,312 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/review"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// sessionCookie is host-only and, over https, __Host- prefixed so no
+// subdomain can set or read it.
+func (s *Server) sessionCookie() string {
+	if s.SecureCookies {
+		return "__Host-kakunin_session"
+	}
+	return "kakunin_session"
+}
+
+func (s *Server) setSession(w http.ResponseWriter, token string) {
+	c := &http.Cookie{Name: s.sessionCookie(), Value: token, Path: "/", HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteStrictMode}
+	if token == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+func (s *Server) sessionToken(r *http.Request) string {
+	c, err := r.Cookie(s.sessionCookie())
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+type staffCtx struct{}
+
+func staffFrom(ctx context.Context) *store.StaffRecord {
+	st, _ := ctx.Value(staffCtx{}).(*store.StaffRecord)
+	return st
+}
+
+func nav(st *store.StaffRecord) *pages.StaffNav {
+	return &pages.StaffNav{Email: st.Email, Role: st.Role}
+}
+
+// console wraps a console handler: a full session is required, a first
+// sign-in must change its one-time password first, and allow (when not nil)
+// says which roles may use the route.
+func (s *Server) console(h http.HandlerFunc, allow func(kakunin.Role) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := s.Staff.Session(r.Context(), s.sessionToken(r))
+		if err != nil || in.Stage != auth.StageFull {
+			if kakunin.ErrorCode(err) == kakunin.EINTERNAL {
+				s.logInternal(r, err)
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+				return
+			}
+			s.errorPage(w, r, http.StatusUnauthorized, "unauthorized", nil)
+			return
+		}
+		st := in.Staff
+		if st.MustChangePassword && r.URL.Path != "/console/password" {
+			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
+			return
+		}
+		if allow != nil && !allow(st.Role) {
+			s.errorPage(w, r, http.StatusForbidden, "forbidden", nav(st))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), staffCtx{}, st)))
+	})
+}
+
+func (s *Server) staffBase(w http.ResponseWriter, r *http.Request) pages.Base {
+	b := s.base(r, s.pageLang(w, r, ""))
+	if st := staffFrom(r.Context()); st != nil {
+		b.Staff = nav(st)
+	}
+	return b
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "login", pages.Login{Base: s.staffBase(w, r)})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	token, err := s.Staff.Login(r.Context(), email, password)
+	if err != nil {
+		code, status := "bad_credentials", http.StatusUnauthorized
+		switch kakunin.ErrorCode(err) {
+		case kakunin.EFORBIDDEN:
+			code, status = "locked", http.StatusForbidden
+		case kakunin.EUNAUTHORIZED:
+		default:
+			s.logInternal(r, err)
+			s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+			return
+		}
+		s.render(w, r, status, "login", pages.Login{Base: s.staffBase(w, r), Email: email, ErrorCode: code})
+		return
+	}
+	s.setSession(w, token)
+	http.Redirect(w, r, "/console/login/totp", http.StatusSeeOther)
+}
+
+func (s *Server) totpPage(w http.ResponseWriter, r *http.Request) {
+	in, err := s.Staff.Session(r.Context(), s.sessionToken(r))
+	if err != nil || in.Stage != auth.StagePassword {
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "totp", pages.TOTP{Base: s.staffBase(w, r)})
+}
+
+func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token, err := s.Staff.VerifyTOTP(r.Context(), s.sessionToken(r), r.PostFormValue("code"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+		s.setSession(w, token)
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+	case kakunin.EUNAUTHORIZED:
+		if _, serr := s.Staff.Session(r.Context(), s.sessionToken(r)); serr != nil {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		s.render(w, r, http.StatusUnauthorized, "totp", pages.TOTP{Base: s.staffBase(w, r), ErrorCode: "bad_code"})
+	case kakunin.EFORBIDDEN, kakunin.ECONFLICT:
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+	default:
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+	}
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.Staff.Logout(r.Context(), s.sessionToken(r)); err != nil {
+		s.logInternal(r, err)
+	}
+	s.setSession(w, "")
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "password", pages.ChangePassword{Base: s.staffBase(w, r), MinLength: auth.MinPasswordLength})
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	st := staffFrom(r.Context())
+	current, next, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	fail := func(code string) {
+		s.render(w, r, http.StatusBadRequest, "password", pages.ChangePassword{Base: s.staffBase(w, r), ErrorCode: code, MinLength: auth.MinPasswordLength})
+	}
+	switch {
+	case !auth.CheckPassword(st.PasswordHash, current):
+		fail("bad_current")
+	case next != confirm:
+		fail("mismatch")
+	case len([]rune(next)) < auth.MinPasswordLength || next == current:
+		fail("too_short")
+	default:
+		if err := s.Staff.ChangePassword(r.Context(), st.ID, next); err != nil {
+			if kakunin.ErrorCode(err) == kakunin.EINVALID {
+				fail("too_short")
+				return
+			}
+			s.logInternal(r, err)
+			s.errorPage(w, r, http.StatusInternalServerError, "internal", nav(st))
+			return
+		}
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+	}
+}
+
+func taskOf(d *store.DocumentRecord, assignee string) pages.Task {
+	return pages.Task{ID: d.ID, DocumentType: d.Type, ReceivedAt: d.ReceivedAt, AssignedTo: assignee}
+}
+
+func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
+	st := staffFrom(r.Context())
+	mine, waiting, err := s.Review.Queue(r.Context(), st.ID)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	data := pages.Queue{Base: s.staffBase(w, r), Waiting: waiting}
+	if r.URL.Query().Get("empty") == "1" {
+		data.Notice = "notice.queue_empty"
+	}
+	if r.URL.Query().Get("decided") == "1" {
+		data.Notice = "notice.decided"
+	}
+	for _, d := range mine {
+		data.Mine = append(data.Mine, taskOf(d, st.Email))
+	}
+	s.render(w, r, http.StatusOK, "queue", data)
+}
+
+func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logInternal(r, err)
+	code := kakunin.ErrorCode(err)
+	page := code
+	switch code {
+	case kakunin.EUNSUPPORTED, kakunin.ETOOLARGE:
+		page = "invalid"
+	}
+	var n *pages.StaffNav
+	if st := staffFrom(r.Context()); st != nil {
+		n = nav(st)
+	}
+	s.errorPage(w, r, statusOf(code), page, n)
+}
+
+func (s *Server) nextTask(w http.ResponseWriter, r *http.Request) {
+	st := staffFrom(r.Context())
+	d, err := s.Review.Next(r.Context(), st.ID)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	if d == nil {
+		http.Redirect(w, r, "/console?empty=1", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/console/tasks/"+d.ID, http.StatusSeeOther)
+}
+
+func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.DocumentRecord, status int, errCode string) {
+	st := staffFrom(r.Context())
+	data := pages.TaskView{
+		Base: s.staffBase(w, r), Task: taskOf(d, st.Email), ImageURL: "/console/tasks/" + d.ID + "/image",
+		RejectReasons: review.RejectReasons, KeepBirthDate: s.KeepBirthDate, ErrorCode: errCode,
+	}
+	if errCode != "" {
+		data.DocumentName, data.Issuer, data.BirthDate = r.PostFormValue("document_name"), r.PostFormValue("issuer"), r.PostFormValue("birth_date")
+	}
+	s.render(w, r, status, "task", data)
+}
+
+func (s *Server) task(w http.ResponseWriter, r *http.Request) {
+	d, err := s.Review.Task(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"))
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	s.renderTask(w, r, d, http.StatusOK, "")
+}
+
+// taskImage serves the watermarked image of a task assigned to the
+// reviewer. It is never cacheable and never downloadable as a file.
+func (s *Server) taskImage(w http.ResponseWriter, r *http.Request) {
+	img, err := s.Review.Image(r.Context(), staffFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		s.logInternal(r, err)
+		http.Error(w, http.StatusText(statusOf(kakunin.ErrorCode(err))), statusOf(kakunin.ErrorCode(err)))
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Content-Disposition", "inline")
+	w.Write(img)
+}
+
+func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	st := staffFrom(r.Context())
+	err := s.Review.Approve(r.Context(), st.ID, r.PathValue("id"), review.Approval{
+		DocumentName: r.PostFormValue("document_name"), Issuer: r.PostFormValue("issuer"), BirthDate: r.PostFormValue("birth_date"),
+	})
+	s.afterDecision(w, r, err)
+}
+
+func (s *Server) reject(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	err := s.Review.Reject(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"), r.PostFormValue("reason"))
+	s.afterDecision(w, r, err)
+}
+
+func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error) {
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, "/console?decided=1", http.StatusSeeOther)
+		return
+	case kakunin.EINVALID:
+		d, terr := s.Review.Task(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"))
+		if terr == nil {
+			code := "missing_fields"
+			if r.PostFormValue("birth_date") != "" && r.PostFormValue("document_name") != "" && r.PostFormValue("issuer") != "" {
+				code = "invalid_date"
+			}
+			s.renderTask(w, r, d, http.StatusBadRequest, code)
+			return
+		}
+	}
+	s.consoleError(w, r, err)
+}
+
+func (s *Server) release(w http.ResponseWriter, r *http.Request) {
+	if err := s.Review.Release(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id")); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+}

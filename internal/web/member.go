@@ -1,0 +1,210 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// uploadPage shows the member's upload form, or where their verification
+// stands once the link was used.
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
+	v, m, ok := s.openLink(w, r)
+	if !ok {
+		return
+	}
+	lang := s.pageLang(w, r, m.Locale)
+	if v.Status != kakunin.StatusAwaitingUpload {
+		s.renderStatus(w, r, lang, v, http.StatusOK)
+		return
+	}
+	s.renderUpload(w, r, lang, v, "", "", http.StatusOK)
+}
+
+// openLink checks an upload link. A forged, unknown or used-up link and an
+// expired one each get their page; nothing says whether a member exists.
+func (s *Server) openLink(w http.ResponseWriter, r *http.Request) (*kakunin.Verification, *kakunin.Member, bool) {
+	v, m, err := s.Verifications.ForUpload(r.Context(), r.PathValue("token"))
+	reason := ""
+	switch kakunin.ErrorCode(err) {
+	case "":
+		if v.Status == kakunin.StatusExpired && v.Result == nil {
+			reason = "expired"
+		}
+	case kakunin.EGONE:
+		reason = "expired"
+	case kakunin.EINVALID, kakunin.ENOTFOUND:
+		reason = "invalid"
+	default:
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return nil, nil, false
+	}
+	if reason != "" {
+		var fallback kakunin.Locale
+		if m != nil {
+			fallback = m.Locale
+		}
+		status := http.StatusNotFound
+		if reason == "expired" {
+			status = http.StatusGone
+		}
+		s.render(w, r, status, "link_problem", pages.LinkProblem{Base: s.base(r, s.pageLang(w, r, fallback)), Reason: reason})
+		return nil, nil, false
+	}
+	return v, m, true
+}
+
+func (s *Server) renderUpload(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, selected kakunin.DocumentType, errCode string, status int) {
+	s.render(w, r, status, "upload", pages.Upload{
+		Base: s.base(r, lang), Action: r.URL.Path, DocumentTypes: kakunin.DocumentTypes, Selected: selected,
+		ErrorCode: errCode, ExpiresAt: v.ExpiresAt, MaxMB: int(s.MaxUploadBytes >> 20),
+	})
+}
+
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, status int) {
+	data := pages.UploadStatus{Base: s.base(r, lang), Status: v.Status}
+	if v.Result != nil {
+		data.RejectReason = v.Result.RejectReason
+	}
+	s.render(w, r, status, "upload_status", data)
+}
+
+// upload receives the member's document. The body is read as a stream
+// (never ParseMultipartForm, which spools large files to disk in
+// plaintext); the image is encrypted as it arrives and the answer is sent
+// only once ciphertext and record are durable.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	v, m, ok := s.openLink(w, r)
+	if !ok {
+		return
+	}
+	lang := s.pageLang(w, r, m.Locale)
+	if v.Status != kakunin.StatusAwaitingUpload {
+		s.renderStatus(w, r, lang, v, http.StatusConflict)
+		return
+	}
+	// A little room above the image limit for the form's other fields.
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxUploadBytes+64<<10)
+	typ, pending, err := s.readUploadForm(r)
+	if err == nil && pending == nil {
+		err = kakunin.Errorf(kakunin.EINVALID, "missing_file")
+	}
+	if err == nil && !typ.Valid() {
+		err = kakunin.Errorf(kakunin.EINVALID, "missing_type")
+	}
+	if err == nil {
+		_, err = s.Documents.Commit(r.Context(), pending, v, typ)
+		pending = nil // Commit discards it on failure
+	}
+	if pending != nil {
+		s.Documents.Discard(r.Context(), pending)
+	}
+	if err != nil {
+		// Let the browser finish sending so it can show our answer.
+		io.Copy(io.Discard, r.Body)
+		code, status := uploadErrorCode(err)
+		if status == http.StatusInternalServerError {
+			s.logInternal(r, err)
+		}
+		s.renderUpload(w, r, lang, v, typ, code, status)
+		return
+	}
+	// Post/redirect/get: a reload does not re-send the image.
+	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+}
+
+// readUploadForm streams the multipart form: the document_type field and
+// the document file, in either order.
+func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *document.Pending, error) {
+	var typ kakunin.DocumentType
+	var pending *document.Pending
+	fail := func(err error) (kakunin.DocumentType, *document.Pending, error) {
+		if pending != nil {
+			s.Documents.Discard(r.Context(), pending)
+		}
+		return typ, nil, err
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		return fail(kakunin.Errorf(kakunin.EINVALID, "missing_file"))
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
+	}
+	for parts := 0; ; parts++ {
+		if parts > 10 {
+			return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
+		}
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return typ, pending, nil
+		}
+		if err != nil {
+			return fail(bodyError(err))
+		}
+		switch part.FormName() {
+		case "document_type":
+			b, err := io.ReadAll(io.LimitReader(part, 64))
+			if err != nil {
+				return fail(bodyError(err))
+			}
+			typ = kakunin.DocumentType(strings.TrimSpace(string(b)))
+		case "document":
+			if pending != nil {
+				return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
+			}
+			pending, err = s.Documents.Store(r.Context(), part)
+			if err != nil {
+				return fail(bodyError(err))
+			}
+		default:
+			io.Copy(io.Discard, io.LimitReader(part, 1<<10))
+		}
+		part.Close()
+	}
+}
+
+// bodyError turns a body that broke off or ran over the limit into a
+// member-facing error.
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return kakunin.Errorf(kakunin.ETOOLARGE, "too_large")
+	}
+	if kakunin.ErrorCode(err) != kakunin.EINTERNAL {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
+		return kakunin.Errorf(kakunin.EINVALID, "invalid")
+	}
+	return err
+}
+
+// uploadErrorCode maps an upload failure to the page's message code and
+// the response status.
+func uploadErrorCode(err error) (string, int) {
+	code := kakunin.ErrorCode(err)
+	switch code {
+	case kakunin.EUNSUPPORTED:
+		return "unsupported", http.StatusUnsupportedMediaType
+	case kakunin.ETOOLARGE:
+		return "too_large", http.StatusRequestEntityTooLarge
+	case kakunin.EGONE:
+		return "gone", http.StatusGone
+	case kakunin.EINVALID:
+		switch msg := kakunin.ErrorMessage(err); msg {
+		case "missing_file", "missing_type":
+			return msg, http.StatusBadRequest
+		}
+		return "invalid", http.StatusBadRequest
+	}
+	return "internal", http.StatusInternalServerError
+}
