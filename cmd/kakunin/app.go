@@ -53,6 +53,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // (serve); without, it can only enqueue (CLI commands).
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
+	slog.SetDefault(log) // River's migrator logs to the default logger
 	var err error
 	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
 		return nil, err

@@ -1,10 +1,177 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/samplecard"
 )
 
+// demoPassword is the demo reviewer's password: a throw-away instance on
+// loopback, so a memorable password beats a one-time one here.
+const demoPassword = "kakunin-demo-2026"
+
+type demoMember struct {
+	externalID, email string
+	locale            kakunin.Locale
+	card              samplecard.Card
+}
+
+var demoMembers = []demoMember{
+	{"demo-001", "sato.hanako@example.test", kakunin.LocaleJA, samplecard.Card{Type: kakunin.DocDriversLicence, Name: "SATO HANAKO",
+		BirthDate: time.Date(1994, 4, 12, 0, 0, 0, 0, time.UTC), Issuer: "TOKYO PREFECTURAL POLICE (SAMPLE)", Number: "SAMPLE-0000-0001", Seed: 1}},
+	{"demo-002", "tanaka.ken@example.test", kakunin.LocaleJA, samplecard.Card{Type: kakunin.DocMyNumberCard, Name: "TANAKA KEN",
+		BirthDate: time.Date(2009, 2, 3, 0, 0, 0, 0, time.UTC), Issuer: "MINATO CITY (SAMPLE)", Number: "SAMPLE-0000-0002", Seed: 2}},
+	{"demo-003", "emily.clark@example.test", kakunin.LocaleEN, samplecard.Card{Type: kakunin.DocPassport, Name: "CLARK EMILY",
+		BirthDate: time.Date(1988, 11, 30, 0, 0, 0, 0, time.UTC), Issuer: "MINISTRY OF FOREIGN AFFAIRS (SAMPLE)", Number: "SAMPLE-0000-0003", Seed: 3}},
+}
+
+// cmdDemo runs kakunin on a throw-away data directory with sample members,
+// two submitted SAMPLE documents, one member still to upload, a reviewer
+// and an API key, and prints how to try each part.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return fail("demo: not yet")
+	var keep bool
+	cfg, _, code := parseCommon("demo", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&keep, "keep", false, "keep the demo's data directory when it stops")
+	})
+	if cfg == nil {
+		return code
+	}
+	dir, err := os.MkdirTemp("", "kakunin-demo-")
+	if err != nil {
+		return fail("demo: %v", err)
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
+	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset = dir, "", "", "", ""
+	cfg.LogFormat = "text"
+	cfg.LogLevel = "warn"
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fail("demo: listen on %s: %v (choose another with --addr)", cfg.Addr, err)
+	}
+	if err := cfg.Finish(); err != nil {
+		return fail("demo: %v", err)
+	}
+	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), true)
+	if err != nil {
+		return fail("demo: %v", err)
+	}
+	defer a.close()
+	info, err := seedDemo(ctx, a, dir)
+	if err != nil {
+		return fail("demo: %v", err)
+	}
+	fmt.Fprintf(stdout, `
+kakunin demo — every document here is a synthetic SAMPLE card, never real data.
+Data directory (deleted when you stop the demo unless --keep): %s
+
+1. Review as staff
+   Open      %s/console/login
+   E-mail    %s
+   Password  %s
+   Then the 6-digit code printed below (it changes every 30 seconds; a real
+   reviewer uses an authenticator app with the secret %s).
+
+2. Upload as a member
+   Open      %s
+   and upload %s (a SAMPLE licence).
+
+3. Drive the API as the host platform
+   export KAKUNIN_API_KEY=%s
+   curl -s -H "Authorization: Bearer $KAKUNIN_API_KEY" %s/api/v1/verifications/%s
+   curl -s -X PUT -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"email":"new@example.test","locale":"en"}' %s/api/v1/members/demo-004
+   curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
+
+Press Ctrl-C to stop.
+`, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.uploadURL, info.samplePath,
+		info.apiKey, cfg.PublicURL, info.submittedID, cfg.PublicURL, cfg.PublicURL)
+	go printCodes(ctx, stdout, info.totpSecret)
+	if err := a.serve(ctx, ln); err != nil {
+		return fail("demo: %v", err)
+	}
+	return 0
+}
+
+type demoInfo struct {
+	reviewer, totpSecret, uploadURL, samplePath, apiKey, submittedID string
+}
+
+func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
+	info := &demoInfo{reviewer: "reviewer@example.test"}
+	acct, err := a.staff.Add(ctx, info.reviewer, kakunin.RoleReviewer)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.db.SetStaffPassword(ctx, acct.Staff.ID, auth.HashPassword(demoPassword), false); err != nil {
+		return nil, err
+	}
+	info.totpSecret = acct.Secret
+	if _, info.apiKey, err = auth.CreateAPIKey(ctx, a.db, "demo host", time.Now().UTC()); err != nil {
+		return nil, err
+	}
+	for i, m := range demoMembers {
+		if _, _, err := a.verifications.UpsertMember(ctx, m.externalID, m.email, m.locale); err != nil {
+			return nil, err
+		}
+		v, url, err := a.verifications.Create(ctx, m.externalID)
+		if err != nil {
+			return nil, err
+		}
+		img, err := samplecard.Render(m.card)
+		if err != nil {
+			return nil, err
+		}
+		if i == len(demoMembers)-1 {
+			// The last member has not uploaded yet: the visitor plays them.
+			info.uploadURL = url
+			info.samplePath = filepath.Join(dir, "sample-licence.jpg")
+			sample, err := samplecard.Render(demoMembers[0].card)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(info.samplePath, sample, 0o600); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, err := a.documents.Store(ctx, bytes.NewReader(img))
+		if err != nil {
+			return nil, fmt.Errorf("store sample document: %w", err)
+		}
+		if _, err := a.documents.Commit(ctx, p, v, m.card.Type); err != nil {
+			return nil, err
+		}
+		info.submittedID = v.ID
+	}
+	return info, nil
+}
+
+// printCodes prints the reviewer's current TOTP code whenever it changes,
+// standing in for the authenticator app a real reviewer would use.
+func printCodes(ctx context.Context, w io.Writer, secret string) {
+	last := ""
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if code, err := auth.CurrentTOTP(secret, time.Now()); err == nil && code != last {
+			fmt.Fprintf(w, "reviewer TOTP code: %s\n", code)
+			last = code
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
