@@ -57,10 +57,18 @@ var options = []option{
 	{"key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
 	{"webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
 	{"webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
-	{"upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour, "") }},
-	{"retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetainAfterDecision, "retain-after-decision", 0, "") }},
-	{"retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour, "") }},
-	{"retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) { fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Minute, "") }},
+	{"upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour, "")
+	}},
+	{"retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.RetainAfterDecision, "retain-after-decision", 0, "")
+	}},
+	{"retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour, "")
+	}},
+	{"retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Minute, "")
+	}},
 	{"keep-birth-date", "KAKUNIN_KEEP_BIRTH_DATE", "keep the date of birth in the verification record (default: only adult yes/no)", func(fs *flag.FlagSet, c *Config) { fs.BoolVar(&c.KeepBirthDate, "keep-birth-date", false, "") }},
 	{"max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{"max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
