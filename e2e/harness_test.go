@@ -53,6 +53,7 @@ type instance struct {
 	Data     string
 	Database string
 	Extra    []string
+	TempDir  string // the server's TMPDIR, so tests can check it stays empty
 	cmd      *exec.Cmd
 	logs     *syncBuffer
 	APIKey   string
@@ -89,7 +90,7 @@ func freeAddr(t testing.TB) string {
 func newInstance(t testing.TB, dsn string, extra ...string) *instance {
 	t.Helper()
 	addr := freeAddr(t)
-	in := &instance{t: t, Addr: addr, URL: "http://" + addr, Data: t.TempDir(), Database: dsn, Extra: extra, logs: &syncBuffer{}}
+	in := &instance{t: t, Addr: addr, URL: "http://" + addr, Data: t.TempDir(), TempDir: t.TempDir(), Database: dsn, Extra: extra, logs: &syncBuffer{}}
 	t.Cleanup(func() {
 		in.Stop()
 		if t.Failed() {
@@ -123,6 +124,7 @@ func (in *instance) Start() {
 	in.t.Helper()
 	in.cmd = exec.Command(kakuninBin, append([]string{"serve"}, in.common()...)...)
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+	in.cmd.Env = append(os.Environ(), "TMPDIR="+in.TempDir)
 	if err := in.cmd.Start(); err != nil {
 		in.t.Fatal(err)
 	}
