@@ -8,6 +8,7 @@ package samplecard
 import (
 	"bytes"
 	"fmt"
+	"github.com/kakunin/kakunin/internal/raster"
 	"image"
 	"image/color"
 	"image/draw"
@@ -26,10 +27,7 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/font/sfnt"
-	"golang.org/x/image/math/f64"
 	"golang.org/x/image/math/fixed"
-
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/kakunin/kakunin"
 )
@@ -323,29 +321,11 @@ func stampSample(img *image.RGBA, f *opentype.Font) error {
 	d := font.Drawer{Dst: tile, Src: image.NewUniform(red), Face: face, Dot: fixed.P(0, met.Ascent.Ceil())}
 	d.DrawString(word)
 
-	rot := rotate(tile, -22*math.Pi/180)
+	rot := raster.Rotate(tile, -22*math.Pi/180)
 	rb := rot.Bounds()
 	at := image.Pt((w-rb.Dx())/2, (h-rb.Dy())/2)
 	draw.Draw(img, rb.Add(at), rot, image.Point{}, draw.Over)
 	return nil
-}
-
-// rotate turns src by angle radians (negative is anticlockwise on screen)
-// about its centre into a new image just large enough to hold it.
-func rotate(src *image.RGBA, angle float64) *image.RGBA {
-	sin, cos := math.Sincos(angle)
-	w, h := float64(src.Bounds().Dx()), float64(src.Bounds().Dy())
-	rw := int(math.Ceil(w*math.Abs(cos) + h*math.Abs(sin)))
-	rh := int(math.Ceil(w*math.Abs(sin) + h*math.Abs(cos)))
-	dst := image.NewRGBA(image.Rect(0, 0, rw, rh))
-	scx, scy := w/2, h/2
-	dcx, dcy := float64(rw)/2, float64(rh)/2
-	s2d := f64.Aff3{
-		cos, -sin, dcx - (cos*scx - sin*scy),
-		sin, cos, dcy - (sin*scx + cos*scy),
-	}
-	xdraw.BiLinear.Transform(dst, s2d, src, src.Bounds(), xdraw.Src, nil)
-	return dst
 }
 
 func day(t time.Time) string { return strings.ToUpper(t.Format("02 Jan 2006")) }

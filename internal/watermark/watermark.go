@@ -10,6 +10,7 @@ package watermark
 import (
 	"bytes"
 	"fmt"
+	"github.com/kakunin/kakunin/internal/raster"
 	"image"
 	"image/color"
 	"image/draw"
@@ -25,11 +26,8 @@ import (
 	"golang.org/x/image/font/gofont/gomonobold"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/font/sfnt"
-	"golang.org/x/image/math/f64"
 	"golang.org/x/image/math/fixed"
 	_ "golang.org/x/image/webp"
-
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/kakunin/kakunin"
 )
@@ -204,7 +202,7 @@ func drawTiles(dst *image.RGBA, f *opentype.Font, l markLines) error {
 	defer face.Close()
 
 	tile := renderTile(face, []string{l.reviewer, l.utc, l.jst, l.task, l.confidential}, px)
-	rot := rotate(tile, tileAngle)
+	rot := raster.Rotate(tile, tileAngle)
 
 	// The grid lives in the rotated frame: neighbours along a line of text
 	// sit a tile width apart, lines of tiles a tile height apart, and every
@@ -297,27 +295,6 @@ func dilate(src *image.Alpha, r int) *image.Alpha {
 			dst.Pix[y*dst.Stride+x] = m
 		}
 	}
-	return dst
-}
-
-// rotate turns src by angle radians (negative is anticlockwise on screen)
-// about its centre into a new image just large enough to hold it.
-func rotate(src *image.RGBA, angle float64) *image.RGBA {
-	sin, cos := math.Sincos(angle)
-	w, h := float64(src.Bounds().Dx()), float64(src.Bounds().Dy())
-	rw := int(math.Ceil(w*math.Abs(cos) + h*math.Abs(sin)))
-	rh := int(math.Ceil(w*math.Abs(sin) + h*math.Abs(cos)))
-	dst := image.NewRGBA(image.Rect(0, 0, rw, rh))
-
-	// s2d maps a source point to the destination: move the source centre
-	// to the origin, rotate, move it to the destination centre.
-	scx, scy := w/2, h/2
-	dcx, dcy := float64(rw)/2, float64(rh)/2
-	s2d := f64.Aff3{
-		cos, -sin, dcx - (cos*scx - sin*scy),
-		sin, cos, dcy - (sin*scx + cos*scy),
-	}
-	xdraw.BiLinear.Transform(dst, s2d, src, src.Bounds(), xdraw.Src, nil)
 	return dst
 }
 
