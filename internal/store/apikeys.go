@@ -69,12 +69,3 @@ func (q Queries) RevokeAPIKey(ctx context.Context, id string, at time.Time) erro
 	}
 	return nil
 }
-
-// TouchAPIKey records a key's last use (coarsely: callers limit how often).
-func (q Queries) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	_, err := q.q.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, id, micros(at))
-	if err != nil {
-		return fmt.Errorf("touch api key: %w", err)
-	}
-	return nil
-}

@@ -123,10 +123,6 @@ func timePtr(v sql.NullInt64) *time.Time {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// ErrNoRows is returned, wrapped in a kakunin not_found error, when a
-// look-up finds nothing.
-var ErrNoRows = sql.ErrNoRows
-
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // affectedOne reports whether exactly one row changed.
