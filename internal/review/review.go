@@ -57,6 +57,11 @@ func (s *Service) Queue(ctx context.Context, reviewerID string) ([]*store.Docume
 	return mine, n, err
 }
 
+// Recent returns the documents the reviewer decided most recently.
+func (s *Service) Recent(ctx context.Context, reviewerID string) ([]*store.DocumentRecord, error) {
+	return s.DB.RecentDecisions(ctx, reviewerID, 10)
+}
+
 // Next assigns the oldest waiting document to the reviewer. It returns nil
 // when nothing waits.
 func (s *Service) Next(ctx context.Context, reviewerID string) (*store.DocumentRecord, error) {

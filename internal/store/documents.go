@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
@@ -202,4 +203,20 @@ func (q Queries) WaitingCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("waiting count: %w", err)
 	}
 	return n, nil
+}
+
+// RecentDecisions returns the documents a reviewer decided most recently.
+func (q Queries) RecentDecisions(ctx context.Context, reviewerID string, limit int) ([]*DocumentRecord, error) {
+	return q.documents(ctx, `SELECT `+prefixed("d.", documentColumns)+` FROM documents d
+		JOIN verifications v ON v.id = d.verification_id
+		WHERE v.checked_by = $1 ORDER BY v.checked_at DESC LIMIT $2`, reviewerID, limit)
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }

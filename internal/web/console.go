@@ -202,6 +202,14 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	for _, d := range mine {
 		data.Mine = append(data.Mine, taskOf(d, st.Email))
 	}
+	recent, err := s.Review.Recent(r.Context(), st.ID)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	for _, d := range recent {
+		data.Recent = append(data.Recent, taskOf(d, st.Email))
+	}
 	s.render(w, r, http.StatusOK, "queue", data)
 }
 

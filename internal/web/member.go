@@ -158,6 +158,12 @@ func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *documen
 			}
 			typ = kakunin.DocumentType(strings.TrimSpace(string(b)))
 		case "document":
+			if part.FileName() == "" {
+				// A browser sends an empty file part when no photo was chosen.
+				io.Copy(io.Discard, io.LimitReader(part, 1<<10))
+				part.Close()
+				continue
+			}
 			if pending != nil {
 				return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
 			}
