@@ -38,7 +38,8 @@ func CheckUploadToken(s Signer, token string, now time.Time) (string, error) {
 	if len(parts) != 3 {
 		return "", invalid
 	}
-	tag, err := base64.RawURLEncoding.DecodeString(parts[2])
+	// Strict: one link has exactly one spelling.
+	tag, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil || !s.VerifyMAC(uploadLinkPurpose, []byte(parts[0]+"."+parts[1]), tag) {
 		return "", invalid
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 )
@@ -77,29 +76,29 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 	return rep, nil
 }
 
+// expireLinks closes lapsed upload links and announces each in the same
+// transaction, so no link ends without the host hearing of it.
 func (s *Service) expireLinks(ctx context.Context, now time.Time, rep *SweepReport) error {
-	ids, err := s.DB.ExpireVerifications(ctx, now)
-	if err != nil {
-		return err
-	}
-	rep.LinksExpired = len(ids)
-	if s.Events == nil {
-		return nil
-	}
-	for _, id := range ids {
-		v, err := s.DB.Verification(ctx, id)
+	return s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		ids, err := tx.ExpireVerifications(ctx, now)
 		if err != nil {
 			return err
 		}
-		if err := s.notifyEnded(ctx, v); err != nil {
-			return err
+		rep.LinksExpired = len(ids)
+		if s.Events == nil {
+			return nil
 		}
-	}
-	return nil
-}
-
-func (s *Service) notifyEnded(ctx context.Context, v *kakunin.Verification) error {
-	return s.DB.WithTx(ctx, func(tx *store.Tx) error { return s.Events.VerificationEnded(ctx, tx, v) })
+		for _, id := range ids {
+			v, err := tx.Verification(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // removeStaleTemp deletes temp files a process left when it died mid-upload.

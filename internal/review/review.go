@@ -67,6 +67,11 @@ func (s *Service) Recent(ctx context.Context, reviewerID string) ([]*store.Docum
 func (s *Service) Next(ctx context.Context, reviewerID string) (*store.DocumentRecord, error) {
 	var d *store.DocumentRecord
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		// Without the lock, parallel requests of one reviewer would all
+		// count the same tasks and exceed MaxAssigned.
+		if err := tx.LockStaff(ctx, reviewerID); err != nil {
+			return err
+		}
 		mine, err := tx.AssignedDocuments(ctx, reviewerID)
 		if err != nil {
 			return err
@@ -207,14 +212,15 @@ func (s *Service) Release(ctx context.Context, reviewerID, docID string) error {
 }
 
 // IsAdult reports whether someone born on birth is at least AdultAge on
-// the calendar day of now in Japan. Under Japanese law one becomes a year
-// older at the end of the day before the birthday, so a 29 February
-// birthday counts from 28 February in common years.
+// the calendar day of now in Japan. Japanese law makes one a year older at
+// the very end of the day before the birthday, so one is 18 from the start
+// of the 18th birthday; someone born on 29 February, from 1 March in common
+// years (time.Date normalises 29 February to 1 March).
 func IsAdult(birth, now time.Time) bool {
-	b := birth.In(jst)
+	// A birth date is a calendar date, not an instant: take its own day.
+	b := time.Date(birth.Year(), birth.Month(), birth.Day(), 0, 0, 0, 0, jst)
 	n := now.In(jst)
-	// The day before the AdultAge-th birthday, at the start of the day.
-	threshold := time.Date(b.Year()+AdultAge, b.Month(), b.Day(), 0, 0, 0, 0, jst).AddDate(0, 0, -1)
+	threshold := time.Date(b.Year()+AdultAge, b.Month(), b.Day(), 0, 0, 0, 0, jst)
 	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, jst)
 	return !today.Before(threshold)
 }

@@ -183,3 +183,14 @@ func (q Queries) DeleteStaffSessions(ctx context.Context, staffID string) error 
 	}
 	return nil
 }
+
+// LockStaff takes a write lock on a staff row for the rest of the
+// transaction, so that one person's concurrent requests run one at a time
+// (a no-op update: a row lock on PostgreSQL; SQLite's immediate
+// transactions already hold the database's write lock).
+func (q Queries) LockStaff(ctx context.Context, id string) error {
+	if _, err := q.q.ExecContext(ctx, `UPDATE staff SET id = id WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("lock staff %s: %w", id, err)
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
@@ -51,7 +52,7 @@ func validExternalID(id string) bool {
 		return false
 	}
 	for _, r := range id {
-		if r < 0x21 || r == 0x7f || r == '/' {
+		if r == '/' || !unicode.IsGraphic(r) || unicode.IsSpace(r) {
 			return false
 		}
 	}
