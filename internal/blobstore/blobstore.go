@@ -108,6 +108,9 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return r, nil
 }
 
+// IsNotFound reports whether err says a blob does not exist.
+func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
 // Delete removes a blob; a blob already gone is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.bucket.Delete(ctx, key)

@@ -127,6 +127,10 @@ func (s *Service) Open(ctx context.Context, d *store.DocumentRecord) ([]byte, er
 		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
 	}
 	blob, err := s.Blobs.Get(ctx, d.BlobKey)
+	if blobstore.IsNotFound(err) {
+		// Destroyed since the caller read the record.
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/riverqueue/river"
@@ -127,9 +128,19 @@ type Approval struct {
 	BirthDate    string // YYYY-MM-DD
 }
 
+// cleanField trims a reviewer's entry and accepts it only if it is 1 to max
+// printable characters: it ends up in the host's record and webhooks.
 func cleanField(s string, max int) (string, bool) {
 	s = strings.TrimSpace(s)
-	return s, s != "" && utf8.RuneCountInString(s) <= max && utf8.ValidString(s)
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return s, false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != '\u3000' {
+			return s, false
+		}
+	}
+	return s, true
 }
 
 // Approve records that the document was checked: its name, its issuer and

@@ -294,6 +294,8 @@ func TestABadApprovalIsInvalidAndChangesNothing(t *testing.T) {
 			"day first":               with(func(a *review.Approval) { a.BirthDate = "01-04-1990" }),
 			"with a time":             with(func(a *review.Approval) { a.BirthDate = "1990-04-01T00:00:00Z" }),
 			"before 1900":             with(func(a *review.Approval) { a.BirthDate = "1899-12-31" }),
+			"bidi override in issuer": with(func(a *review.Approval) { a.Issuer = "東京都\u202e会員委" }),
+			"newline inside a name":   with(func(a *review.Approval) { a.DocumentName = "運転\n免許証" }),
 		}
 		for name, a := range cases {
 			t.Run(name, func(t *testing.T) {
