@@ -91,6 +91,10 @@ func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.
 		// and database/sql over pgx cannot LISTEN. One mechanism for both
 		// engines keeps their behaviour the same.
 		PollOnly: true,
+		// A finished job's arguments may carry a verification result (a
+		// webhook's payload): keep them no longer than it takes to look
+		// into a failure, not River's default day.
+		CompletedJobRetentionPeriod: time.Hour,
 	}
 	if rc.FetchPollInterval <= 0 {
 		rc.FetchPollInterval = DefaultFetchPollInterval
