@@ -1,0 +1,105 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kakunin/kakunin"
+)
+
+func TestEveryErrorCodeHasItsOwnStatus(t *testing.T) {
+	want := map[string]int{
+		kakunin.EINVALID: 400, kakunin.EUNAUTHORIZED: 401, kakunin.EFORBIDDEN: 403, kakunin.ENOTFOUND: 404,
+		kakunin.ECONFLICT: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
+		kakunin.ERATELIMIT: 429, kakunin.EINTERNAL: 500, "something new": 500,
+	}
+	for code, status := range want {
+		if got := statusOf(code); got != status {
+			t.Errorf("statusOf(%q) = %d, want %d", code, got, status)
+		}
+	}
+}
+
+func TestJSONBodiesMustBeOneKnownObject(t *testing.T) {
+	type body struct {
+		ExternalID string `json:"external_id"`
+	}
+	for _, tc := range []struct {
+		in   string
+		code string
+	}{
+		{`{"external_id":"a"}`, ""},
+		{` {"external_id":"a"} `, ""},
+		{`{"external_id":"a","extra":1}`, kakunin.EINVALID},
+		{`{"external_id":"a"} {"external_id":"b"}`, kakunin.EINVALID},
+		{`{"external_id":1}`, kakunin.EINVALID},
+		{``, kakunin.EINVALID},
+		{`{`, kakunin.EINVALID},
+		{`{"external_id":"` + strings.Repeat("x", 70<<10) + `"}`, kakunin.ETOOLARGE},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
+		var b body
+		err := decodeJSON(httptest.NewRecorder(), r, &b)
+		if kakunin.ErrorCode(err) != tc.code {
+			t.Errorf("%.40q: %v, want code %q", tc.in, err, tc.code)
+		}
+		if err != nil && strings.Contains(kakunin.ErrorMessage(err), "xxxx") {
+			t.Errorf("the error echoes the input: %v", err)
+		}
+	}
+}
+
+func TestThePageLanguageFollowsChoiceThenCookieThenMemberThenBrowser(t *testing.T) {
+	s := &Server{}
+	for _, tc := range []struct {
+		name     string
+		query    string
+		cookie   string
+		fallback kakunin.Locale
+		accept   string
+		want     kakunin.Locale
+	}{
+		{"explicit choice wins", "?lang=en", "ja", kakunin.LocaleJA, "ja", kakunin.LocaleEN},
+		{"cookie beats the member's locale", "", "en", kakunin.LocaleJA, "", kakunin.LocaleEN},
+		{"member's locale beats the browser", "", "", kakunin.LocaleJA, "en-US,en", kakunin.LocaleJA},
+		{"browser when nothing else", "", "", "", "en-GB,en;q=0.8", kakunin.LocaleEN},
+		{"Japanese by default", "", "", "", "fr-FR", kakunin.LocaleJA},
+		{"unknown choice ignored", "?lang=xx", "", kakunin.LocaleEN, "", kakunin.LocaleEN},
+	} {
+		r := httptest.NewRequest("GET", "/"+tc.query, nil)
+		if tc.cookie != "" {
+			r.AddCookie(&http.Cookie{Name: langCookie, Value: tc.cookie})
+		}
+		r.Header.Set("Accept-Language", tc.accept)
+		w := httptest.NewRecorder()
+		if got := s.pageLang(w, r, tc.fallback); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+		if tc.query == "?lang=en" && !strings.Contains(w.Header().Get("Set-Cookie"), langCookie+"=en") {
+			t.Errorf("%s: the choice was not remembered", tc.name)
+		}
+	}
+}
+
+func TestUploadFailuresMapToTheMembersMessageAndStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		code   string
+		status int
+	}{
+		{kakunin.Errorf(kakunin.EUNSUPPORTED, "HEIC"), "unsupported", 415},
+		{kakunin.Errorf(kakunin.ETOOLARGE, "big"), "too_large", 413},
+		{kakunin.Errorf(kakunin.EGONE, "used"), "gone", 410},
+		{kakunin.Errorf(kakunin.EINVALID, "missing_file"), "missing_file", 400},
+		{kakunin.Errorf(kakunin.EINVALID, "missing_type"), "missing_type", 400},
+		{kakunin.Errorf(kakunin.EINVALID, "the file is damaged"), "invalid", 400},
+		{http.ErrHandlerTimeout, "internal", 500},
+	} {
+		code, status := uploadErrorCode(tc.err)
+		if code != tc.code || status != tc.status {
+			t.Errorf("%v: %s %d, want %s %d", tc.err, code, status, tc.code, tc.status)
+		}
+	}
+}
