@@ -20,8 +20,8 @@ import (
 
 func (e *env) sweepAt(at time.Time) *document.SweepReport {
 	e.t.Helper()
-	e.clock.Set(at)
-	rep, err := e.docs.Sweep(e.ctx)
+	e.Clock.Set(at)
+	rep, err := e.Documents.Sweep(e.ctx)
 	if err != nil {
 		e.t.Fatalf("sweep at %v: %v", at, err)
 	}
@@ -30,7 +30,7 @@ func (e *env) sweepAt(at time.Time) *document.SweepReport {
 
 func (e *env) epochs() []string {
 	e.t.Helper()
-	ep, err := e.vault.Epochs(e.ctx)
+	ep, err := e.Vault.Epochs(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func (e *env) epochs() []string {
 
 func (e *env) epochDestroyedAt(epoch string) *time.Time {
 	e.t.Helper()
-	at, err := e.db.EpochDestroyedAt(e.ctx, epoch)
+	at, err := e.DB.EpochDestroyedAt(e.ctx, epoch)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func (e *env) epochDestroyedAt(epoch string) *time.Time {
 // openBackup decrypts a document from a copy of its row and blob taken
 // before it was destroyed, as an attacker holding a backup would.
 func (e *env) openBackup(docID, epoch string, wrapped, blob []byte) ([]byte, error) {
-	r, err := e.vault.OpenDocument(e.ctx, docID, epoch, wrapped, bytes.NewReader(blob))
+	r, err := e.Vault.OpenDocument(e.ctx, docID, epoch, wrapped, bytes.NewReader(blob))
 	if err != nil {
 		return nil, err
 	}
@@ -63,10 +63,10 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 
 		// Day 1, 09:00: A waits for review for 6 hours; D's destruction
 		// was interrupted after its key was forgotten; two upload links.
-		e.docs.RetainUnreviewed = 6 * time.Hour
+		e.Documents.RetainUnreviewed = 6 * time.Hour
 		_, vA, a := e.submitted(sample(t, 0))
 		_, _, d := e.submitted(sample(t, 1))
-		if ok, err := e.db.DestroyDocumentKey(e.ctx, d.ID, start); err != nil || !ok {
+		if ok, err := e.DB.DestroyDocumentKey(e.ctx, d.ID, start); err != nil || !ok {
 			t.Fatalf("forget D's key: %v %v", ok, err)
 		}
 		lapsing := e.verificationExpiring(e.member("lapse@example.jp"), start.Add(time.Hour))
@@ -75,7 +75,7 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 		// The backup an attacker might hold: A's row and blob as they are now.
 		backupKey := slices.Clone(a.WrappedKey)
 		backupBlob := e.blobBytes(a.BlobKey)
-		plainA, err := e.docs.Open(e.ctx, e.doc(a.ID))
+		plainA, err := e.Documents.Open(e.ctx, e.doc(a.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,8 +117,8 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 		}
 
 		// Day 2, 00:30: C arrives and is kept for 30 days.
-		e.clock.Set(time.Date(2026, 11, 25, 0, 30, 0, 0, time.UTC))
-		e.docs.RetainUnreviewed = 30 * 24 * time.Hour
+		e.Clock.Set(time.Date(2026, 11, 25, 0, 30, 0, 0, time.UTC))
+		e.Documents.RetainUnreviewed = 30 * 24 * time.Hour
 		_, _, c := e.submitted(sample(t, 2))
 		if c.Epoch != day2 {
 			t.Fatalf("C's epoch = %s, want %s", c.Epoch, day2)
@@ -141,7 +141,7 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 		if at := e.epochDestroyedAt(day1); at == nil || !at.Equal(graceEnd) {
 			t.Errorf("epochs.destroyed_at of %s = %v, want %v", day1, at, graceEnd)
 		}
-		if _, err := os.Stat(filepath.Join(e.keyDir, "epochs", day1+".json")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(e.KeyDir, "epochs", day1+".json")); !os.IsNotExist(err) {
 			t.Errorf("key file of %s still exists: %v", day1, err)
 		}
 
@@ -151,13 +151,13 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 		}
 		restored := *e.doc(a.ID)
 		restored.WrappedKey, restored.DestroyedAt = backupKey, nil
-		if err := e.blobs.Put(e.ctx, a.BlobKey, func(w io.Writer) error { _, err := w.Write(backupBlob); return err }); err != nil {
+		if err := e.Blobs.Put(e.ctx, a.BlobKey, func(w io.Writer) error { _, err := w.Write(backupBlob); return err }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.docs.Open(e.ctx, &restored); kakunin.ErrorCode(err) != kakunin.EGONE {
+		if _, err := e.Documents.Open(e.ctx, &restored); kakunin.ErrorCode(err) != kakunin.EGONE {
 			t.Fatalf("Open of A restored from backup = %v, want EGONE", err)
 		}
-		if err := e.blobs.Delete(e.ctx, a.BlobKey); err != nil {
+		if err := e.Blobs.Delete(e.ctx, a.BlobKey); err != nil {
 			t.Fatal(err)
 		}
 
@@ -166,7 +166,7 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 		if rep.ImagesDestroyed != 0 || len(rep.EpochsDestroyed) != 0 || !slices.Contains(e.epochs(), day2) {
 			t.Fatalf("sweep with C live = %+v, keys %v; want nothing destroyed", rep, e.epochs())
 		}
-		if _, err := e.docs.Open(e.ctx, e.doc(c.ID)); err != nil {
+		if _, err := e.Documents.Open(e.ctx, e.doc(c.ID)); err != nil {
 			t.Fatalf("C no longer opens: %v", err)
 		}
 
@@ -190,7 +190,7 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 func TestSweepRemovesOnlyTempFilesOlderThanAnHour(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		dir := filepath.Join(e.blobDir, "documents", vault.EpochOf(start))
+		dir := filepath.Join(e.BlobDir, "documents", vault.EpochOf(start))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -240,11 +240,11 @@ func TestALapsedLinkIsAnnouncedEvenWhenTheFirstAnnouncementFails(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		events := &flakyEvents{failures: 1}
-		e.docs.Events = events
+		e.Documents.Events = events
 		v := e.verificationExpiring(e.member("lapse@example.jp"), start.Add(time.Hour))
 
-		e.clock.Set(start.Add(2 * time.Hour))
-		if _, err := e.docs.Sweep(e.ctx); !errors.Is(err, errAnnounce) {
+		e.Clock.Set(start.Add(2 * time.Hour))
+		if _, err := e.Documents.Sweep(e.ctx); !errors.Is(err, errAnnounce) {
 			t.Fatalf("first sweep = %v, want the announcement's error", err)
 		}
 		// The host must still hear of it: the next sweep should retry.

@@ -22,7 +22,7 @@ func TestAnUploadIsStoredOnlyAsCiphertextAndOpensAsTheSanitisedImage(t *testing.
 		e := newEnv(t, dsn)
 		upload := withMetadata(sample(t, 0))
 		var sanitised bytes.Buffer
-		if _, err := intake.Sanitize(e.ctx, bytes.NewReader(upload), &sanitised, e.docs.Limits); err != nil {
+		if _, err := intake.Sanitize(e.ctx, bytes.NewReader(upload), &sanitised, e.Documents.Limits); err != nil {
 			t.Fatal(err)
 		}
 		if bytes.Contains(sanitised.Bytes(), []byte(secretMetadata)) {
@@ -54,7 +54,7 @@ func TestAnUploadIsStoredOnlyAsCiphertextAndOpensAsTheSanitisedImage(t *testing.
 			t.Fatalf("plaintext found at rest in %v", hits)
 		}
 
-		got, err := e.docs.Open(e.ctx, stored)
+		got, err := e.Documents.Open(e.ctx, stored)
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
@@ -64,7 +64,7 @@ func TestAnUploadIsStoredOnlyAsCiphertextAndOpensAsTheSanitisedImage(t *testing.
 		samePixels(t, got, upload)
 
 		// The scan itself sees plaintext where there is some.
-		if err := os.WriteFile(filepath.Join(e.root, "tmp", "leak"), got, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(e.Dir, "tmp", "leak"), got, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if hits := e.filesContaining(needles(sanitised.Bytes())...); len(hits) != 1 {
@@ -103,7 +103,7 @@ func TestABadUploadIsRefusedWithItsCodeAndLeavesNothing(t *testing.T) {
 		jpg := sample(t, 0)
 		random := make([]byte, 50_000)
 		rand.NewChaCha8([32]byte{1}).Read(random[1:]) // random[0] = 0: no image magic
-		big := *e.docs
+		big := *e.Documents
 		big.Limits.MaxBytes = int64(len(jpg) / 2)
 
 		cases := []struct {
@@ -121,7 +121,7 @@ func TestABadUploadIsRefusedWithItsCodeAndLeavesNothing(t *testing.T) {
 		v := e.verification(m)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				p, err := e.docs.Store(e.ctx, bytes.NewReader(c.upload))
+				p, err := e.Documents.Store(e.ctx, bytes.NewReader(c.upload))
 				if got := kakunin.ErrorCode(err); got != c.want {
 					t.Fatalf("Store = %v, %v; want code %s", p, err, c.want)
 				}
@@ -153,14 +153,14 @@ func TestCommittingWithAnUnknownDocumentTypeDiscardsTheUploadAndKeepsTheLinkUsab
 		e := newEnv(t, dsn)
 		v := e.verification(e.member("type@example.jp"))
 		for _, typ := range []kakunin.DocumentType{"", "selfie", "Passport"} {
-			p, err := e.docs.Store(e.ctx, bytes.NewReader(sample(t, 0)))
+			p, err := e.Documents.Store(e.ctx, bytes.NewReader(sample(t, 0)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !e.blobExists(p.BlobKey) {
 				t.Fatal("test premise: Store wrote no blob")
 			}
-			d, err := e.docs.Commit(e.ctx, p, v, typ)
+			d, err := e.Documents.Commit(e.ctx, p, v, typ)
 			if kakunin.ErrorCode(err) != kakunin.EINVALID {
 				t.Fatalf("Commit(%q) = %v, %v; want EINVALID", typ, d, err)
 			}
@@ -187,11 +187,11 @@ func TestAnUploadLinkTakesOneDocumentOnly(t *testing.T) {
 		e := newEnv(t, dsn)
 		_, v, first := e.submitted(sample(t, 0))
 
-		p, err := e.docs.Store(e.ctx, bytes.NewReader(sample(t, 1)))
+		p, err := e.Documents.Store(e.ctx, bytes.NewReader(sample(t, 1)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := e.docs.Commit(e.ctx, p, v, kakunin.DocPassport)
+		d, err := e.Documents.Commit(e.ctx, p, v, kakunin.DocPassport)
 		if kakunin.ErrorCode(err) != kakunin.EGONE {
 			t.Fatalf("second Commit = %v, %v; want EGONE", d, err)
 		}
@@ -201,7 +201,7 @@ func TestAnUploadLinkTakesOneDocumentOnly(t *testing.T) {
 		if n := e.countDocuments(); n != 1 {
 			t.Fatalf("%d document rows, want 1", n)
 		}
-		if got, err := e.docs.Open(e.ctx, e.doc(first.ID)); err != nil || len(got) == 0 {
+		if got, err := e.Documents.Open(e.ctx, e.doc(first.ID)); err != nil || len(got) == 0 {
 			t.Fatalf("the first upload no longer opens: %v", err)
 		}
 	})
@@ -211,9 +211,9 @@ func TestDestroyForgetsTheKeyDeletesTheBlobAndEndsTheWaitingVerification(t *test
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		_, v, d := e.submitted(sample(t, 0))
-		e.clock.Set(start.Add(time.Hour))
+		e.Clock.Set(start.Add(time.Hour))
 
-		if err := e.docs.Destroy(e.ctx, d.ID); err != nil {
+		if err := e.Documents.Destroy(e.ctx, d.ID); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
 		r := e.row(d.ID)
@@ -229,7 +229,7 @@ func TestDestroyForgetsTheKeyDeletesTheBlobAndEndsTheWaitingVerification(t *test
 		if e.blobExists(d.BlobKey) || len(e.blobFiles()) != 0 {
 			t.Errorf("blob files left: %v", e.blobFiles())
 		}
-		if _, err := e.docs.Open(e.ctx, e.doc(d.ID)); kakunin.ErrorCode(err) != kakunin.EGONE {
+		if _, err := e.Documents.Open(e.ctx, e.doc(d.ID)); kakunin.ErrorCode(err) != kakunin.EGONE {
 			t.Errorf("Open after Destroy = %v, want EGONE", err)
 		}
 		if got := e.status(v.ID); got != kakunin.StatusExpired {
@@ -240,8 +240,8 @@ func TestDestroyForgetsTheKeyDeletesTheBlobAndEndsTheWaitingVerification(t *test
 		}
 
 		// Twice is harmless: no error, no second event, the first time kept.
-		e.clock.Set(start.Add(2 * time.Hour))
-		if err := e.docs.Destroy(e.ctx, d.ID); err != nil {
+		e.Clock.Set(start.Add(2 * time.Hour))
+		if err := e.Documents.Destroy(e.ctx, d.ID); err != nil {
 			t.Fatalf("second destroy: %v", err)
 		}
 		if r2 := e.row(d.ID); r2.wrappedKey != nil || *r2.destroyedAt != *r.destroyedAt {
@@ -257,11 +257,11 @@ func TestDestroyingADecidedDocumentDoesNotEndItsVerification(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		_, v, d := e.submitted(sample(t, 0))
-		ok, err := e.db.RecordDecision(e.ctx, v.ID, kakunin.StatusApproved, &kakunin.Result{Adult: true, DocumentType: d.Type, CheckedAt: start, CheckedBy: "stf_x"})
+		ok, err := e.DB.RecordDecision(e.ctx, v.ID, kakunin.StatusApproved, &kakunin.Result{Adult: true, DocumentType: d.Type, CheckedAt: start, CheckedBy: "stf_x"})
 		if err != nil || !ok {
 			t.Fatalf("record decision: %v %v", ok, err)
 		}
-		if err := e.docs.Destroy(e.ctx, d.ID); err != nil {
+		if err := e.Documents.Destroy(e.ctx, d.ID); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.status(v.ID); got != kakunin.StatusApproved {
@@ -276,7 +276,7 @@ func TestDestroyingADecidedDocumentDoesNotEndItsVerification(t *testing.T) {
 func TestDestroyingAnUnknownDocumentIsNotFound(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if err := e.docs.Destroy(e.ctx, "doc_nope"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Documents.Destroy(e.ctx, "doc_nope"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Fatalf("Destroy(unknown) = %v, want ENOTFOUND", err)
 		}
 	})
@@ -290,15 +290,15 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		dWaiting := e.upload(waiting, sample(t, 0))
 		decided := e.verification(leaver)
 		dDecided := e.upload(decided, sample(t, 1))
-		if ok, err := e.db.RecordDecision(e.ctx, decided.ID, kakunin.StatusApproved,
+		if ok, err := e.DB.RecordDecision(e.ctx, decided.ID, kakunin.StatusApproved,
 			&kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, CheckedAt: start, CheckedBy: "stf_x"}); err != nil || !ok {
 			t.Fatalf("record decision: %v %v", ok, err)
 		}
 		unused := e.verification(leaver)
 		_, otherV, otherD := e.submitted(sample(t, 2))
 
-		e.clock.Set(start.Add(time.Hour))
-		if err := e.docs.MemberLeft(e.ctx, leaver.ID); err != nil {
+		e.Clock.Set(start.Add(time.Hour))
+		if err := e.Documents.MemberLeft(e.ctx, leaver.ID); err != nil {
 			t.Fatalf("member left: %v", err)
 		}
 
@@ -310,7 +310,7 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		if files := e.blobFiles(); len(files) != 1 || files[0] != otherD.BlobKey {
 			t.Errorf("blob files = %v, want only the other member's %s", files, otherD.BlobKey)
 		}
-		m, err := e.db.MemberByID(e.ctx, leaver.ID)
+		m, err := e.DB.MemberByID(e.ctx, leaver.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,10 +339,10 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		if other.WrappedKey == nil || other.DestroyedAt != nil {
 			t.Fatalf("the other member's document was touched: %+v", other)
 		}
-		if _, err := e.docs.Open(e.ctx, other); err != nil {
+		if _, err := e.Documents.Open(e.ctx, other); err != nil {
 			t.Fatalf("the other member's document no longer opens: %v", err)
 		}
-		om, err := e.db.MemberByID(e.ctx, otherD.MemberID)
+		om, err := e.DB.MemberByID(e.ctx, otherD.MemberID)
 		if err != nil || om.EmailSealed == nil || om.DeletedAt != nil {
 			t.Fatalf("the other member was touched: %+v, %v", om, err)
 		}
@@ -362,11 +362,11 @@ func TestAMemberWhoseLeavingCannotBeAnnouncedKeepsEverything(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		m, v, d := e.submitted(sample(t, 0))
-		e.docs.Events = failingEvents{}
-		if err := e.docs.MemberLeft(e.ctx, m.ID); !errors.Is(err, errAnnounce) {
+		e.Documents.Events = failingEvents{}
+		if err := e.Documents.MemberLeft(e.ctx, m.ID); !errors.Is(err, errAnnounce) {
 			t.Fatalf("MemberLeft = %v, want the announcement's error", err)
 		}
-		got, err := e.db.MemberByID(e.ctx, m.ID)
+		got, err := e.DB.MemberByID(e.ctx, m.ID)
 		if err != nil || got.EmailSealed == nil || got.DeletedAt != nil {
 			t.Errorf("member changed by a failed leave: %+v, %v", got, err)
 		}

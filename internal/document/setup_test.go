@@ -4,40 +4,17 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/blobstore"
-	"github.com/kakunin/kakunin/internal/document"
-	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/samplecard"
+	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
-	"github.com/kakunin/kakunin/internal/vault"
 )
-
-// clock is the services' controllable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // endedEvents records every VerificationEnded call.
 type endedEvents struct {
@@ -75,79 +52,45 @@ func (e *endedEvents) total() int {
 }
 
 // env is a document service over a real database, vault and blob directory.
+// Its Events is a recorder, so the tests see what the service announces
+// rather than what the verification service makes of it.
 type env struct {
-	t       *testing.T
-	ctx     context.Context
-	db      *store.DB
-	dbPath  string // the SQLite file; "" on PostgreSQL
-	root    string // keys, blobs and TMPDIR live under it
-	keyDir  string
-	blobDir string
-	vault   *vault.Vault
-	blobs   *blobstore.Store
-	clock   *clock
-	events  *endedEvents
-	docs    *document.Service
+	*servicetest.Env
+	t      *testing.T
+	ctx    context.Context
+	events *endedEvents
 }
 
 // start is a Tuesday morning, UTC; every test moves the clock from here.
-var start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+var start = servicetest.Start
 
 func newEnv(t *testing.T, dsn string) *env {
 	t.Helper()
-	ctx := t.Context()
+	// Keys, blobs and anything the code under test writes to a temp file
+	// land under root, where the plaintext scan can see them.
 	root := t.TempDir()
-	// Anything written to a temp file by the code under test lands here,
-	// where the plaintext scan can see it.
 	tmp := filepath.Join(root, "tmp")
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TMPDIR", tmp)
 
-	e := &env{t: t, ctx: ctx, root: root, keyDir: filepath.Join(root, "keys"), blobDir: filepath.Join(root, "blobs")}
-	if !strings.HasPrefix(dsn, "postgres") {
-		e.dbPath = dsn
-	}
-	var err error
-	if e.db, err = store.Open(ctx, dsn); err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	kek, err := vault.OpenLocalKeyset(filepath.Join(root, "kek", "kek.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.vault, err = vault.New(ctx, kek, e.keyDir); err != nil {
-		t.Fatal(err)
-	}
-	if e.blobs, err = blobstore.Open(ctx, "file://"+e.blobDir); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.blobs.Close() })
-	e.clock = &clock{t: start}
-	e.events = &endedEvents{}
-	e.docs = &document.Service{
-		DB: e.db, Vault: e.vault, Blobs: e.blobs, Events: e.events,
-		Limits:           intake.DefaultLimits(),
-		RetainUnreviewed: 72 * time.Hour,
-		Now:              e.clock.Now,
-		Log:              slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
+	e := &env{Env: servicetest.New(t, dsn, servicetest.Options{Dir: root}), t: t, ctx: t.Context(), events: &endedEvents{}}
+	e.Documents.Events = e.events
 	return e
 }
 
 // member registers a member directly in the store, address sealed.
 func (e *env) member(email string) *store.MemberRecord {
 	e.t.Helper()
-	sealed, err := e.vault.SealField("member-email/v1", []byte(email))
+	sealed, err := e.Vault.SealField("member-email/v1", []byte(email))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	m := &store.MemberRecord{ID: kakunin.NewID("mem"), ExternalID: kakunin.NewID("ext"), EmailSealed: sealed,
-		EmailIndex: e.vault.BlindIndex("member-email-index/v1", []byte(email)), Locale: kakunin.LocaleJA, CreatedAt: now, UpdatedAt: now}
-	if err := e.db.InsertMember(e.ctx, m); err != nil {
+		EmailIndex: e.Vault.BlindIndex("member-email-index/v1", []byte(email)), Locale: kakunin.LocaleJA, CreatedAt: now, UpdatedAt: now}
+	if err := e.DB.InsertMember(e.ctx, m); err != nil {
 		e.t.Fatal(err)
 	}
 	return m
@@ -156,15 +99,15 @@ func (e *env) member(email string) *store.MemberRecord {
 // verification opens a verification awaiting its upload for an hour.
 func (e *env) verification(m *store.MemberRecord) *kakunin.Verification {
 	e.t.Helper()
-	return e.verificationExpiring(m, e.clock.Now().Add(time.Hour))
+	return e.verificationExpiring(m, e.Clock.Now().Add(time.Hour))
 }
 
 func (e *env) verificationExpiring(m *store.MemberRecord, expires time.Time) *kakunin.Verification {
 	e.t.Helper()
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	v := &kakunin.Verification{ID: kakunin.NewID("ver"), MemberID: m.ID, ExternalID: m.ExternalID,
 		Status: kakunin.StatusAwaitingUpload, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now}
-	if err := e.db.InsertVerification(e.ctx, v); err != nil {
+	if err := e.DB.InsertVerification(e.ctx, v); err != nil {
 		e.t.Fatal(err)
 	}
 	return v
@@ -173,11 +116,11 @@ func (e *env) verificationExpiring(m *store.MemberRecord, expires time.Time) *ka
 // upload stores and commits img as v's document.
 func (e *env) upload(v *kakunin.Verification, img []byte) *store.DocumentRecord {
 	e.t.Helper()
-	p, err := e.docs.Store(e.ctx, bytes.NewReader(img))
+	p, err := e.Documents.Store(e.ctx, bytes.NewReader(img))
 	if err != nil {
 		e.t.Fatalf("store upload: %v", err)
 	}
-	d, err := e.docs.Commit(e.ctx, p, v, kakunin.DocDriversLicence)
+	d, err := e.Documents.Commit(e.ctx, p, v, kakunin.DocDriversLicence)
 	if err != nil {
 		e.t.Fatalf("commit upload: %v", err)
 	}
@@ -194,7 +137,7 @@ func (e *env) submitted(img []byte) (*store.MemberRecord, *kakunin.Verification,
 
 func (e *env) doc(id string) *store.DocumentRecord {
 	e.t.Helper()
-	d, err := e.db.Document(e.ctx, id)
+	d, err := e.DB.Document(e.ctx, id)
 	if err != nil {
 		e.t.Fatalf("document %s: %v", id, err)
 	}
@@ -203,7 +146,7 @@ func (e *env) doc(id string) *store.DocumentRecord {
 
 func (e *env) status(verificationID string) kakunin.VerificationStatus {
 	e.t.Helper()
-	v, err := e.db.Verification(e.ctx, verificationID)
+	v, err := e.DB.Verification(e.ctx, verificationID)
 	if err != nil {
 		e.t.Fatalf("verification %s: %v", verificationID, err)
 	}
@@ -220,7 +163,7 @@ type row struct {
 func (e *env) row(id string) row {
 	e.t.Helper()
 	var r row
-	err := e.db.SQL().QueryRowContext(e.ctx, `SELECT wrapped_key, destroyed_at, blob_deleted_at FROM documents WHERE id = $1`, id).
+	err := e.DB.SQL().QueryRowContext(e.ctx, `SELECT wrapped_key, destroyed_at, blob_deleted_at FROM documents WHERE id = $1`, id).
 		Scan(&r.wrappedKey, &r.destroyedAt, &r.blobDeletedAt)
 	if err != nil {
 		e.t.Fatalf("document row %s: %v", id, err)
@@ -231,7 +174,7 @@ func (e *env) row(id string) row {
 func (e *env) countDocuments() int {
 	e.t.Helper()
 	var n int
-	if err := e.db.SQL().QueryRowContext(e.ctx, `SELECT COUNT(*) FROM documents`).Scan(&n); err != nil {
+	if err := e.DB.SQL().QueryRowContext(e.ctx, `SELECT COUNT(*) FROM documents`).Scan(&n); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
@@ -242,12 +185,12 @@ func (e *env) countDocuments() int {
 func (e *env) blobFiles() []string {
 	e.t.Helper()
 	var out []string
-	err := filepath.WalkDir(e.blobDir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(e.BlobDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(e.blobDir, p)
+			rel, _ := filepath.Rel(e.BlobDir, p)
 			out = append(out, filepath.ToSlash(rel))
 		}
 		return nil
@@ -260,7 +203,7 @@ func (e *env) blobFiles() []string {
 
 func (e *env) blobExists(key string) bool {
 	e.t.Helper()
-	_, err := os.Stat(filepath.Join(e.blobDir, filepath.FromSlash(key)))
+	_, err := os.Stat(filepath.Join(e.BlobDir, filepath.FromSlash(key)))
 	if err != nil && !os.IsNotExist(err) {
 		e.t.Fatal(err)
 	}
@@ -269,7 +212,7 @@ func (e *env) blobExists(key string) bool {
 
 func (e *env) blobBytes(key string) []byte {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.blobDir, filepath.FromSlash(key)))
+	b, err := os.ReadFile(filepath.Join(e.BlobDir, filepath.FromSlash(key)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -280,10 +223,10 @@ func (e *env) blobBytes(key string) []byte {
 // file sees everything committed.
 func (e *env) checkpoint() {
 	e.t.Helper()
-	if e.dbPath == "" {
+	if e.DBPath == "" {
 		return
 	}
-	if _, err := e.db.SQL().ExecContext(e.ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	if _, err := e.DB.SQL().ExecContext(e.ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		e.t.Fatalf("checkpoint: %v", err)
 	}
 }
@@ -293,9 +236,9 @@ func (e *env) checkpoint() {
 func (e *env) filesContaining(needles ...[]byte) []string {
 	e.t.Helper()
 	e.checkpoint()
-	dirs := []string{e.root}
-	if e.dbPath != "" {
-		dirs = append(dirs, filepath.Dir(e.dbPath))
+	dirs := []string{e.Dir}
+	if e.DBPath != "" {
+		dirs = append(dirs, filepath.Dir(e.DBPath))
 	}
 	var hits []string
 	for _, dir := range dirs {

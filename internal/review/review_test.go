@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/review"
+	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -33,10 +34,10 @@ func TestTwoReviewersNeverGetTheSameDocument(t *testing.T) {
 		if a1.ID != d1.ID || b1.ID != d2.ID || a2.ID != d3.ID {
 			t.Fatalf("tasks = %s, %s, %s; want the oldest first: %s, %s, %s", a1.ID, b1.ID, a2.ID, d1.ID, d2.ID, d3.ID)
 		}
-		if d, err := e.review.Next(e.ctx, bob); err != nil || d != nil {
+		if d, err := e.Review.Next(e.ctx, bob); err != nil || d != nil {
 			t.Fatalf("Next on an empty queue = %v, %v; want nil, nil", d, err)
 		}
-		mine, waiting, err := e.review.Queue(e.ctx, alice)
+		mine, waiting, err := e.Review.Queue(e.ctx, alice)
 		if err != nil || len(mine) != 2 || waiting != 0 {
 			t.Fatalf("Queue(alice) = %d tasks, %d waiting, %v; want 2, 0", len(mine), waiting, err)
 		}
@@ -46,7 +47,7 @@ func TestTwoReviewersNeverGetTheSameDocument(t *testing.T) {
 func TestReviewersClaimingAtOnceNeverShareADocument(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		e.review.MaxAssigned = 10
+		e.Review.MaxAssigned = 10
 		const docs, reviewers = 6, 12
 		for range docs {
 			e.submit(sampleJPEG(t))
@@ -59,7 +60,7 @@ func TestReviewersClaimingAtOnceNeverShareADocument(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				r := fmt.Sprintf("stf_%02d", i)
-				d, err := e.review.Next(e.ctx, r)
+				d, err := e.Review.Next(e.ctx, r)
 				if err != nil {
 					if kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 						t.Errorf("Next(%s): %v", r, err)
@@ -83,7 +84,7 @@ func TestReviewersClaimingAtOnceNeverShareADocument(t *testing.T) {
 				t.Errorf("document %s is assigned to %q in the database, %q was told it is theirs", id, got, r)
 			}
 		}
-		_, waiting, err := e.review.Queue(e.ctx, "stf_none")
+		_, waiting, err := e.Review.Queue(e.ctx, "stf_none")
 		if err != nil || len(owner)+waiting != docs {
 			t.Errorf("%d claimed + %d waiting, want %d documents (%v)", len(owner), waiting, docs, err)
 		}
@@ -96,27 +97,27 @@ func TestATaskIsInvisibleToEveryoneButItsReviewer(t *testing.T) {
 		v, d := e.submit(sampleJPEG(t))
 		e.next(alice)
 
-		if got, err := e.review.Task(e.ctx, alice, d.ID); err != nil || got.ID != d.ID {
+		if got, err := e.Review.Task(e.ctx, alice, d.ID); err != nil || got.ID != d.ID {
 			t.Fatalf("Task(alice) = %v, %v", got, err)
 		}
-		if _, err := e.review.Task(e.ctx, bob, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Review.Task(e.ctx, bob, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Task(bob) = %v, want ENOTFOUND", err)
 		}
 		for _, id := range []string{"doc_unknown", strings.Repeat("x", 65), ""} {
-			if _, err := e.review.Task(e.ctx, alice, id); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+			if _, err := e.Review.Task(e.ctx, alice, id); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 				t.Errorf("Task(%q) = %v, want ENOTFOUND", id, err)
 			}
 		}
-		if _, err := e.review.Image(e.ctx, &store.StaffRecord{ID: bob, Email: "bob@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Review.Image(e.ctx, &store.StaffRecord{ID: bob, Email: "bob@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Image(bob) = %v, want ENOTFOUND", err)
 		}
-		if err := e.review.Approve(e.ctx, bob, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"}); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Review.Approve(e.ctx, bob, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"}); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Approve(bob) = %v, want ENOTFOUND", err)
 		}
-		if err := e.review.Reject(e.ctx, bob, d.ID, "unreadable"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Review.Reject(e.ctx, bob, d.ID, "unreadable"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Reject(bob) = %v, want ENOTFOUND", err)
 		}
-		if err := e.review.Release(e.ctx, bob, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Review.Release(e.ctx, bob, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Release(bob) = %v, want ENOTFOUND", err)
 		}
 		e.unchanged(v, d, alice)
@@ -132,17 +133,17 @@ func TestAReviewerHoldsAtMostMaxAssignedTasksAndReleaseGivesOneBack(t *testing.T
 		e.next(alice)
 		e.next(alice)
 
-		if d, err := e.review.Next(e.ctx, alice); kakunin.ErrorCode(err) != kakunin.ECONFLICT || d != nil {
+		if d, err := e.Review.Next(e.ctx, alice); kakunin.ErrorCode(err) != kakunin.ECONFLICT || d != nil {
 			t.Fatalf("third Next with MaxAssigned 2 = %v, %v; want ECONFLICT", d, err)
 		}
-		if _, waiting, _ := e.review.Queue(e.ctx, alice); waiting != 1 {
+		if _, waiting, _ := e.Review.Queue(e.ctx, alice); waiting != 1 {
 			t.Fatalf("%d waiting after a refused Next, want 1", waiting)
 		}
 
-		if err := e.review.Release(e.ctx, alice, d1.ID); err != nil {
+		if err := e.Review.Release(e.ctx, alice, d1.ID); err != nil {
 			t.Fatalf("release: %v", err)
 		}
-		if _, err := e.review.Task(e.ctx, alice, d1.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Review.Task(e.ctx, alice, d1.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("a released task is still alice's: %v", err)
 		}
 		if got := e.next(bob); got.ID != d1.ID {
@@ -151,7 +152,7 @@ func TestAReviewerHoldsAtMostMaxAssignedTasksAndReleaseGivesOneBack(t *testing.T
 		if got := e.next(alice); got.ID != d3.ID {
 			t.Errorf("alice got %s, want %s", got.ID, d3.ID)
 		}
-		if err := e.review.Release(e.ctx, alice, d1.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Review.Release(e.ctx, alice, d1.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("releasing a task given to someone else = %v, want ENOTFOUND", err)
 		}
 	})
@@ -162,20 +163,20 @@ func TestAReviewerHoldsAtMostMaxAssignedTasksAndReleaseGivesOneBack(t *testing.T
 // transaction, and that both were committed to river_job.
 func decisionJobs(t *testing.T, e *env, v *kakunin.Verification, d *store.DocumentRecord, status kakunin.VerificationStatus, destroyAt time.Time) {
 	t.Helper()
-	calls := e.jobs.all()
+	calls := e.Jobs.All()
 	if len(calls) != 2 {
 		t.Fatalf("%d jobs enqueued, want 2 (destroy, webhook)", len(calls))
 	}
-	destroy, ok := calls[0].args.(document.DestroyArgs)
+	destroy, ok := calls[0].Args.(document.DestroyArgs)
 	if !ok || destroy.DocumentID != d.ID {
-		t.Errorf("first job = %#v, want DestroyArgs for %s", calls[0].args, d.ID)
+		t.Errorf("first job = %#v, want DestroyArgs for %s", calls[0].Args, d.ID)
 	}
-	if calls[0].opts == nil || !calls[0].opts.ScheduledAt.Equal(destroyAt) {
-		t.Errorf("destroy job options = %+v, want ScheduledAt %v", calls[0].opts, destroyAt)
+	if calls[0].Opts == nil || !calls[0].Opts.ScheduledAt.Equal(destroyAt) {
+		t.Errorf("destroy job options = %+v, want ScheduledAt %v", calls[0].Opts, destroyAt)
 	}
-	hook, ok := calls[1].args.(webhook.DeliverArgs)
+	hook, ok := calls[1].Args.(webhook.DeliverArgs)
 	if !ok || hook.Event.Type != "verification."+string(status) {
-		t.Fatalf("second job = %#v, want a verification.%s webhook", calls[1].args, status)
+		t.Fatalf("second job = %#v, want a verification.%s webhook", calls[1].Args, status)
 	}
 	var data verification.EventData
 	if err := json.Unmarshal(hook.Event.Data, &data); err != nil {
@@ -184,15 +185,15 @@ func decisionJobs(t *testing.T, e *env, v *kakunin.Verification, d *store.Docume
 	if data.VerificationID != v.ID || data.Status != string(status) || data.Result == nil {
 		t.Errorf("webhook data = %+v, want %s %s with its result", data, v.ID, status)
 	}
-	if calls[0].tx == nil || calls[0].tx != calls[1].tx {
+	if calls[0].Tx == nil || calls[0].Tx != calls[1].Tx {
 		t.Error("the destroy job and the webhook were enqueued in different transactions")
 	}
 	if got := e.riverJobs(); got["document_destroy"] != 1 || got[webhook.DeliverKind] != 1 || len(got) != 2 {
 		t.Errorf("river_job kinds = %v, want one document_destroy and one %s", got, webhook.DeliverKind)
 	}
 	gd := e.doc(d.ID)
-	if gd.DecidedAt == nil || !gd.DecidedAt.Equal(e.clock.Now()) || !gd.DestroyAfter.Equal(destroyAt) {
-		t.Errorf("document decided_at %v destroy_after %v, want %v and %v", gd.DecidedAt, gd.DestroyAfter, e.clock.Now(), destroyAt)
+	if gd.DecidedAt == nil || !gd.DecidedAt.Equal(e.Clock.Now()) || !gd.DestroyAfter.Equal(destroyAt) {
+		t.Errorf("document decided_at %v destroy_after %v, want %v and %v", gd.DecidedAt, gd.DestroyAfter, e.Clock.Now(), destroyAt)
 	}
 }
 
@@ -201,11 +202,11 @@ func TestApproveRecordsTheResultAndSchedulesDestructionAndWebhookTogether(t *tes
 		e := newEnv(t, dsn)
 		v, d := e.submit(sampleJPEG(t))
 		e.next(alice)
-		e.clock.Advance(time.Minute)
-		now := e.clock.Now()
+		e.Clock.Add(time.Minute)
+		now := e.Clock.Now()
 		name := strings.Repeat("運", 100) // 100 characters is the limit, counted in characters
 
-		err := e.review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "  " + name + " ", Issuer: "東京都公安委員会", BirthDate: " 1990-04-01 "})
+		err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "  " + name + " ", Issuer: "東京都公安委員会", BirthDate: " 1990-04-01 "})
 		if err != nil {
 			t.Fatalf("approve: %v", err)
 		}
@@ -218,18 +219,18 @@ func TestApproveRecordsTheResultAndSchedulesDestructionAndWebhookTogether(t *tes
 		decisionJobs(t, e, v, d, kakunin.StatusApproved, now.Add(retainAfterDecision))
 
 		// Deciding twice fails and changes nothing.
-		e.jobs.reset()
-		if err := e.review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "x", Issuer: "y", BirthDate: "2015-01-01"}); err == nil {
+		e.Jobs.Reset()
+		if err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "x", Issuer: "y", BirthDate: "2015-01-01"}); err == nil {
 			t.Error("a second Approve succeeded")
 		}
-		if err := e.review.Reject(e.ctx, alice, d.ID, "other"); err == nil {
+		if err := e.Review.Reject(e.ctx, alice, d.ID, "other"); err == nil {
 			t.Error("Reject after Approve succeeded")
 		}
 		if again := e.verification(v.ID); again.Status != kakunin.StatusApproved || *again.Result != *want {
 			t.Errorf("a second decision changed the result: %s %+v", again.Status, again.Result)
 		}
-		if len(e.jobs.all()) != 0 {
-			t.Errorf("a refused decision enqueued %d jobs", len(e.jobs.all()))
+		if len(e.Jobs.All()) != 0 {
+			t.Errorf("a refused decision enqueued %d jobs", len(e.Jobs.All()))
 		}
 	})
 }
@@ -240,7 +241,7 @@ func TestApproveOfAMinorRecordsNotAdult(t *testing.T) {
 		// now is 2026-11-24 in Japan: born 2008-11-26 turns 18 in two days.
 		v, d := e.submit(sampleJPEG(t))
 		e.next(alice)
-		if err := e.review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "2008-11-26"}); err != nil {
+		if err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "2008-11-26"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.verification(v.ID); got.Status != kakunin.StatusApproved || got.Result.Adult {
@@ -253,10 +254,10 @@ func TestTheBirthDateIsKeptOnlyWhenTheOperatorEnablesIt(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		for _, keep := range []bool{false, true} {
-			e.review.KeepBirthDate = keep
+			e.Review.KeepBirthDate = keep
 			v, d := e.submit(sampleJPEG(t))
 			e.next(alice)
-			if err := e.review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "パスポート", Issuer: "外務省", BirthDate: "1990-04-01"}); err != nil {
+			if err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "パスポート", Issuer: "外務省", BirthDate: "1990-04-01"}); err != nil {
 				t.Fatal(err)
 			}
 			want := ""
@@ -299,7 +300,7 @@ func TestABadApprovalIsInvalidAndChangesNothing(t *testing.T) {
 		}
 		for name, a := range cases {
 			t.Run(name, func(t *testing.T) {
-				if err := e.review.Approve(e.ctx, alice, d.ID, a); kakunin.ErrorCode(err) != kakunin.EINVALID {
+				if err := e.Review.Approve(e.ctx, alice, d.ID, a); kakunin.ErrorCode(err) != kakunin.EINVALID {
 					t.Fatalf("Approve = %v, want EINVALID", err)
 				}
 				e.unchanged(v, d, alice)
@@ -313,14 +314,14 @@ func TestADecisionWhoseWebhookCannotBeEnqueuedChangesNothing(t *testing.T) {
 		e := newEnv(t, dsn)
 		v, d := e.submit(sampleJPEG(t))
 		e.next(alice)
-		e.jobs.failKind = webhook.DeliverKind
-		err := e.review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"})
-		if !errors.Is(err, errEnqueue) {
+		e.Jobs.Refuse(webhook.DeliverKind)
+		err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"})
+		if !errors.Is(err, servicetest.ErrRefused) {
 			t.Fatalf("Approve = %v, want the enqueue error", err)
 		}
 		// The destroy job was enqueued before the webhook failed: it must
 		// have been rolled back with the decision.
-		e.jobs.reset()
+		e.Jobs.Reset()
 		e.unchanged(v, d, alice)
 	})
 }
@@ -331,14 +332,14 @@ func TestRejectStoresAKnownReasonAndRefusesAnUnknownOne(t *testing.T) {
 		v, d := e.submit(sampleJPEG(t))
 		e.next(alice)
 		for _, reason := range []string{"", "blurry", "Unreadable", "unreadable "} {
-			if err := e.review.Reject(e.ctx, alice, d.ID, reason); kakunin.ErrorCode(err) != kakunin.EINVALID {
+			if err := e.Review.Reject(e.ctx, alice, d.ID, reason); kakunin.ErrorCode(err) != kakunin.EINVALID {
 				t.Errorf("Reject(%q) = %v, want EINVALID", reason, err)
 			}
 		}
 		e.unchanged(v, d, alice)
 
-		now := e.clock.Now()
-		if err := e.review.Reject(e.ctx, alice, d.ID, "back_side"); err != nil {
+		now := e.Clock.Now()
+		if err := e.Review.Reject(e.ctx, alice, d.ID, "back_side"); err != nil {
 			t.Fatalf("reject: %v", err)
 		}
 		got := e.verification(v.ID)
@@ -357,7 +358,7 @@ func TestTheImageIsAWatermarkedJPEGForTheAssignedReviewerOnly(t *testing.T) {
 		e.next(alice)
 		reviewer := &store.StaffRecord{ID: alice, Email: "alice@staff.example"}
 
-		img, err := e.review.Image(e.ctx, reviewer, d.ID)
+		img, err := e.Review.Image(e.ctx, reviewer, d.ID)
 		if err != nil {
 			t.Fatalf("image: %v", err)
 		}
@@ -368,7 +369,7 @@ func TestTheImageIsAWatermarkedJPEGForTheAssignedReviewerOnly(t *testing.T) {
 		if cfg.Width != d.Width || cfg.Height != d.Height {
 			t.Errorf("image is %dx%d, want the document's %dx%d", cfg.Width, cfg.Height, d.Width, d.Height)
 		}
-		plain, err := e.docs.Open(e.ctx, e.doc(d.ID))
+		plain, err := e.Documents.Open(e.ctx, e.doc(d.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,14 +377,14 @@ func TestTheImageIsAWatermarkedJPEGForTheAssignedReviewerOnly(t *testing.T) {
 			t.Error("the reviewer got the stored image, not a watermarked copy")
 		}
 
-		if _, err := e.review.Image(e.ctx, &store.StaffRecord{ID: bob, Email: "bob@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Review.Image(e.ctx, &store.StaffRecord{ID: bob, Email: "bob@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Image for another reviewer = %v, want ENOTFOUND", err)
 		}
 
-		if err := e.docs.Destroy(e.ctx, d.ID); err != nil {
+		if err := e.Documents.Destroy(e.ctx, d.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.review.Image(e.ctx, reviewer, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND && kakunin.ErrorCode(err) != kakunin.EGONE {
+		if _, err := e.Review.Image(e.ctx, reviewer, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND && kakunin.ErrorCode(err) != kakunin.EGONE {
 			t.Errorf("Image of a destroyed document = %v, want ENOTFOUND or EGONE", err)
 		}
 	})
@@ -394,17 +395,17 @@ func TestADecidedTaskLeavesTheReviewersQueue(t *testing.T) {
 		e := newEnv(t, dsn)
 		_, d := e.submit(sampleJPEG(t))
 		e.next(alice)
-		if err := e.review.Reject(e.ctx, alice, d.ID, "unreadable"); err != nil {
+		if err := e.Review.Reject(e.ctx, alice, d.ID, "unreadable"); err != nil {
 			t.Fatal(err)
 		}
-		mine, waiting, err := e.review.Queue(e.ctx, alice)
+		mine, waiting, err := e.Review.Queue(e.ctx, alice)
 		if err != nil || len(mine) != 0 || waiting != 0 {
 			t.Errorf("Queue after the decision = %d mine, %d waiting, %v; want 0, 0", len(mine), waiting, err)
 		}
-		if _, err := e.review.Image(e.ctx, &store.StaffRecord{ID: alice, Email: "alice@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Review.Image(e.ctx, &store.StaffRecord{ID: alice, Email: "alice@staff.example"}, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Image after the decision = %v, want ENOTFOUND", err)
 		}
-		if err := e.review.Release(e.ctx, alice, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Review.Release(e.ctx, alice, d.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Release after the decision = %v, want ENOTFOUND", err)
 		}
 	})
@@ -413,7 +414,7 @@ func TestADecidedTaskLeavesTheReviewersQueue(t *testing.T) {
 func TestOneReviewerAskingManyTimesAtOnceStillHoldsAtMostMaxAssigned(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		e.review.MaxAssigned = 1
+		e.Review.MaxAssigned = 1
 		const n = 16
 		for range n {
 			e.submit(sampleJPEG(t))
@@ -423,13 +424,13 @@ func TestOneReviewerAskingManyTimesAtOnceStillHoldsAtMostMaxAssigned(t *testing.
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := e.review.Next(e.ctx, alice); err != nil && kakunin.ErrorCode(err) != kakunin.ECONFLICT {
+				if _, err := e.Review.Next(e.ctx, alice); err != nil && kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 					t.Errorf("Next: %v", err)
 				}
 			}()
 		}
 		wg.Wait()
-		mine, _, err := e.review.Queue(e.ctx, alice)
+		mine, _, err := e.Review.Queue(e.ctx, alice)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,143 +3,36 @@ package review_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/blobstore"
-	"github.com/kakunin/kakunin/internal/document"
-	"github.com/kakunin/kakunin/internal/intake"
-	"github.com/kakunin/kakunin/internal/jobs"
-	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/samplecard"
+	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
-	"github.com/kakunin/kakunin/internal/vault"
-	"github.com/kakunin/kakunin/internal/verification"
 )
 
-// clock is the services' controllable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// enqueued is one InsertTx call.
-type enqueued struct {
-	tx   *sql.Tx
-	args river.JobArgs
-	opts *river.InsertOpts
-}
-
-var errEnqueue = errors.New("enqueue refused")
-
-// recorder records every job enqueued and passes it on to the real queue,
-// so the jobs also land in river_job inside the caller's transaction. It
-// refuses jobs of kind failKind, to show a decision is all or nothing.
-type recorder struct {
-	queue    *jobs.Queue
-	mu       sync.Mutex
-	calls    []enqueued
-	failKind string
-}
-
-func (r *recorder) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error {
-	if args.Kind() == r.failKind {
-		return errEnqueue
-	}
-	r.mu.Lock()
-	r.calls = append(r.calls, enqueued{tx, args, opts})
-	r.mu.Unlock()
-	return r.queue.InsertTx(ctx, tx, args, opts)
-}
-
-func (r *recorder) all() []enqueued {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]enqueued{}, r.calls...)
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = nil
-}
-
+// env is the review service, with the document and verification services
+// it works with, over a real database. Jobs land in river_job too, so a test
+// can see that a decision and its jobs commit or roll back together.
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	db     *store.DB
-	vault  *vault.Vault
-	clock  *clock
-	jobs   *recorder
-	docs   *document.Service
-	verify *verification.Service
-	review *review.Service
+	*servicetest.Env
+	t   *testing.T
+	ctx context.Context
 }
 
 // start is 2026-11-24 18:00 in Japan.
-var start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+var start = servicetest.Start
 
 const retainAfterDecision = 24 * time.Hour
 
 func newEnv(t *testing.T, dsn string) *env {
 	t.Helper()
-	ctx := t.Context()
-	root := t.TempDir()
-	e := &env{t: t, ctx: ctx, clock: &clock{t: start}}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var err error
-	if e.db, err = store.Open(ctx, dsn); err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	if err := jobs.Migrate(ctx, e.db.SQL(), e.db.Dialect()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(ctx, e.db.SQL(), e.db.Dialect(), nil, jobs.Config{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.jobs = &recorder{queue: q}
-	kek, err := vault.OpenLocalKeyset(filepath.Join(root, "kek", "kek.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.vault, err = vault.New(ctx, kek, filepath.Join(root, "keys")); err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blobstore.Open(ctx, "file://"+filepath.Join(root, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	e.docs = &document.Service{DB: e.db, Vault: e.vault, Blobs: blobs, Limits: intake.DefaultLimits(),
-		RetainUnreviewed: 72 * time.Hour, Now: e.clock.Now, Log: log}
-	e.verify = &verification.Service{DB: e.db, Keys: e.vault, Documents: e.docs, Jobs: e.jobs,
-		PublicURL: "https://kakunin.example", LinkTTL: time.Hour, Now: e.clock.Now}
-	e.docs.Events = e.verify
-	e.review = &review.Service{DB: e.db, Documents: e.docs, Jobs: e.jobs, RetainAfterDecision: retainAfterDecision,
-		MaxPixels: 50_000_000, MaxAssigned: 2, Now: e.clock.Now, Log: log}
+	e := &env{Env: servicetest.New(t, dsn, servicetest.Options{Queue: true}), t: t, ctx: t.Context()}
+	e.Review.RetainAfterDecision = retainAfterDecision
+	e.Verifications.LinkTTL = time.Hour
 	// The reviewers the tests name exist as staff, as they do in service:
 	// Next locks the reviewer's row.
 	ids := []string{alice, bob}
@@ -147,7 +40,7 @@ func newEnv(t *testing.T, dsn string) *env {
 		ids = append(ids, fmt.Sprintf("stf_%02d", i))
 	}
 	for _, id := range ids {
-		err := e.db.InsertStaff(ctx, &store.StaffRecord{ID: id, Email: id + "@example.jp", Role: kakunin.RoleReviewer,
+		err := e.DB.InsertStaff(e.ctx, &store.StaffRecord{ID: id, Email: id + "@example.jp", Role: kakunin.RoleReviewer,
 			PasswordHash: "unused", TOTPSealed: []byte{0}, CreatedAt: start})
 		if err != nil {
 			t.Fatal(err)
@@ -161,28 +54,28 @@ func newEnv(t *testing.T, dsn string) *env {
 func (e *env) submit(img []byte) (*kakunin.Verification, *store.DocumentRecord) {
 	e.t.Helper()
 	ext := kakunin.NewID("ext")
-	if _, _, err := e.verify.UpsertMember(e.ctx, ext, ext+"@example.jp", kakunin.LocaleJA); err != nil {
+	if _, _, err := e.Verifications.UpsertMember(e.ctx, ext, ext+"@example.jp", kakunin.LocaleJA); err != nil {
 		e.t.Fatal(err)
 	}
-	v, _, err := e.verify.Create(e.ctx, ext)
+	v, _, err := e.Verifications.Create(e.ctx, ext)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, err := e.docs.Store(e.ctx, bytes.NewReader(img))
+	p, err := e.Documents.Store(e.ctx, bytes.NewReader(img))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	d, err := e.docs.Commit(e.ctx, p, v, kakunin.DocDriversLicence)
+	d, err := e.Documents.Commit(e.ctx, p, v, kakunin.DocDriversLicence)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.clock.Advance(time.Second)
+	e.Clock.Add(time.Second)
 	return v, d
 }
 
 func (e *env) verification(id string) *kakunin.Verification {
 	e.t.Helper()
-	v, err := e.db.Verification(e.ctx, id)
+	v, err := e.DB.Verification(e.ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -191,7 +84,7 @@ func (e *env) verification(id string) *kakunin.Verification {
 
 func (e *env) doc(id string) *store.DocumentRecord {
 	e.t.Helper()
-	d, err := e.db.Document(e.ctx, id)
+	d, err := e.DB.Document(e.ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -201,7 +94,7 @@ func (e *env) doc(id string) *store.DocumentRecord {
 // next claims the next task for reviewer and fails the test if there is none.
 func (e *env) next(reviewer string) *store.DocumentRecord {
 	e.t.Helper()
-	d, err := e.review.Next(e.ctx, reviewer)
+	d, err := e.Review.Next(e.ctx, reviewer)
 	if err != nil || d == nil {
 		e.t.Fatalf("Next(%s) = %v, %v; want a task", reviewer, d, err)
 	}
@@ -211,7 +104,7 @@ func (e *env) next(reviewer string) *store.DocumentRecord {
 // riverJobs counts the durable jobs by kind.
 func (e *env) riverJobs() map[string]int {
 	e.t.Helper()
-	rows, err := e.db.SQL().QueryContext(e.ctx, `SELECT kind, COUNT(*) FROM river_job GROUP BY kind`)
+	rows, err := e.DB.SQL().QueryContext(e.ctx, `SELECT kind, COUNT(*) FROM river_job GROUP BY kind`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -244,10 +137,10 @@ func (e *env) unchanged(v *kakunin.Verification, d *store.DocumentRecord, review
 	if gd.DecidedAt != nil || gd.ReviewerID != reviewer || !gd.DestroyAfter.Equal(d.DestroyAfter) {
 		e.t.Errorf("document changed: decided %v, reviewer %q, destroy_after %v", gd.DecidedAt, gd.ReviewerID, gd.DestroyAfter)
 	}
-	if _, err := e.review.Task(e.ctx, reviewer, d.ID); err != nil {
+	if _, err := e.Review.Task(e.ctx, reviewer, d.ID); err != nil {
 		e.t.Errorf("the task is no longer the reviewer's: %v", err)
 	}
-	if calls := e.jobs.all(); len(calls) != 0 {
+	if calls := e.Jobs.All(); len(calls) != 0 {
 		e.t.Errorf("%d jobs enqueued", len(calls))
 	}
 	if n := e.riverJobs(); len(n) != 0 {

@@ -35,7 +35,7 @@ func TestUpsertMemberRefusesABadExternalID(t *testing.T) {
 		}
 		for name, id := range bad {
 			t.Run(name, func(t *testing.T) {
-				m, created, err := e.svc.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA)
+				m, created, err := e.Verifications.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA)
 				if kakunin.ErrorCode(err) != kakunin.EINVALID {
 					t.Fatalf("UpsertMember(%q) = %v, %v, %v; want EINVALID", id, m, created, err)
 				}
@@ -45,7 +45,7 @@ func TestUpsertMemberRefusesABadExternalID(t *testing.T) {
 			t.Fatalf("%d members stored after refused upserts, want 0", n)
 		}
 		for _, id := range []string{strings.Repeat("a", 128), "会員-42_x.y@z", "!~"} {
-			if _, created, err := e.svc.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA); err != nil || !created {
+			if _, created, err := e.Verifications.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA); err != nil || !created {
 				t.Errorf("UpsertMember(%q) = %v, %v; want created", id, created, err)
 			}
 		}
@@ -59,7 +59,7 @@ func TestUpsertMemberRefusesInvisibleUnicodeControlsInTheExternalID(t *testing.T
 		// CSI), bidi overrides and line separators are not.
 		var accepted []string
 		for _, id := range []string{"member\u0085", "member\u009b31m", "member\u202egnp.exe", "member\u2028", "member\u200b", "member\u3000x"} {
-			_, _, err := e.svc.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA)
+			_, _, err := e.Verifications.UpsertMember(e.ctx, id, "hanako@example.jp", kakunin.LocaleJA)
 			if kakunin.ErrorCode(err) != kakunin.EINVALID {
 				accepted = append(accepted, strconv.QuoteToASCII(id))
 			}
@@ -79,12 +79,12 @@ func TestUpsertMemberRefusesAnAddressThatIsNotPlainOrAnUnknownLocale(t *testing.
 			"hanako@example.jp, taro@example.jp", "hanako@@example.jp",
 			strings.Repeat("a", 64) + "@" + strings.Repeat("b", 187) + ".jp", // 255 characters
 		} {
-			if _, _, err := e.svc.UpsertMember(e.ctx, "m1", email, kakunin.LocaleJA); kakunin.ErrorCode(err) != kakunin.EINVALID {
+			if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", email, kakunin.LocaleJA); kakunin.ErrorCode(err) != kakunin.EINVALID {
 				t.Errorf("UpsertMember(email %q) = %v, want EINVALID", email, err)
 			}
 		}
 		for _, loc := range []kakunin.Locale{"", "fr", "JA", "ja-JP", "en_US"} {
-			if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", loc); kakunin.ErrorCode(err) != kakunin.EINVALID {
+			if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", loc); kakunin.ErrorCode(err) != kakunin.EINVALID {
 				t.Errorf("UpsertMember(locale %q) = %v, want EINVALID", loc, err)
 			}
 		}
@@ -92,7 +92,7 @@ func TestUpsertMemberRefusesAnAddressThatIsNotPlainOrAnUnknownLocale(t *testing.
 			t.Fatalf("%d members stored after refused upserts, want 0", n)
 		}
 		for _, loc := range []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN} {
-			if _, _, err := e.svc.UpsertMember(e.ctx, "m-"+string(loc), " hanako@example.jp ", loc); err != nil {
+			if _, _, err := e.Verifications.UpsertMember(e.ctx, "m-"+string(loc), " hanako@example.jp ", loc); err != nil {
 				t.Errorf("UpsertMember(locale %q, address with spaces around) = %v, want accepted", loc, err)
 			}
 		}
@@ -103,13 +103,13 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		const addr = "Hanako.Sato.Unique7421@Example.JP"
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", addr, kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", addr, kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m2", "  "+strings.ToLower(addr), kakunin.LocaleEN); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m2", "  "+strings.ToLower(addr), kakunin.LocaleEN); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m3", "taro.unique7421@example.jp", kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m3", "taro.unique7421@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
 
@@ -121,7 +121,7 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 				t.Errorf("the stored row of m1 contains %q", plain)
 			}
 		}
-		if got, err := e.vault.OpenField("member-email/v1", sealed1); err != nil || string(got) != addr {
+		if got, err := e.Vault.OpenField("member-email/v1", sealed1); err != nil || string(got) != addr {
 			t.Errorf("sealed address opens as %q, %v; want %q", got, err, addr)
 		}
 		if bytes.Equal(sealed1, sealed2) {
@@ -133,21 +133,21 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 		if bytes.Equal(index1, index3) {
 			t.Error("two different addresses share a blind index")
 		}
-		if want := e.vault.BlindIndex("member-email-index/v1", []byte(verification.NormalizeEmail(addr))); !bytes.Equal(index1, want) {
+		if want := e.Vault.BlindIndex("member-email-index/v1", []byte(verification.NormalizeEmail(addr))); !bytes.Equal(index1, want) {
 			t.Error("the stored index is not the blind index of the normalised address")
 		}
-		if m, err := e.svc.Member(e.ctx, "m1"); err != nil || m.Email != addr {
+		if m, err := e.Verifications.Member(e.ctx, "m1"); err != nil || m.Email != addr {
 			t.Errorf("Member(m1) = %+v, %v; want the address back as given", m, err)
 		}
 
-		if e.dbPath == "" {
+		if e.DBPath == "" {
 			return
 		}
 		// The SQLite files themselves, WAL folded in, hold no trace of it.
-		if _, err := e.db.SQL().ExecContext(e.ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		if _, err := e.DB.SQL().ExecContext(e.ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []string{e.dbPath, e.dbPath + "-wal"} {
+		for _, p := range []string{e.DBPath, e.DBPath + "-wal"} {
 			b, err := os.ReadFile(p)
 			if os.IsNotExist(err) {
 				continue
@@ -155,7 +155,7 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p == e.dbPath && !bytes.Contains(b, []byte("m3")) {
+			if p == e.DBPath && !bytes.Contains(b, []byte("m3")) {
 				t.Fatalf("test premise: %s does not hold the members table", p)
 			}
 			for _, plain := range []string{"Unique7421", "unique7421", "example.jp", "Example.JP"} {
@@ -170,23 +170,23 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 func TestUpsertMemberTwiceUpdatesTheMemberAndReportsItWasNotCreated(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		first, created, err := e.svc.UpsertMember(e.ctx, "m1", "old@example.jp", kakunin.LocaleJA)
+		first, created, err := e.Verifications.UpsertMember(e.ctx, "m1", "old@example.jp", kakunin.LocaleJA)
 		if err != nil || !created {
 			t.Fatalf("first upsert: created=%v, %v", created, err)
 		}
-		e.clock.Set(start.Add(time.Hour))
-		second, created, err := e.svc.UpsertMember(e.ctx, "m1", "new@example.jp", kakunin.LocaleEN)
+		e.Clock.Set(start.Add(time.Hour))
+		second, created, err := e.Verifications.UpsertMember(e.ctx, "m1", "new@example.jp", kakunin.LocaleEN)
 		if err != nil || created {
 			t.Fatalf("second upsert: created=%v, %v; want not created", created, err)
 		}
 		if second.ID != first.ID || !second.CreatedAt.Equal(first.CreatedAt) {
 			t.Errorf("second upsert made another member: %+v vs %+v", second, first)
 		}
-		m, err := e.svc.Member(e.ctx, "m1")
+		m, err := e.Verifications.Member(e.ctx, "m1")
 		if err != nil || m.Email != "new@example.jp" || m.Locale != kakunin.LocaleEN || !m.UpdatedAt.Equal(start.Add(time.Hour)) {
 			t.Errorf("member after update = %+v, %v", m, err)
 		}
-		if _, index := e.row("m1"); !bytes.Equal(index, e.vault.BlindIndex("member-email-index/v1", []byte("new@example.jp"))) {
+		if _, index := e.row("m1"); !bytes.Equal(index, e.Vault.BlindIndex("member-email-index/v1", []byte("new@example.jp"))) {
 			t.Error("the blind index still points at the old address")
 		}
 		if n := e.countMembers(); n != 1 {
@@ -208,30 +208,30 @@ func tokenOf(t *testing.T, url string) string {
 func TestCreateGivesAnUploadLinkThatOpensItsVerification(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		v, url, err := e.svc.Create(e.ctx, "m1")
+		v, url, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v.Status != kakunin.StatusAwaitingUpload || v.ExternalID != "m1" || !v.ExpiresAt.Equal(start.Add(7*24*time.Hour)) {
 			t.Errorf("verification = %+v", v)
 		}
-		got, m, err := e.svc.ForUpload(e.ctx, tokenOf(t, url))
+		got, m, err := e.Verifications.ForUpload(e.ctx, tokenOf(t, url))
 		if err != nil {
 			t.Fatalf("ForUpload: %v", err)
 		}
 		if got.ID != v.ID || got.Status != kakunin.StatusAwaitingUpload || m.ExternalID != "m1" || m.Email != "hanako@example.jp" {
 			t.Errorf("ForUpload = %+v, %+v", got, m)
 		}
-		if stored, err := e.svc.Get(e.ctx, v.ID); err != nil || stored.ID != v.ID {
+		if stored, err := e.Verifications.Get(e.ctx, v.ID); err != nil || stored.ID != v.ID {
 			t.Errorf("Get = %+v, %v", stored, err)
 		}
-		if _, err := e.svc.Get(e.ctx, strings.Repeat("v", 65)); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, err := e.Verifications.Get(e.ctx, strings.Repeat("v", 65)); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Get(over-long id) = %v, want ENOTFOUND", err)
 		}
-		if _, _, err := e.svc.Create(e.ctx, "nobody"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if _, _, err := e.Verifications.Create(e.ctx, "nobody"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Errorf("Create(unknown member) = %v, want ENOTFOUND", err)
 		}
 	})
@@ -264,14 +264,14 @@ func substitute(tok string, i int) string {
 func TestAnUploadTokenAlteredAnywhereIsRefused(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		v, url, err := e.svc.Create(e.ctx, "m1")
+		v, url, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, otherURL, err := e.svc.Create(e.ctx, "m1")
+		_, otherURL, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,11 +304,11 @@ func TestAnUploadTokenAlteredAnywhereIsRefused(t *testing.T) {
 			if bad == tok {
 				t.Fatalf("%s: test premise: the token is unchanged", name)
 			}
-			if got, _, err := e.svc.ForUpload(e.ctx, bad); err == nil {
+			if got, _, err := e.Verifications.ForUpload(e.ctx, bad); err == nil {
 				t.Errorf("%s: altered token %q accepted (verification %s)", name, bad, got.ID)
 			}
 		}
-		if got, _, err := e.svc.ForUpload(e.ctx, tok); err != nil || got.ID != v.ID {
+		if got, _, err := e.Verifications.ForUpload(e.ctx, tok); err != nil || got.ID != v.ID {
 			t.Fatalf("the genuine token no longer opens: %v", err)
 		}
 	})
@@ -326,10 +326,10 @@ func mustDecode(t *testing.T, s string) []byte {
 func TestAnUploadTokenHasOnlyOneSpelling(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		_, url, err := e.svc.Create(e.ctx, "m1")
+		_, url, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func TestAnUploadTokenHasOnlyOneSpelling(t *testing.T) {
 			if bad == tok {
 				continue
 			}
-			if _, _, err := e.svc.ForUpload(e.ctx, bad); err == nil {
+			if _, _, err := e.Verifications.ForUpload(e.ctx, bad); err == nil {
 				t.Fatalf("upload token %q, a second spelling of %q, is accepted", bad, tok)
 			}
 		}
@@ -351,22 +351,22 @@ func TestAnUploadTokenHasOnlyOneSpelling(t *testing.T) {
 func TestAnUploadLinkIsGoneOnceTheClockPassesItsExpiry(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		e.clock.Set(start.Add(123456789 * time.Nanosecond)) // expiry is cut to whole seconds
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
+		e.Clock.Set(start.Add(123456789 * time.Nanosecond)) // expiry is cut to whole seconds
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		v, url, err := e.svc.Create(e.ctx, "m1")
+		v, url, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		tok := tokenOf(t, url)
-		e.clock.Set(v.ExpiresAt.Add(-time.Second))
-		if _, _, err := e.svc.ForUpload(e.ctx, tok); err != nil {
+		e.Clock.Set(v.ExpiresAt.Add(-time.Second))
+		if _, _, err := e.Verifications.ForUpload(e.ctx, tok); err != nil {
 			t.Fatalf("a second before expiry: %v", err)
 		}
 		for _, at := range []time.Time{v.ExpiresAt, v.ExpiresAt.Add(time.Hour), v.ExpiresAt.AddDate(1, 0, 0)} {
-			e.clock.Set(at)
-			if _, _, err := e.svc.ForUpload(e.ctx, tok); kakunin.ErrorCode(err) != kakunin.EGONE {
+			e.Clock.Set(at)
+			if _, _, err := e.Verifications.ForUpload(e.ctx, tok); kakunin.ErrorCode(err) != kakunin.EGONE {
 				t.Errorf("at %v (expiry %v): %v, want EGONE", at, v.ExpiresAt, err)
 			}
 		}
@@ -376,43 +376,43 @@ func TestAnUploadLinkIsGoneOnceTheClockPassesItsExpiry(t *testing.T) {
 func TestAMemberWhoLeftGetsNoNewVerificationUntilRegisteredAgain(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if _, _, err := e.svc.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
-		open, _, err := e.svc.Create(e.ctx, "m1")
+		open, _, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Set(start.Add(time.Hour))
-		if err := e.svc.MemberLeft(e.ctx, "m1"); err != nil {
+		e.Clock.Set(start.Add(time.Hour))
+		if err := e.Verifications.MemberLeft(e.ctx, "m1"); err != nil {
 			t.Fatalf("member left: %v", err)
 		}
-		if v, err := e.svc.Get(e.ctx, open.ID); err != nil || v.Status != kakunin.StatusExpired {
+		if v, err := e.Verifications.Get(e.ctx, open.ID); err != nil || v.Status != kakunin.StatusExpired {
 			t.Fatalf("open verification after leaving = %+v, %v; want expired", v, err)
 		}
-		jobs := e.jobs.all()
+		jobs := e.Jobs.All()
 		if len(jobs) != 1 {
 			t.Fatalf("%d jobs after leaving, want 1 webhook", len(jobs))
 		}
-		if hook, ok := jobs[0].(webhook.DeliverArgs); !ok || hook.Event.Type != "verification.expired" {
-			t.Errorf("job = %#v, want a verification.expired webhook", jobs[0])
+		if hook, ok := jobs[0].Args.(webhook.DeliverArgs); !ok || hook.Event.Type != "verification.expired" {
+			t.Errorf("job = %#v, want a verification.expired webhook", jobs[0].Args)
 		}
 		if sealed, index := e.row("m1"); sealed != nil || index != nil {
 			t.Error("the address of a member who left is still stored")
 		}
 
-		if v, _, err := e.svc.Create(e.ctx, "m1"); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
+		if v, _, err := e.Verifications.Create(e.ctx, "m1"); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 			t.Fatalf("Create for a member who left = %v, %v; want ECONFLICT", v, err)
 		}
 
-		m, created, err := e.svc.UpsertMember(e.ctx, "m1", "hanako2@example.jp", kakunin.LocaleJA)
+		m, created, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako2@example.jp", kakunin.LocaleJA)
 		if err != nil || created || m.DeletedAt != nil {
 			t.Fatalf("registering again = %+v, created=%v, %v; want the same member back", m, created, err)
 		}
-		if stored, err := e.svc.Member(e.ctx, "m1"); err != nil || stored.DeletedAt != nil || stored.Email != "hanako2@example.jp" {
+		if stored, err := e.Verifications.Member(e.ctx, "m1"); err != nil || stored.DeletedAt != nil || stored.Email != "hanako2@example.jp" {
 			t.Fatalf("member after registering again = %+v, %v", stored, err)
 		}
-		if _, _, err := e.svc.Create(e.ctx, "m1"); err != nil {
+		if _, _, err := e.Verifications.Create(e.ctx, "m1"); err != nil {
 			t.Fatalf("Create after registering again: %v", err)
 		}
 	})
@@ -421,7 +421,7 @@ func TestAMemberWhoLeftGetsNoNewVerificationUntilRegisteredAgain(t *testing.T) {
 func TestMemberLeftOfAnUnknownMemberIsNotFound(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
-		if err := e.svc.MemberLeft(e.ctx, "nobody"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		if err := e.Verifications.MemberLeft(e.ctx, "nobody"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Fatalf("MemberLeft(unknown) = %v, want ENOTFOUND", err)
 		}
 	})
