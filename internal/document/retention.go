@@ -85,19 +85,7 @@ func (s *Service) expireLinks(ctx context.Context, now time.Time, rep *SweepRepo
 			return err
 		}
 		rep.LinksExpired = len(ids)
-		if s.Events == nil {
-			return nil
-		}
-		for _, id := range ids {
-			v, err := tx.Verification(ctx, id)
-			if err != nil {
-				return err
-			}
-			if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.announceEnded(ctx, tx, ids)
 	})
 }
 

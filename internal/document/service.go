@@ -192,6 +192,23 @@ func (s *Service) deleteBlob(ctx context.Context, d *store.DocumentRecord) error
 	return s.DB.MarkBlobDeleted(ctx, d.ID, s.Now().UTC())
 }
 
+// announceEnded tells Events, in tx, of each verification that just ended.
+func (s *Service) announceEnded(ctx context.Context, tx *store.Tx, ids []string) error {
+	if s.Events == nil {
+		return nil
+	}
+	for _, id := range ids {
+		v, err := tx.Verification(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MemberLeft destroys every image of a member at once and forgets their
 // address; only the verification records stay.
 func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
@@ -201,19 +218,10 @@ func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
 			return err
 		}
 		ids, err := tx.ExpireMemberVerifications(ctx, memberID, now)
-		if err != nil || s.Events == nil {
+		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			v, err := tx.Verification(ctx, id)
-			if err != nil {
-				return err
-			}
-			if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.announceEnded(ctx, tx, ids)
 	})
 	if err != nil {
 		return fmt.Errorf("member %s left: %w", memberID, err)
