@@ -110,8 +110,9 @@ type Document struct {
 	MemberID       string
 	Type           DocumentType
 	ContentType    string
-	Size           int64 // plaintext bytes after metadata stripping
-	Width, Height  int
+	Size           int64  // plaintext bytes after metadata stripping
+	Width, Height  int    // as stored, before Orientation is applied
+	Orientation    int    // EXIF Orientation 1–8, the one fact kept from the upload's metadata; 1 = as stored
 	Epoch          string // e.g. "2026-11-25"
 	WrappedKey     []byte // nil once destroyed
 	ReceivedAt     time.Time

@@ -101,6 +101,7 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 	d := &store.DocumentRecord{BlobKey: p.BlobKey}
 	d.ID, d.VerificationID, d.MemberID, d.Type = p.ID, v.ID, v.MemberID, typ
 	d.ContentType, d.Size, d.Width, d.Height = p.Info.ContentType, p.Info.Size, p.Info.Width, p.Info.Height
+	d.Orientation = p.Info.Orientation
 	d.Epoch, d.WrappedKey, d.ReceivedAt = p.Epoch, p.WrappedKey, p.ReceivedAt
 	d.DestroyAfter = p.ReceivedAt.Add(s.RetainUnreviewed)
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {

@@ -1,7 +1,9 @@
 // Package intake sanitises an uploaded identity-document photo before it is
 // stored: it sniffs the real type from the bytes, enforces size and pixel
 // limits, strips metadata (EXIF with GPS, XMP, comments, text chunks) without
-// re-encoding, and fully decodes the image to refuse damaged files.
+// re-encoding, and fully decodes the image to refuse damaged files. Of all
+// that metadata only the EXIF Orientation value is kept, returned beside the
+// image rather than in it, so the reviewer can be shown the photo upright.
 //
 // It guards two invariants of DESIGN.md. Invariant 1 (no plaintext at rest):
 // everything here is a pure function over an io.Reader and an io.Writer, and

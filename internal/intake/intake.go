@@ -49,8 +49,12 @@ func (l Limits) withDefaults() Limits {
 // Info describes a sanitised image.
 type Info struct {
 	ContentType   string // "image/jpeg", "image/png", "image/webp"
-	Width, Height int
-	Size          int64 // bytes written to w
+	Width, Height int    // as stored, before Orientation is applied
+	Size          int64  // bytes written to w
+	// Orientation is the EXIF Orientation (1–8, TIFF tag 274) the upload
+	// stated, read before its EXIF was dropped, so the image can be shown
+	// upright. It is 1 when absent, unknown or malformed, and for PNG.
+	Orientation int
 }
 
 // readBufferSize is the read-ahead over the upload. It is small and fixed;
@@ -81,14 +85,15 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 	// the decoding goroutine and waits for it.
 	defer v.abort()
 
-	if err := f.strip(br, v); err != nil {
+	orientation, err := f.strip(br, v)
+	if err != nil {
 		return Info{}, err
 	}
 	cfg, err := v.finish()
 	if err != nil {
 		return Info{}, err
 	}
-	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written}, nil
+	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation}, nil
 }
 
 // damaged is the one message for any truncated or corrupt file: the member

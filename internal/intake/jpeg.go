@@ -17,6 +17,7 @@ const (
 	markerEOI   = 0xD9
 	markerSOS   = 0xDA
 	markerAPP0  = 0xE0
+	markerAPP1  = 0xE1
 	markerAPP2  = 0xE2
 	markerAPP14 = 0xEE
 	markerAPP15 = 0xEF
@@ -28,65 +29,82 @@ const (
 // the other APPn except JFIF, ICC profile and Adobe, and COM. Nothing is
 // re-encoded, so the pixels are bit-for-bit those of the upload.
 //
-// Dropping EXIF also drops its orientation tag, so a photo taken with the
-// phone turned may be shown on its side. That is accepted: reviewers can
-// rotate the view, and keeping any EXIF field would mean parsing EXIF.
+// The one fact kept from EXIF is its Orientation tag, returned (1 when
+// there is none), so the image can be turned upright when it is shown:
+// phones store pixels in sensor order and rely on that tag. The first EXIF
+// segment is read whole to find it (a segment is at most 64 KiB) and then
+// dropped like the rest; nothing else in it is looked at.
 //
 // Reading stops at EOI: whatever follows (trailing data, a second image, a
 // polyglot's payload) is never read, let alone stored.
-func stripJPEG(br *bufio.Reader, w io.Writer) error {
+func stripJPEG(br *bufio.Reader, w io.Writer) (orientation int, err error) {
+	orientation = orientationNormal
 	if _, err := br.Discard(2); err != nil { // SOI, checked by sniff
-		return readErr("jpeg", err)
+		return 0, readErr("jpeg", err)
 	}
 	if _, err := w.Write([]byte{0xFF, markerSOI}); err != nil {
-		return err
+		return 0, err
 	}
+	seenEXIF := false
 	for {
 		m, err := nextMarker(br)
 		if err != nil {
-			return readErr("jpeg marker", err)
+			return 0, readErr("jpeg marker", err)
 		}
 		switch {
 		case m == markerEOI:
-			_, err := w.Write([]byte{0xFF, markerEOI})
-			return err
+			if _, err := w.Write([]byte{0xFF, markerEOI}); err != nil {
+				return 0, err
+			}
+			return orientation, nil
 		case m == markerSOI:
-			return damaged()
+			return 0, damaged()
 		case m == markerTEM || markerRST0 <= m && m <= markerRST7:
 			// Standalone markers: no length, no payload.
 			if _, err := w.Write([]byte{0xFF, m}); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 
 		var lenBuf [2]byte
 		if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
-			return readErr("jpeg segment length", err)
+			return 0, readErr("jpeg segment length", err)
 		}
 		n := int64(binary.BigEndian.Uint16(lenBuf[:])) - 2
 		if n < 0 {
-			return damaged()
+			return 0, damaged()
 		}
 		head, err := br.Peek(int(min(n, 12)))
 		if err != nil {
-			return readErr("jpeg segment", err)
+			return 0, readErr("jpeg segment", err)
+		}
+		if m == markerAPP1 && !seenEXIF && bytes.HasPrefix(head, []byte(exifHeader)) {
+			// Only the first EXIF segment counts, as in every viewer; the
+			// buffer is bounded by the 16-bit segment length.
+			seenEXIF = true
+			seg := make([]byte, n)
+			if _, err := io.ReadFull(br, seg); err != nil {
+				return 0, readErr("jpeg exif segment", err)
+			}
+			orientation = exifOrientation(seg)
+			continue
 		}
 		if dropJPEGSegment(m, head) {
 			if err := skipN(br, n, "jpeg segment"); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
 		if _, err := w.Write([]byte{0xFF, m, lenBuf[0], lenBuf[1]}); err != nil {
-			return err
+			return 0, err
 		}
 		if err := copyN(w, br, n, "jpeg segment"); err != nil {
-			return err
+			return 0, err
 		}
 		if m == markerSOS {
 			if err := copyScan(br, w); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}

@@ -22,8 +22,16 @@ func keepPNGAncillary(typ string) bool {
 
 // stripPNG copies a PNG chunk by chunk, dropping metadata chunks, and stops
 // after IEND so trailing data is never read. CRCs of kept chunks are copied
-// as they are; the full decode checks them.
-func stripPNG(br *bufio.Reader, w io.Writer) error {
+// as they are; the full decode checks them. The orientation it returns is
+// always 1: an eXIf chunk is dropped unread.
+func stripPNG(br *bufio.Reader, w io.Writer) (orientation int, err error) {
+	if err := stripPNGChunks(br, w); err != nil {
+		return 0, err
+	}
+	return orientationNormal, nil
+}
+
+func stripPNGChunks(br *bufio.Reader, w io.Writer) error {
 	if _, err := br.Discard(len(magicPNG)); err != nil { // checked by sniff
 		return readErr("png", err)
 	}

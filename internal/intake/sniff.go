@@ -14,11 +14,13 @@ import (
 )
 
 // format is one accepted image type: how to strip it and how to decode it.
+// strip returns the EXIF orientation it found (1 when none) as the one
+// piece of metadata that survives.
 // The decoders are called directly rather than through image.Decode so that
 // nothing depends on which formats some other import registered.
 type format struct {
 	contentType  string
-	strip        func(br *bufio.Reader, w io.Writer) error
+	strip        func(br *bufio.Reader, w io.Writer) (orientation int, err error)
 	decode       func(io.Reader) (image.Image, error)
 	decodeConfig func(io.Reader) (image.Config, error)
 }

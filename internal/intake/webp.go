@@ -23,42 +23,49 @@ const (
 // Only chunks needed to show a still image are kept (VP8X, VP8, VP8L,
 // ALPH, ICCP); unknown chunks are dropped like metadata. Animation is
 // refused: the decoder cannot show it, and a reviewer must see one picture.
-func stripWebP(br *bufio.Reader, w io.Writer) error {
+//
+// As for JPEG, the Orientation tag of the first EXIF chunk is returned (1
+// when there is none) and the chunk is dropped.
+func stripWebP(br *bufio.Reader, w io.Writer) (orientation int, err error) {
 	data, err := io.ReadAll(br)
 	if err != nil {
-		return readErr("webp", err)
+		return 0, readErr("webp", err)
 	}
-	out, err := rewriteWebP(data)
+	out, orientation, err := rewriteWebP(data)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = w.Write(out)
-	return err
+	if _, err := w.Write(out); err != nil {
+		return 0, err
+	}
+	return orientation, nil
 }
 
-// rewriteWebP returns the stripped container. Bytes after the RIFF payload
-// (trailing data) are dropped.
-func rewriteWebP(data []byte) ([]byte, error) {
+// rewriteWebP returns the stripped container and the orientation its EXIF
+// chunk states. Bytes after the RIFF payload (trailing data) are dropped.
+func rewriteWebP(data []byte) (out []byte, orientation int, err error) {
+	orientation = orientationNormal
 	if len(data) < 12 {
-		return nil, damaged()
+		return nil, 0, damaged()
 	}
 	size := int64(binary.LittleEndian.Uint32(data[4:8]))
 	if size < 4 || size > int64(len(data)-8) {
-		return nil, damaged()
+		return nil, 0, damaged()
 	}
 	body := data[12 : 8+size]
 
-	out := bytes.NewBuffer(make([]byte, 0, len(data)))
-	out.Write([]byte("RIFF\x00\x00\x00\x00WEBP"))
+	buf := bytes.NewBuffer(make([]byte, 0, len(data)))
+	buf.Write([]byte("RIFF\x00\x00\x00\x00WEBP"))
+	seenEXIF := false
 	for len(body) > 0 {
 		if len(body) < 8 {
-			return nil, damaged()
+			return nil, 0, damaged()
 		}
 		id := string(body[:4])
 		n := int64(binary.LittleEndian.Uint32(body[4:8]))
 		padded := n + n&1
 		if padded > int64(len(body)-8) {
-			return nil, damaged()
+			return nil, 0, damaged()
 		}
 		chunk := body[:8+padded]
 		body = body[8+padded:]
@@ -66,20 +73,26 @@ func rewriteWebP(data []byte) ([]byte, error) {
 		switch id {
 		case "VP8X":
 			if n < 1 {
-				return nil, damaged()
+				return nil, 0, damaged()
 			}
 			chunk = bytes.Clone(chunk)
 			chunk[8] &^= vp8xFlagEXIF | vp8xFlagXMP
 		case "VP8 ", "VP8L", "ALPH", "ICCP":
 		case "ANIM", "ANMF":
-			return nil, kakunin.Errorf(kakunin.EUNSUPPORTED,
+			return nil, 0, kakunin.Errorf(kakunin.EUNSUPPORTED,
 				"animated images are not accepted; please upload a still photo as a JPEG or PNG")
-		default: // EXIF, "XMP " and anything unknown
+		case "EXIF":
+			if !seenEXIF {
+				seenEXIF = true
+				orientation = exifOrientation(chunk[8 : 8+n])
+			}
+			continue
+		default: // "XMP " and anything unknown
 			continue
 		}
-		out.Write(chunk)
+		buf.Write(chunk)
 	}
-	b := out.Bytes()
+	b := buf.Bytes()
 	binary.LittleEndian.PutUint32(b[4:8], uint32(len(b)-8))
-	return b, nil
+	return b, orientation, nil
 }

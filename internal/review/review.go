@@ -106,8 +106,9 @@ func task(ctx context.Context, q store.Queries, reviewerID, docID string) (*stor
 	return d, nil
 }
 
-// Image returns the task's image, decrypted in memory and watermarked with
-// the reviewer's address and the time, as a JPEG.
+// Image returns the task's image, decrypted in memory, turned upright by
+// the orientation its upload stated and watermarked with the reviewer's
+// address and the time, as a JPEG.
 func (s *Service) Image(ctx context.Context, reviewer *store.StaffRecord, docID string) ([]byte, error) {
 	d, err := s.Task(ctx, reviewer.ID, docID)
 	if err != nil {
@@ -118,7 +119,8 @@ func (s *Service) Image(ctx context.Context, reviewer *store.StaffRecord, docID 
 		return nil, err
 	}
 	s.Log.Info("document read", "document", d.ID, "staff", reviewer.ID)
-	return watermark.Apply(plain, watermark.Mark{Reviewer: reviewer.Email, At: s.Now(), TaskID: d.ID}, s.MaxPixels)
+	m := watermark.Mark{Reviewer: reviewer.Email, At: s.Now(), TaskID: d.ID, Orientation: d.Orientation}
+	return watermark.Apply(plain, m, s.MaxPixels)
 }
 
 // Approval is what the reviewer read off the document.

@@ -10,7 +10,7 @@ import (
 	"github.com/kakunin/kakunin"
 )
 
-const documentColumns = `id, verification_id, member_id, type, content_type, size, width, height, epoch, blob_key,
+const documentColumns = `id, verification_id, member_id, type, content_type, size, width, height, orientation, epoch, blob_key,
 	wrapped_key, received_at, decided_at, destroy_after, destroyed_at, reviewer_id`
 
 // DocumentRecord is a document row with where its ciphertext lives.
@@ -25,7 +25,7 @@ func scanDocument(row interface{ Scan(...any) error }) (*DocumentRecord, error) 
 	var received, destroyAfter int64
 	var decided, destroyed sql.NullInt64
 	var reviewer sql.NullString
-	err := row.Scan(&d.ID, &d.VerificationID, &d.MemberID, &typ, &d.ContentType, &d.Size, &d.Width, &d.Height,
+	err := row.Scan(&d.ID, &d.VerificationID, &d.MemberID, &typ, &d.ContentType, &d.Size, &d.Width, &d.Height, &d.Orientation,
 		&d.Epoch, &d.BlobKey, &d.WrappedKey, &received, &decided, &destroyAfter, &destroyed, &reviewer)
 	if err != nil {
 		return nil, err
@@ -40,13 +40,22 @@ func scanDocument(row interface{ Scan(...any) error }) (*DocumentRecord, error) 
 // InsertDocument stores a received document and its wrapped key.
 func (q Queries) InsertDocument(ctx context.Context, d *DocumentRecord) error {
 	_, err := q.q.ExecContext(ctx, `INSERT INTO documents (id, verification_id, member_id, type, content_type, size, width, height,
-		epoch, blob_key, wrapped_key, received_at, destroy_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		orientation, epoch, blob_key, wrapped_key, received_at, destroy_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.ID, d.VerificationID, d.MemberID, string(d.Type), d.ContentType, d.Size, d.Width, d.Height,
-		d.Epoch, d.BlobKey, d.WrappedKey, micros(d.ReceivedAt), micros(d.DestroyAfter))
+		orientationOrNormal(d.Orientation), d.Epoch, d.BlobKey, d.WrappedKey, micros(d.ReceivedAt), micros(d.DestroyAfter))
 	if err != nil {
 		return fmt.Errorf("insert document: %w", err)
 	}
 	return nil
+}
+
+// orientationOrNormal stores 1 for a record built without an orientation,
+// as the column's default would.
+func orientationOrNormal(o int) int {
+	if o == 0 {
+		return 1
+	}
+	return o
 }
 
 // Document returns one document.

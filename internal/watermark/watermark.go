@@ -33,11 +33,14 @@ import (
 )
 
 // Mark is what the watermark says: who opened the image, when, and in which
-// review task.
+// review task; and which way up to show the image.
 type Mark struct {
 	Reviewer string    // the staff member's login or ID, as the audit log names them
 	At       time.Time // when the image was opened
 	TaskID   string    // the review task the image was opened in
+	// Orientation is the upload's EXIF Orientation (1–8), which intake kept
+	// when it stripped the EXIF; 0 and 1 show the pixels as stored.
+	Orientation int
 }
 
 const (
@@ -68,8 +71,10 @@ var monoBold = sync.OnceValues(func() (*opentype.Font, error) {
 })
 
 // Apply decodes src (JPEG, PNG or WebP), refuses images of more than
-// maxPixels pixels before decoding them, burns m into the pixels and returns
-// a new JPEG. The mark is tiled diagonally over the whole image, so it cannot
+// maxPixels pixels before decoding them, turns the image to m.Orientation,
+// burns m into the pixels and returns a new JPEG. Turning comes first so
+// that the mark reads upright and the banner lies along the bottom as the
+// reviewer sees it. The mark is tiled diagonally over the whole image, so it cannot
 // be cropped out, and repeated in full in a solid banner along the bottom.
 // The same input always yields the same bytes.
 func Apply(src []byte, m Mark, maxPixels int64) ([]byte, error) {
@@ -88,6 +93,7 @@ func Apply(src []byte, m Mark, maxPixels int64) ([]byte, error) {
 	b := img.Bounds()
 	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
+	dst = orient(dst, m.Orientation)
 
 	lines := m.lines(f)
 	if err := drawTiles(dst, f, lines); err != nil {
