@@ -27,6 +27,11 @@ Usage:
   kakunin staff add EMAIL --role ROLE        create a staff account (reviewer, support, responder, admin, auditor)
   kakunin staff unlock EMAIL                 unlock a locked staff account
   kakunin keys list [flags]                  list the epoch keys that still exist
+  kakunin audit verify [--checkpoints FILE]  check the audit chain against its signed checkpoints
+  kakunin audit export --from T --to T       write audit events as JSON lines (for a SIEM)
+  kakunin audit key                          print the checkpoint verifier key
+  kakunin incident scope --from T --to T     what was exposed in a window [--keys-exposed] [--json]
+  kakunin dev seed --documents N             fill a throw-away database with synthetic documents
   kakunin webhook-secret                     print a new webhook signing secret
   kakunin version
 
@@ -62,6 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdStaff(ctx, rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
+	case "incident":
+		return cmdIncident(ctx, rest, stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, rest, stdout, stderr)
 	case "webhook-secret":
 		return cmdWebhookSecret(stdout)
 	case "version", "--version", "-v":

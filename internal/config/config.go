@@ -37,6 +37,26 @@ type Config struct {
 	MaxUploadMB         int
 	MaxMegapixels       int
 
+	// Audit log (issue 3): the checkpoint signing key lives with the other
+	// keys, apart from the database, and checkpoints can be published to a
+	// file and the alert webhook.
+	AuditKey                string
+	AuditCheckpointEvery    int
+	AuditCheckpointInterval time.Duration
+	AuditCheckpointFile     string
+
+	// Staff: read quota, sessions.
+	ReadQuota        int
+	ReadQuotaWindow  time.Duration
+	StaffIdleTimeout time.Duration
+	ReauthWindow     time.Duration
+
+	// Mail and alerts.
+	SMTPURL            string
+	MailFrom           string
+	AlertWebhookURL    string
+	AlertWebhookSecret string
+
 	LogLevel  string
 	LogFormat string
 }
@@ -72,6 +92,34 @@ var options = []option{
 	{"keep-birth-date", "KAKUNIN_KEEP_BIRTH_DATE", "keep the date of birth in the verification record (default: only adult yes/no)", func(fs *flag.FlagSet, c *Config) { fs.BoolVar(&c.KeepBirthDate, "keep-birth-date", false, "") }},
 	{"max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{"max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
+	{"audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
+	{"audit-checkpoint-every", "KAKUNIN_AUDIT_CHECKPOINT_EVERY", "sign an audit checkpoint after this many events", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", 1000, "")
+	}},
+	{"audit-checkpoint-interval", "KAKUNIN_AUDIT_CHECKPOINT_INTERVAL", "sign an audit checkpoint at least this often when there are new events", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", time.Minute, "")
+	}},
+	{"audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", "", "")
+	}},
+	{"read-quota", "KAKUNIN_READ_QUOTA", "document images one reviewer may open per --read-quota-window before the account locks", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.ReadQuota, "read-quota", 60, "") }},
+	{"read-quota-window", "KAKUNIN_READ_QUOTA_WINDOW", "the rolling window of --read-quota", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.ReadQuotaWindow, "read-quota-window", time.Hour, "")
+	}},
+	{"staff-idle-timeout", "KAKUNIN_STAFF_IDLE_TIMEOUT", "a staff session unused this long ends", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.StaffIdleTimeout, "staff-idle-timeout", 15*time.Minute, "")
+	}},
+	{"reauth-window", "KAKUNIN_REAUTH_WINDOW", "sensitive console actions need the second factor again after this long", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.ReauthWindow, "reauth-window", 5*time.Minute, "")
+	}},
+	{"smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
+	{"mail-from", "KAKUNIN_MAIL_FROM", "sender address of kakunin's mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.MailFrom, "mail-from", "kakunin@localhost", "") }},
+	{"alert-webhook-url", "KAKUNIN_ALERT_WEBHOOK_URL", "where alerts (locked accounts, audit checkpoints) are posted; empty: --webhook-url", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "")
+	}},
+	{"alert-webhook-secret", "KAKUNIN_ALERT_WEBHOOK_SECRET", "signing secret of --alert-webhook-url (default --webhook-secret)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AlertWebhookSecret, "alert-webhook-secret", "", "")
+	}},
 	{"log-level", "KAKUNIN_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogLevel, "log-level", "info", "") }},
 	{"log-format", "KAKUNIN_LOG_FORMAT", "json or text", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogFormat, "log-format", "json", "") }},
 }
@@ -131,6 +179,36 @@ func (c *Config) Finish() error {
 	}
 	if c.Keyset == "" {
 		c.Keyset = filepath.Join(c.KeyDir, "master.json")
+	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.KeyDir, "audit-signer.key")
+	}
+	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval < time.Second {
+		errs = append(errs, errors.New("--audit-checkpoint-every must be >= 1 and --audit-checkpoint-interval >= 1s"))
+	}
+	if c.ReadQuota < 1 || c.ReadQuotaWindow < time.Minute {
+		errs = append(errs, errors.New("--read-quota must be >= 1 and --read-quota-window >= 1m"))
+	}
+	if c.StaffIdleTimeout < time.Minute || c.ReauthWindow < time.Minute {
+		errs = append(errs, errors.New("--staff-idle-timeout and --reauth-window: at least 1m"))
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			errs = append(errs, errors.New("--smtp-url: want smtp://host:port or smtps://host:port"))
+		}
+	}
+	if c.AlertWebhookURL == "" {
+		c.AlertWebhookURL, c.AlertWebhookSecret = c.WebhookURL, c.WebhookSecret
+	} else {
+		if c.AlertWebhookSecret == "" {
+			c.AlertWebhookSecret = c.WebhookSecret
+		}
+		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("--alert-webhook-url %q: want an http(s) URL", c.AlertWebhookURL))
+		}
+		if !strings.HasPrefix(c.AlertWebhookSecret, "whsec_") {
+			errs = append(errs, errors.New("--alert-webhook-secret: a whsec_… secret is required with --alert-webhook-url"))
+		}
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr

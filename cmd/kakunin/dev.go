@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return fail("not written yet")
+}
