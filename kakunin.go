@@ -122,7 +122,8 @@ type Document struct {
 	ReviewerID     string // assigned reviewer, "" when unassigned
 }
 
-// Role is a staff member's role. Later issues add support, responder, auditor.
+// Role is a staff member's role; the console's route table (internal/web)
+// says what each may do.
 type Role string
 
 const (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
@@ -45,6 +46,9 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail("create API key: %s", kakunin.ErrorMessage(err))
 		}
+		if err := a.audit.Append(ctx, audit.Event{Action: audit.APIKeyCreated, Actor: "cli", Subject: k.ID}); err != nil {
+			return fail("audit: %v", err)
+		}
 		fmt.Fprintf(stdout, "API key %s (%s) created. It is shown only this once; store it in the host platform's secrets:\n%s\n", k.ID, k.Name, secret)
 	case pos[0] == "list" && len(pos) == 1:
 		keys, err := a.db.APIKeys(ctx)
@@ -61,6 +65,9 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case pos[0] == "revoke" && len(pos) == 2:
 		if err := a.db.RevokeAPIKey(ctx, pos[1], time.Now().UTC()); err != nil {
 			return fail("revoke: %s", kakunin.ErrorMessage(err))
+		}
+		if err := a.audit.Append(ctx, audit.Event{Action: audit.APIKeyRevoked, Actor: "cli", Subject: pos[1]}); err != nil {
+			return fail("audit: %v", err)
 		}
 		fmt.Fprintf(stdout, "API key %s revoked\n", pos[1])
 	default:
@@ -85,12 +92,13 @@ func cmdStaff(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("%v", err)
 	}
 	defer a.close()
+	ctx = audit.WithActor(ctx, "cli")
 	if pos[0] == "unlock" {
 		st, err := a.db.StaffByEmail(ctx, pos[1])
 		if err != nil {
 			return fail("unlock: %s", kakunin.ErrorMessage(err))
 		}
-		if err := a.db.UnlockStaff(ctx, st.ID); err != nil {
+		if err := a.staff.Unlock(ctx, st.ID); err != nil {
 			return fail("unlock: %v", err)
 		}
 		fmt.Fprintf(stdout, "%s unlocked\n", st.Email)

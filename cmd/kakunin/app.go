@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/config"
@@ -36,6 +38,7 @@ type app struct {
 	verifications *verification.Service
 	review        *review.Service
 	staff         *auth.Staff
+	audit         *audit.Log
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -75,17 +78,20 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		a.close()
 		return nil, err
 	}
+	a.audit = &audit.Log{DB: a.db, Now: time.Now}
 	limits := intake.DefaultLimits()
 	limits.MaxBytes = int64(cfg.MaxUploadMB) << 20
 	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
-		RetainUnreviewed: cfg.RetainUnreviewed, Now: time.Now, Log: log}
+		RetainUnreviewed: cfg.RetainUnreviewed, Audit: a.audit, Now: time.Now, Log: log}
 	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications
 	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,
-		KeepBirthDate: cfg.KeepBirthDate, MaxPixels: limits.MaxPixels, MaxAssigned: 5, Now: time.Now, Log: log}
-	a.staff = auth.NewStaff(a.db, a.vault)
+		KeepBirthDate: cfg.KeepBirthDate, MaxPixels: limits.MaxPixels, MaxAssigned: 5, Now: time.Now, Log: log,
+		Audit: a.audit, ReadQuota: cfg.ReadQuota, ReadQuotaWindow: cfg.ReadQuotaWindow}
+	a.staff = auth.NewStaff(a.db, a.vault, a.audit)
+	a.staff.IdleTimeout, a.staff.ReauthAfter = cfg.StaffIdleTimeout, cfg.ReauthWindow
 
 	var workers *river.Workers
 	var jcfg jobs.Config
@@ -108,6 +114,13 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.verifications.Jobs = a.queue
 	a.review.Jobs = a.queue
 	return a, nil
+}
+
+// originOf is the keyed hash the audit log records for a client address:
+// enough to see that two events came from the same place, or to check one
+// given address, without keeping addresses.
+func (a *app) originOf(ip string) string {
+	return hex.EncodeToString(a.vault.BlindIndex("audit-origin/v1", []byte(ip))[:12])
 }
 
 func (a *app) close() {

@@ -44,7 +44,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv := &web.Server{
 		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
-		Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
+		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 	}
 	httpServer := &http.Server{

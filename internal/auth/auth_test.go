@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
@@ -79,7 +80,7 @@ func TestStaffSignInNeedsPasswordThenAFreshTOTPCode(t *testing.T) {
 		}
 		defer db.Close()
 		clock := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-		s := auth.NewStaff(db, newVault(t))
+		s := auth.NewStaff(db, newVault(t), &audit.Log{DB: db, Now: time.Now})
 		s.Now = func() time.Time { return clock }
 		acct, err := s.Add(ctx, "reviewer@example.test", kakunin.RoleReviewer)
 		if err != nil {
@@ -140,7 +141,7 @@ func TestRepeatedFailuresLockTheAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s := auth.NewStaff(db, newVault(t))
+	s := auth.NewStaff(db, newVault(t), &audit.Log{DB: db, Now: time.Now})
 	s.LockAfter = 3
 	acct, _ := s.Add(ctx, "r@example.test", kakunin.RoleReviewer)
 	for range 3 {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/mail"
 	"strings"
 	"time"
@@ -11,13 +12,16 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
-// FieldSealer seals small secrets (TOTP seeds) with the vault's record key.
+// FieldSealer seals small secrets (TOTP seeds) with the vault's record key
+// and hashes identifiers for the audit log.
 type FieldSealer interface {
 	SealField(purpose string, plaintext []byte) ([]byte, error)
 	OpenField(purpose string, ciphertext []byte) ([]byte, error)
+	BlindIndex(purpose string, value []byte) []byte
 }
 
 const totpPurpose = "staff-totp/v1"
@@ -29,20 +33,46 @@ const (
 	StageFull     = "full"
 )
 
-// Staff signs staff in and out.
+// Staff signs staff in and out. Every sign-in, failure, sign-out, password
+// change and re-authentication is written to the audit log.
 type Staff struct {
 	DB          *store.DB
 	Sealer      FieldSealer
+	Audit       *audit.Log
 	Now         func() time.Time
 	IdleTimeout time.Duration // a session unused this long ends
 	MaxAge      time.Duration // a session ends this long after sign-in regardless
 	LockAfter   int           // consecutive failures that lock an account
+	ReauthAfter time.Duration // sensitive actions need the second factor again after this long
 }
 
-// NewStaff returns a Staff with the defaults: 30 minutes idle, 12 hours at
-// most, locked after 10 failures in a row.
-func NewStaff(db *store.DB, sealer FieldSealer) *Staff {
-	return &Staff{DB: db, Sealer: sealer, Now: time.Now, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, LockAfter: 10}
+// NewStaff returns a Staff with the defaults: 15 minutes idle, 12 hours at
+// most, locked after 10 failures in a row, second factor again after 5
+// minutes for sensitive actions.
+func NewStaff(db *store.DB, sealer FieldSealer, log *audit.Log) *Staff {
+	return &Staff{DB: db, Sealer: sealer, Audit: log, Now: time.Now, IdleTimeout: 15 * time.Minute,
+		MaxAge: 12 * time.Hour, LockAfter: 10, ReauthAfter: 5 * time.Minute}
+}
+
+// record appends an audit event about a staff member; the actor is the
+// staff member unless the context names another (an admin, the CLI).
+func (s *Staff) record(ctx context.Context, action, staffID string, detail map[string]string) error {
+	actor := audit.ActorFrom(ctx)
+	if actor == "system" && staffID != "" {
+		actor = audit.StaffActor(staffID)
+	}
+	return s.Audit.Append(ctx, audit.Event{Action: action, Actor: actor, Subject: staffID, Origin: audit.OriginFrom(ctx), Detail: detail})
+}
+
+// failed records a failed sign-in step. An attempt for an unknown address
+// names the address only by its keyed hash.
+func (s *Staff) failed(ctx context.Context, staffID, email, reason string) error {
+	d := map[string]string{"reason": reason}
+	if staffID == "" {
+		d["email_hash"] = hexPrefix(s.Sealer.BlindIndex("audit-staff-email/v1", []byte(strings.ToLower(email))))
+		return s.Audit.Append(ctx, audit.Event{Action: audit.StaffLoginFailed, Actor: "anonymous", Origin: audit.OriginFrom(ctx), Detail: d})
+	}
+	return s.record(ctx, audit.StaffLoginFailed, staffID, d)
 }
 
 // NewAccount is what the person creating an account must hand over.
@@ -75,6 +105,9 @@ func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewA
 	if err := s.DB.InsertStaff(ctx, rec); err != nil {
 		return nil, err
 	}
+	if err := s.record(ctx, audit.StaffAdded, rec.ID, map[string]string{"role": string(role)}); err != nil {
+		return nil, err
+	}
 	return &NewAccount{Staff: rec, Password: password, TOTPURI: key.URL(), Secret: key.Secret()}, nil
 }
 
@@ -86,6 +119,9 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 	rec, err := s.DB.StaffByEmail(ctx, email)
 	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
 		CheckPassword(dummyHash, password) // same cost as a real account
+		if err := s.failed(ctx, "", email, "unknown_account"); err != nil {
+			return "", err
+		}
 		return "", errBadCredentials
 	}
 	if err != nil {
@@ -95,9 +131,15 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
 			return "", err
 		}
+		if err := s.failed(ctx, rec.ID, "", "bad_password"); err != nil {
+			return "", err
+		}
 		return "", errBadCredentials
 	}
 	if rec.LockedAt != nil {
+		if err := s.failed(ctx, rec.ID, "", "locked"); err != nil {
+			return "", err
+		}
 		return "", kakunin.Errorf(kakunin.EFORBIDDEN, "this account is locked; ask an administrator")
 	}
 	return s.newSession(ctx, rec.ID, StagePassword)
@@ -106,7 +148,11 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 func (s *Staff) newSession(ctx context.Context, staffID, stage string) (string, error) {
 	token := newToken()
 	now := s.Now().UTC()
-	err := s.DB.InsertSession(ctx, &store.StaffSession{TokenHash: hashToken(token), StaffID: staffID, Stage: stage, CreatedAt: now, LastSeenAt: now})
+	sess := &store.StaffSession{TokenHash: hashToken(token), StaffID: staffID, Stage: stage, CreatedAt: now, LastSeenAt: now}
+	if stage == StageFull {
+		sess.ReauthAt = now // the second factor was just proved
+	}
+	err := s.DB.InsertSession(ctx, sess)
 	if err != nil {
 		return "", err
 	}
@@ -139,12 +185,18 @@ func (s *Staff) VerifyTOTP(ctx context.Context, token, code string) (string, err
 		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
 			return "", err
 		}
+		if err := s.failed(ctx, rec.ID, "", "bad_totp"); err != nil {
+			return "", err
+		}
 		return "", kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong code")
 	}
 	if err := s.DB.DeleteSession(ctx, sess.TokenHash); err != nil {
 		return "", err
 	}
 	if err := s.DB.ResetLoginFailures(ctx, rec.ID); err != nil {
+		return "", err
+	}
+	if err := s.record(ctx, audit.StaffLogin, rec.ID, map[string]string{"factor": "totp"}); err != nil {
 		return "", err
 	}
 	return s.newSession(ctx, rec.ID, StageFull)
@@ -175,8 +227,49 @@ func (s *Staff) matchTOTP(rec *store.StaffRecord, code string) (int64, bool, err
 
 // SignedIn is a live session and its staff member.
 type SignedIn struct {
-	Staff *store.StaffRecord
-	Stage string
+	Staff    *store.StaffRecord
+	Stage    string
+	ReauthAt time.Time // when the second factor was last proved
+}
+
+// Fresh reports whether the session proved its second factor recently
+// enough for a sensitive action.
+func (s *Staff) Fresh(in *SignedIn) bool {
+	return in.Stage == StageFull && s.Now().Sub(in.ReauthAt) <= s.ReauthAfter
+}
+
+// Reauthenticate proves the second factor again inside a full session, for
+// sensitive actions. A wrong code counts as a failed sign-in.
+func (s *Staff) Reauthenticate(ctx context.Context, token, code string) error {
+	sess, rec, err := s.session(ctx, token)
+	if err != nil {
+		return err
+	}
+	if sess.Stage != StageFull {
+		return kakunin.Errorf(kakunin.EUNAUTHORIZED, "not signed in")
+	}
+	step, ok, err := s.matchTOTP(rec, code)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if ok, err = s.DB.UseTOTPStep(ctx, rec.ID, step); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
+			return err
+		}
+		if err := s.failed(ctx, rec.ID, "", "bad_totp_reauth"); err != nil {
+			return err
+		}
+		return kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong code")
+	}
+	if err := s.DB.SetSessionReauth(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
+		return err
+	}
+	return s.record(ctx, audit.StaffReauth, rec.ID, map[string]string{"factor": "totp"})
 }
 
 // Session returns who a token belongs to, ending it if it is idle or old or
@@ -189,7 +282,7 @@ func (s *Staff) Session(ctx context.Context, token string) (*SignedIn, error) {
 	if err := s.DB.TouchSession(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
 		return nil, err
 	}
-	return &SignedIn{Staff: rec, Stage: sess.Stage}, nil
+	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt}, nil
 }
 
 func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession, *store.StaffRecord, error) {
@@ -219,10 +312,20 @@ func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession,
 
 // Logout ends a session.
 func (s *Staff) Logout(ctx context.Context, token string) error {
-	if token == "" {
+	if token == "" || len(token) > 100 {
 		return nil
 	}
-	return s.DB.DeleteSession(ctx, hashToken(token))
+	sess, err := s.DB.Session(ctx, hashToken(token))
+	if kakunin.ErrorCode(err) == kakunin.EUNAUTHORIZED {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.DB.DeleteSession(ctx, sess.TokenHash); err != nil {
+		return err
+	}
+	return s.record(ctx, audit.StaffLogout, sess.StaffID, nil)
 }
 
 // ChangePassword sets a staff member's own new password.
@@ -233,7 +336,29 @@ func (s *Staff) ChangePassword(ctx context.Context, staffID, password string) er
 	if len(password) > 1024 {
 		return kakunin.Errorf(kakunin.EINVALID, "that password is too long")
 	}
-	return s.DB.SetStaffPassword(ctx, staffID, HashPassword(password), false)
+	if err := s.DB.SetStaffPassword(ctx, staffID, HashPassword(password), false); err != nil {
+		return err
+	}
+	return s.record(ctx, audit.StaffPassword, staffID, nil)
+}
+
+// Unlock lets a locked account sign in again. The context names the admin
+// (audit.WithActor); the unlock is audited.
+func (s *Staff) Unlock(ctx context.Context, staffID string) error {
+	if _, err := s.DB.StaffByID(ctx, staffID); err != nil {
+		return err
+	}
+	if err := s.DB.UnlockStaff(ctx, staffID); err != nil {
+		return err
+	}
+	return s.record(ctx, audit.StaffUnlocked, staffID, nil)
+}
+
+func hexPrefix(b []byte) string {
+	if len(b) > 16 {
+		b = b[:16]
+	}
+	return hex.EncodeToString(b)
 }
 
 // CurrentTOTP returns the code an authenticator would show now; for the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 )
@@ -66,7 +67,13 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 		if err := s.Vault.DestroyEpoch(ctx, e); err != nil {
 			return rep, fmt.Errorf("destroy epoch %s: %w", e, err)
 		}
-		if err := s.DB.MarkEpochDestroyed(ctx, e, now); err != nil {
+		err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+			if err := tx.MarkEpochDestroyed(ctx, e, now); err != nil {
+				return err
+			}
+			return s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: audit.EpochDestroyed, Actor: "system", Subject: "epoch:" + e})
+		})
+		if err != nil {
 			return rep, err
 		}
 		rep.EpochsDestroyed = append(rep.EpochsDestroyed, e)

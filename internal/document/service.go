@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/store"
@@ -35,6 +36,7 @@ type Service struct {
 	Vault  *vault.Vault
 	Blobs  *blobstore.Store
 	Events Events
+	Audit  *audit.Log
 	Limits intake.Limits
 	// RetainUnreviewed is how long an image may wait for a reviewer.
 	RetainUnreviewed time.Duration
@@ -59,10 +61,17 @@ func (s *Service) Store(ctx context.Context, r io.Reader) (*Pending, error) {
 	now := s.Now().UTC()
 	p := &Pending{ID: kakunin.NewID("doc"), Epoch: vault.EpochOf(now), ReceivedAt: now}
 	p.BlobKey = "documents/" + p.Epoch + "/" + p.ID
-	if err := s.DB.NoteEpoch(ctx, p.Epoch, now); err != nil {
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		created, err := tx.NoteEpoch(ctx, p.Epoch, now)
+		if err != nil || !created {
+			return err
+		}
+		return s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: audit.EpochCreated, Actor: "system", Subject: "epoch:" + p.Epoch})
+	})
+	if err != nil {
 		return nil, err
 	}
-	err := s.Blobs.Put(ctx, p.BlobKey, func(w io.Writer) error {
+	err = s.Blobs.Put(ctx, p.BlobKey, func(w io.Writer) error {
 		sealer, wrapped, err := s.Vault.SealDocument(ctx, p.ID, p.Epoch, w)
 		if err != nil {
 			return fmt.Errorf("seal document %s: %w", p.ID, err)
@@ -112,7 +121,11 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 		if !ok {
 			return kakunin.Errorf(kakunin.EGONE, "this link has already been used")
 		}
-		return tx.InsertDocument(ctx, d)
+		if err := tx.InsertDocument(ctx, d); err != nil {
+			return err
+		}
+		return s.Audit.AppendTx(ctx, tx, audit.Event{At: d.ReceivedAt, Action: audit.DocumentReceived, Actor: "member:" + v.MemberID,
+			Subject: d.ID, Origin: audit.OriginFrom(ctx), Detail: map[string]string{"verification": v.ID, "type": string(typ), "epoch": d.Epoch}})
 	})
 	if err != nil {
 		s.Discard(ctx, p)
@@ -167,8 +180,16 @@ func (s *Service) Destroy(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.DestroyDocumentKey(ctx, id, now); err != nil {
+		destroyed, err := tx.DestroyDocumentKey(ctx, id, now)
+		if err != nil {
 			return err
+		}
+		if destroyed {
+			err := s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: audit.DocumentDestroyed, Actor: audit.ActorFrom(ctx),
+				Subject: id, Detail: map[string]string{"verification": d.VerificationID, "epoch": d.Epoch}})
+			if err != nil {
+				return err
+			}
 		}
 		ended, err := tx.SetVerificationStatus(ctx, d.VerificationID, kakunin.StatusSubmitted, kakunin.StatusExpired, now)
 		if err != nil || !ended || s.Events == nil {

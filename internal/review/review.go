@@ -8,6 +8,7 @@ package review
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -41,12 +43,23 @@ type Service struct {
 	KeepBirthDate       bool
 	MaxPixels           int64
 	MaxAssigned         int // how many undecided tasks one reviewer may hold
-	Now                 func() time.Time
-	Log                 *slog.Logger
+	Audit               *audit.Log
+	ReadQuota           int           // images one reviewer may open per ReadQuotaWindow
+	ReadQuotaWindow     time.Duration // rolling
+	// Alert raises an alert inside tx (mail to admins and a webhook), so it
+	// is sent if and only if the lock it reports commits.
+	Alert func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
-// CanReview reports whether a role may take review tasks.
-func CanReview(r kakunin.Role) bool { return r == kakunin.RoleReviewer || r == kakunin.RoleAdmin }
+// CanReview reports whether a role may take review tasks: reviewers only.
+// An admin who could also read images would hold every power at once.
+func CanReview(r kakunin.Role) bool { return r == kakunin.RoleReviewer }
+
+// ErrQuotaExceeded is what a read beyond the quota gets: the account is
+// locked by then.
+var ErrQuotaExceeded = kakunin.Errorf(kakunin.EFORBIDDEN, "read quota exceeded: this account is locked and the administrators have been alerted")
 
 // Queue returns the reviewer's open tasks and how many wait unassigned.
 func (s *Service) Queue(ctx context.Context, reviewerID string) ([]*store.DocumentRecord, int, error) {
@@ -109,18 +122,70 @@ func task(ctx context.Context, q store.Queries, reviewerID, docID string) (*stor
 // Image returns the task's image, decrypted in memory, turned upright by
 // the orientation its upload stated and watermarked with the reviewer's
 // address and the time, as a JPEG.
+//
+// Each read is counted and audited before anything is decrypted, in the
+// transaction that checks the reviewer's quota (fail closed: no audit, no
+// image). The read that would exceed the quota locks the account instead,
+// ends its sessions, audits both and raises an alert, all in one
+// transaction; it returns ErrQuotaExceeded.
 func (s *Service) Image(ctx context.Context, reviewer *store.StaffRecord, docID string) ([]byte, error) {
-	d, err := s.Task(ctx, reviewer.ID, docID)
+	var d *store.DocumentRecord
+	exceeded := false
+	now := s.Now().UTC()
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		if err := tx.LockStaff(ctx, reviewer.ID); err != nil {
+			return err
+		}
+		var err error
+		if d, err = task(ctx, tx.Queries, reviewer.ID, docID); err != nil {
+			return err
+		}
+		n, err := tx.CountReadsSince(ctx, reviewer.ID, now.Add(-s.ReadQuotaWindow))
+		if err != nil {
+			return err
+		}
+		if n >= s.ReadQuota {
+			exceeded = true
+			return s.lockForQuota(ctx, tx, reviewer.ID, d.ID, n, now)
+		}
+		origin := audit.OriginFrom(ctx)
+		err = tx.InsertDocumentRead(ctx, &store.DocumentRead{DocumentID: d.ID, StaffID: reviewer.ID, MemberID: d.MemberID,
+			DocumentType: string(d.Type), Origin: origin, At: now})
+		if err != nil {
+			return err
+		}
+		return s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: audit.DocumentRead, Actor: audit.StaffActor(reviewer.ID),
+			Subject: d.ID, Origin: origin, Detail: map[string]string{"task": d.ID, "verification": d.VerificationID, "read": strconv.Itoa(n + 1)}})
+	})
 	if err != nil {
 		return nil, err
+	}
+	if exceeded {
+		return nil, ErrQuotaExceeded
 	}
 	plain, err := s.Documents.Open(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	s.Log.Info("document read", "document", d.ID, "staff", reviewer.ID)
 	m := watermark.Mark{Reviewer: reviewer.Email, At: s.Now(), TaskID: d.ID, Orientation: d.Orientation}
 	return watermark.Apply(plain, m, s.MaxPixels)
+}
+
+func (s *Service) lockForQuota(ctx context.Context, tx *store.Tx, staffID, docID string, n int, now time.Time) error {
+	if err := tx.LockStaffAccount(ctx, staffID, now); err != nil {
+		return err
+	}
+	detail := map[string]string{"reads": strconv.Itoa(n), "quota": strconv.Itoa(s.ReadQuota),
+		"window": s.ReadQuotaWindow.String(), "refused_document": docID}
+	origin := audit.OriginFrom(ctx)
+	err := s.Audit.AppendTx(ctx, tx,
+		audit.Event{At: now, Action: audit.QuotaExceeded, Actor: audit.StaffActor(staffID), Subject: staffID, Origin: origin, Detail: detail},
+		audit.Event{At: now, Action: audit.StaffLocked, Actor: "system", Subject: staffID, Origin: origin, Detail: map[string]string{"reason": "read_quota"}})
+	if err != nil {
+		return err
+	}
+	s.Log.Warn("read quota exceeded: account locked", "staff", staffID, "reads", n, "quota", s.ReadQuota)
+	return s.Alert(ctx, tx, audit.QuotaExceeded, staffID, detail)
 }
 
 // Approval is what the reviewer read off the document.
@@ -208,20 +273,40 @@ func (s *Service) decide(ctx context.Context, reviewerID, docID string, status k
 		if err != nil {
 			return err
 		}
+		err = s.Audit.AppendTx(ctx, tx, audit.Event{At: r.CheckedAt, Action: audit.DocumentDecided, Actor: audit.StaffActor(reviewerID),
+			Subject: d.ID, Origin: audit.OriginFrom(ctx), Detail: decisionDetail(d, status, r)})
+		if err != nil {
+			return err
+		}
 		return verification.Announce(ctx, s.Jobs, tx, v)
 	})
 }
 
+// decisionDetail is what the audit log keeps of a decision: identifiers and
+// codes, never the name, issuer or date of birth read off the card.
+func decisionDetail(d *store.DocumentRecord, status kakunin.VerificationStatus, r *kakunin.Result) map[string]string {
+	m := map[string]string{"task": d.ID, "verification": d.VerificationID, "status": string(status)}
+	if r.RejectReason != "" {
+		m["reason"] = r.RejectReason
+	} else {
+		m["adult"] = strconv.FormatBool(r.Adult)
+	}
+	return m
+}
+
 // Release puts a task back in the queue.
 func (s *Service) Release(ctx context.Context, reviewerID, docID string) error {
-	ok, err := s.DB.ReleaseDocument(ctx, docID, reviewerID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return kakunin.Errorf(kakunin.ENOTFOUND, "task not found")
-	}
-	return nil
+	return s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		ok, err := tx.ReleaseDocument(ctx, docID, reviewerID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return kakunin.Errorf(kakunin.ENOTFOUND, "task not found")
+		}
+		return s.Audit.AppendTx(ctx, tx, audit.Event{At: s.Now().UTC(), Action: audit.DocumentReleased,
+			Actor: audit.StaffActor(reviewerID), Subject: docID, Origin: audit.OriginFrom(ctx)})
+	})
 }
 
 // IsAdult reports whether someone born on birth is at least AdultAge on

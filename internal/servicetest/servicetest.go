@@ -18,6 +18,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
@@ -150,6 +151,35 @@ type Env struct {
 	Documents     *document.Service
 	Verifications *verification.Service
 	Review        *review.Service
+	Audit         *audit.Log
+	Alerts        *AlertRecorder
+}
+
+// Alert is one alert the review service raised.
+type Alert struct {
+	Kind, StaffID string
+	Detail        map[string]string
+}
+
+// AlertRecorder is the review service's Alert hook in tests.
+type AlertRecorder struct {
+	mu     sync.Mutex
+	alerts []Alert
+}
+
+// Raise records an alert.
+func (a *AlertRecorder) Raise(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.alerts = append(a.alerts, Alert{kind, staffID, detail})
+	return nil
+}
+
+// All returns the alerts raised so far.
+func (a *AlertRecorder) All() []Alert {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]Alert{}, a.alerts...)
 }
 
 // New opens the database at dsn (from storetest), the vault and the blob
@@ -193,7 +223,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	t.Cleanup(func() { e.Blobs.Close() })
 
 	limits := intake.DefaultLimits()
-	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits,
+	e.Audit = &audit.Log{DB: e.DB, Now: e.Clock.Now}
+	e.Alerts = &AlertRecorder{}
+	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits, Audit: e.Audit,
 		RetainUnreviewed: 72 * time.Hour, Now: e.Clock.Now, Log: e.Log}
 	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs,
 		PublicURL: PublicURL, LinkTTL: 7 * 24 * time.Hour, Now: e.Clock.Now}
@@ -202,6 +234,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.Documents.Events = e.Verifications
 	// Two tasks a reviewer: few enough that a test reaches the limit quickly.
 	e.Review = &review.Service{DB: e.DB, Documents: e.Documents, Jobs: e.Jobs,
-		MaxPixels: limits.MaxPixels, MaxAssigned: 2, Now: e.Clock.Now, Log: e.Log}
+		MaxPixels: limits.MaxPixels, MaxAssigned: 2, Now: e.Clock.Now, Log: e.Log,
+		Audit: e.Audit, ReadQuota: 60, ReadQuotaWindow: time.Hour, Alert: e.Alerts.Raise}
 	return e
 }

@@ -6,13 +6,15 @@ import (
 	"time"
 )
 
-// NoteEpoch records that an epoch key exists (idempotent).
-func (q Queries) NoteEpoch(ctx context.Context, epoch string, at time.Time) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO epochs (epoch, created_at) VALUES ($1, $2) ON CONFLICT (epoch) DO NOTHING`, epoch, micros(at))
+// NoteEpoch records that an epoch key exists (idempotent). It reports
+// whether this call was the first.
+func (q Queries) NoteEpoch(ctx context.Context, epoch string, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO epochs (epoch, created_at) VALUES ($1, $2) ON CONFLICT (epoch) DO NOTHING`, epoch, micros(at))
 	if err != nil {
-		return fmt.Errorf("note epoch %s: %w", epoch, err)
+		return false, fmt.Errorf("note epoch %s: %w", epoch, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // EpochsToDestroy returns epochs before the given one whose key still exists

@@ -129,12 +129,13 @@ type StaffSession struct {
 	Stage      string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	ReauthAt   time.Time // when the second factor was last proved
 }
 
 // InsertSession stores a new session.
 func (q Queries) InsertSession(ctx context.Context, s *StaffSession) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, stage, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`,
-		s.TokenHash, s.StaffID, s.Stage, micros(s.CreatedAt), micros(s.LastSeenAt))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, stage, created_at, last_seen_at, reauth_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		s.TokenHash, s.StaffID, s.Stage, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ReauthAt))
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
@@ -144,16 +145,16 @@ func (q Queries) InsertSession(ctx context.Context, s *StaffSession) error {
 // Session returns a session by token hash.
 func (q Queries) Session(ctx context.Context, tokenHash []byte) (*StaffSession, error) {
 	var s StaffSession
-	var created, seen int64
-	err := q.q.QueryRowContext(ctx, `SELECT token_hash, staff_id, stage, created_at, last_seen_at FROM staff_sessions WHERE token_hash = $1`, tokenHash).
-		Scan(&s.TokenHash, &s.StaffID, &s.Stage, &created, &seen)
+	var created, seen, reauth int64
+	err := q.q.QueryRowContext(ctx, `SELECT token_hash, staff_id, stage, created_at, last_seen_at, reauth_at FROM staff_sessions WHERE token_hash = $1`, tokenHash).
+		Scan(&s.TokenHash, &s.StaffID, &s.Stage, &created, &seen, &reauth)
 	if isNoRows(err) {
 		return nil, kakunin.Errorf(kakunin.EUNAUTHORIZED, "not signed in")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	s.CreatedAt, s.LastSeenAt = fromMicros(created), fromMicros(seen)
+	s.CreatedAt, s.LastSeenAt, s.ReauthAt = fromMicros(created), fromMicros(seen), fromMicros(reauth)
 	return &s, nil
 }
 

@@ -39,7 +39,7 @@ func seed(t *testing.T, db *store.DB, now time.Time) (*store.MemberRecord, *kaku
 		if ok, err := tx.SetVerificationStatus(ctx, v.ID, kakunin.StatusAwaitingUpload, kakunin.StatusSubmitted, now); err != nil || !ok {
 			t.Fatalf("submit: ok=%v err=%v", ok, err)
 		}
-		if err := tx.NoteEpoch(ctx, d.Epoch, now); err != nil {
+		if _, err := tx.NoteEpoch(ctx, d.Epoch, now); err != nil {
 			return err
 		}
 		return tx.InsertDocument(ctx, d)

@@ -117,3 +117,34 @@ func (q Queries) ids(ctx context.Context, query string, args ...any) ([]string, 
 	}
 	return ids, rows.Err()
 }
+
+// VerificationsOfExternalID returns a member's verifications, newest first,
+// by the host's member ID, and whether the member left.
+func (q Queries) VerificationsOfExternalID(ctx context.Context, externalID string) ([]*kakunin.Verification, bool, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+verificationColumns+`, m.deleted_at IS NOT NULL
+		FROM verifications v JOIN members m ON m.id = v.member_id
+		WHERE m.external_id = $1 ORDER BY v.created_at DESC LIMIT 50`, externalID)
+	if err != nil {
+		return nil, false, fmt.Errorf("verifications of member: %w", err)
+	}
+	defer rows.Close()
+	var out []*kakunin.Verification
+	left := false
+	for rows.Next() {
+		v, err := scanVerification(scanWithExtra{rows, &left})
+		if err != nil {
+			return nil, false, fmt.Errorf("verifications of member: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, left, rows.Err()
+}
+
+// scanWithExtra appends one destination to a scan, for queries that select
+// a column more than the shared scanner reads.
+type scanWithExtra struct {
+	row   interface{ Scan(...any) error }
+	extra any
+}
+
+func (s scanWithExtra) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }

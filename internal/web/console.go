@@ -3,8 +3,12 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
@@ -48,9 +52,10 @@ func nav(st *store.StaffRecord) *pages.StaffNav {
 }
 
 // console wraps a console handler: a full session is required, a first
-// sign-in must change its one-time password first, and allow (when not nil)
-// says which roles may use the route.
-func (s *Server) console(h http.HandlerFunc, allow func(kakunin.Role) bool) http.Handler {
+// sign-in must change its one-time password first, the staff member's role
+// must be one the route allows, and a sensitive route needs the second
+// factor proved within the re-authentication window.
+func (s *Server) console(h http.Handler, access Access) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := s.Staff.Session(r.Context(), s.sessionToken(r))
 		if err != nil || in.Stage != auth.StageFull {
@@ -69,12 +74,41 @@ func (s *Server) console(h http.HandlerFunc, allow func(kakunin.Role) bool) http
 			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
 			return
 		}
-		if allow != nil && !allow(st.Role) {
+		if !slices.Contains(access.Roles, st.Role) {
 			s.errorPage(w, r, http.StatusForbidden, "forbidden", nav(st))
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), staffCtx{}, st)))
+		if access.Fresh && !s.Staff.Fresh(in) {
+			http.Redirect(w, r, "/console/reauth?next="+url.QueryEscape(reauthReturn(r)), http.StatusSeeOther)
+			return
+		}
+		ctx := context.WithValue(r.Context(), staffCtx{}, st)
+		ctx = audit.WithActor(ctx, audit.StaffActor(st.ID))
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// reauthReturn is where to go once the second factor is proved again: the
+// page itself for a GET, the section's page for a form post (which must be
+// sent again on purpose, not replayed).
+func reauthReturn(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		return r.URL.RequestURI()
+	}
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+	if len(parts) >= 2 {
+		return "/" + parts[0] + "/" + parts[1]
+	}
+	return "/console"
+}
+
+// safeNext accepts only a console path as a place to return to, so the
+// re-authentication page cannot be used to send staff elsewhere.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/console") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console"
+	}
+	return next
 }
 
 func (s *Server) staffBase(w http.ResponseWriter, r *http.Request) pages.Base {

@@ -1,7 +1,8 @@
 // Package web serves kakunin over HTTP: the host platform's JSON API, the
 // member's upload pages and the staff console. It owns the rules every
 // response follows: security headers, CSRF protection on forms, and
-// Cache-Control no-store on everything personal (invariant 7).
+// Cache-Control no-store on everything personal (invariant 7), and the
+// route × role table that decides who may do what.
 package web
 
 import (
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/review"
@@ -24,47 +27,103 @@ type Server struct {
 	Documents      *document.Service
 	Review         *review.Service
 	Staff          *auth.Staff
+	Audit          *audit.Log
 	Pages          *pages.Renderer
 	Log            *slog.Logger
+	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
 	Now            func() time.Time
 }
 
+// Access says who may use a route.
+type Access struct {
+	Public bool           // anyone, signed in or not
+	APIKey bool           // the host platform, with an API key
+	Roles  []kakunin.Role // staff with a full session and one of these roles
+	// Fresh: the second factor must have been proved within the
+	// re-authentication window (sensitive actions).
+	Fresh bool
+}
+
+var (
+	public   = Access{Public: true}
+	hostAPI  = Access{APIKey: true}
+	anyStaff = Access{Roles: kakunin.Roles}
+)
+
+func staffOnly(roles ...kakunin.Role) Access { return Access{Roles: roles} }
+
+func fresh(a Access) Access { a.Fresh = true; return a }
+
+// Route is one entry of the route table.
+type Route struct {
+	Pattern string // a net/http pattern with its method
+	Access  Access
+	handler http.Handler
+}
+
+// Routes is every route the server answers, with who may use it. The
+// authorization test walks this table for every role.
+func (s *Server) Routes() []Route {
+	reviewer := staffOnly(kakunin.RoleReviewer)
+	return []Route{
+		{"GET /healthz", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })},
+		{"GET /static/", public, staticCache(pages.Static())},
+		{"GET /favicon.ico", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })},
+		{"GET /{$}", public, http.HandlerFunc(s.home)},
+
+		{"PUT /api/v1/members/{external_id}", hostAPI, s.api(s.putMember)},
+		{"DELETE /api/v1/members/{external_id}", hostAPI, s.api(s.deleteMember)},
+		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
+		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
+
+		{"GET /u/{token}", public, http.HandlerFunc(s.uploadPage)},
+		{"POST /u/{token}", public, http.HandlerFunc(s.upload)},
+
+		{"GET /console/login", public, http.HandlerFunc(s.loginPage)},
+		{"POST /console/login", public, http.HandlerFunc(s.login)},
+		{"GET /console/login/totp", public, http.HandlerFunc(s.totpPage)},
+		{"POST /console/login/totp", public, http.HandlerFunc(s.totp)},
+		{"POST /console/logout", public, http.HandlerFunc(s.logout)},
+		{"GET /console/password", anyStaff, http.HandlerFunc(s.passwordPage)},
+		{"POST /console/password", anyStaff, http.HandlerFunc(s.changePassword)},
+		{"GET /console/reauth", anyStaff, http.HandlerFunc(s.reauthPage)},
+		{"POST /console/reauth", anyStaff, http.HandlerFunc(s.reauth)},
+		{"GET /console", anyStaff, http.HandlerFunc(s.consoleHome)},
+
+		{"POST /console/tasks/next", reviewer, http.HandlerFunc(s.nextTask)},
+		{"GET /console/tasks/{id}", reviewer, http.HandlerFunc(s.task)},
+		{"GET /console/tasks/{id}/image", reviewer, http.HandlerFunc(s.taskImage)},
+		{"POST /console/tasks/{id}/approve", reviewer, http.HandlerFunc(s.approve)},
+		{"POST /console/tasks/{id}/reject", reviewer, http.HandlerFunc(s.reject)},
+		{"POST /console/tasks/{id}/release", reviewer, http.HandlerFunc(s.release)},
+
+		{"GET /console/verifications", staffOnly(kakunin.RoleSupport), http.HandlerFunc(s.verificationLookup)},
+
+		{"GET /console/audit", staffOnly(kakunin.RoleAuditor), http.HandlerFunc(s.auditLog)},
+		{"GET /console/audit/export", fresh(staffOnly(kakunin.RoleAuditor)), http.HandlerFunc(s.auditExport)},
+		{"GET /console/incident/scope", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), http.HandlerFunc(s.incidentScope)},
+
+		{"GET /console/staff", staffOnly(kakunin.RoleAdmin), http.HandlerFunc(s.staffList)},
+		{"POST /console/staff/{id}/unlock", fresh(staffOnly(kakunin.RoleAdmin)), http.HandlerFunc(s.unlockStaff)},
+	}
+}
+
 // Handler returns the whole service as one handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	mux.Handle("GET /static/", staticCache(pages.Static()))
-	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("GET /{$}", s.home)
-
-	mux.Handle("PUT /api/v1/members/{external_id}", s.api(s.putMember))
-	mux.Handle("DELETE /api/v1/members/{external_id}", s.api(s.deleteMember))
-	mux.Handle("POST /api/v1/verifications", s.api(s.createVerification))
-	mux.Handle("GET /api/v1/verifications/{id}", s.api(s.getVerification))
+	for _, rt := range s.Routes() {
+		h := rt.handler
+		if len(rt.Access.Roles) > 0 {
+			h = s.console(h, rt.Access)
+		}
+		mux.Handle(rt.Pattern, h)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "no such API route")
 	})
-
-	mux.HandleFunc("GET /u/{token}", s.uploadPage)
-	mux.HandleFunc("POST /u/{token}", s.upload)
-
-	mux.HandleFunc("GET /console/login", s.loginPage)
-	mux.HandleFunc("POST /console/login", s.login)
-	mux.HandleFunc("GET /console/login/totp", s.totpPage)
-	mux.HandleFunc("POST /console/login/totp", s.totp)
-	mux.HandleFunc("POST /console/logout", s.logout)
-	mux.Handle("GET /console/password", s.console(s.passwordPage, nil))
-	mux.Handle("POST /console/password", s.console(s.changePassword, nil))
-	mux.Handle("GET /console", s.console(s.queue, review.CanReview))
-	mux.Handle("POST /console/tasks/next", s.console(s.nextTask, review.CanReview))
-	mux.Handle("GET /console/tasks/{id}", s.console(s.task, review.CanReview))
-	mux.Handle("GET /console/tasks/{id}/image", s.console(s.taskImage, review.CanReview))
-	mux.Handle("POST /console/tasks/{id}/approve", s.console(s.approve, review.CanReview))
-	mux.Handle("POST /console/tasks/{id}/reject", s.console(s.reject, review.CanReview))
-	mux.Handle("POST /console/tasks/{id}/release", s.console(s.release, review.CanReview))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
 	})
@@ -73,7 +132,7 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, "forbidden", nil)
 	}))
-	return s.recoverPanics(s.logRequests(securityHeaders(csrf.Handler(mux))))
+	return s.recoverPanics(s.logRequests(securityHeaders(s.withOrigin(csrf.Handler(mux)))))
 }
 
 func staticCache(h http.Handler) http.Handler {

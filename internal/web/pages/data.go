@@ -116,3 +116,158 @@ type Error struct {
 	Status int
 	Code   string // not_found | forbidden | unauthorized | internal | invalid | conflict | rate_limited | gone
 }
+
+// NavLink is one entry of a console start page: where to go and why.
+type NavLink struct {
+	URL     string
+	LabelID string // message ID of the link text
+	HintID  string // message ID of a one-line explanation
+}
+
+// ConsoleHome is "console_home": the start page of staff whose role has no
+// review queue (support, responder, admin, auditor): their sections.
+type ConsoleHome struct {
+	Base
+	Links []NavLink
+}
+
+// Reauth is "reauth": prove the second factor again before a sensitive
+// action. Next is the console path to return to. ErrorCode is "" | bad_code.
+type Reauth struct {
+	Base
+	Next      string
+	ErrorCode string
+}
+
+// StaffRow is one staff account in the admin's list.
+type StaffRow struct {
+	ID           string
+	Email        string
+	Role         kakunin.Role
+	LockedAt     *time.Time // nil: not locked
+	FailedLogins int
+	CreatedAt    time.Time
+	Self         bool // the admin looking at the page (cannot unlock themself)
+}
+
+// StaffList is "staff_list": every staff account, locked ones first, with
+// an unlock button (a sensitive action). Notice may be notice.unlocked.
+type StaffList struct {
+	Base
+	Staff []StaffRow
+}
+
+// VerificationRow is what support may see of a verification: its status
+// and dates, never an image or what was read off the document.
+type VerificationRow struct {
+	ID           string
+	ExternalID   string
+	Status       kakunin.VerificationStatus
+	RejectReason string
+	Adult        *bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    time.Time
+	MemberLeft   bool
+}
+
+// VerificationLookup is "verification_lookup": support looks a member's
+// verifications up by verification ID or the host's member ID. ErrorCode is
+// "" | not_found | invalid.
+type VerificationLookup struct {
+	Base
+	Query     string
+	ErrorCode string
+	Results   []VerificationRow
+}
+
+// KV is one key and value of an audit event's detail.
+type KV struct{ Key, Value string }
+
+// AuditRow is one audit event as shown to an auditor.
+type AuditRow struct {
+	Seq     int64
+	At      time.Time
+	Action  string
+	Actor   string
+	Subject string
+	Origin  string // keyed hash of the client address
+	Detail  []KV
+	Hash    string // hex prefix of the chain hash
+}
+
+// AuditFilter is the auditor's filter form, as typed (the page refills it).
+// From/To are datetime-local values (JST), IP is a client address the
+// server turns into its keyed hash.
+type AuditFilter struct {
+	From, To, Action, Actor, Subject, IP string
+}
+
+// AuditLog is "audit_log": the newest events matching the filter, a link
+// to older ones, the chain's state and a link to export the filtered range.
+// ErrorCode is "" | invalid (a bad filter value).
+type AuditLog struct {
+	Base
+	Filter         AuditFilter
+	Actions        []string // every action, for the filter's select
+	Events         []AuditRow
+	OlderURL       string // "" when there is nothing older
+	ExportURL      string // JSON lines download of the filtered range (asks for the second factor)
+	TotalEvents    int64
+	CheckpointSize int64      // size of the newest signed checkpoint, 0 if none
+	CheckpointAt   *time.Time // when it was signed
+	ErrorCode      string
+}
+
+// ScopeType is one document type's row of an incident scope.
+type ScopeType struct {
+	Type     kakunin.DocumentType
+	Existed  int64
+	Readable int64
+}
+
+// ScopeRead is one image read by staff inside the window.
+type ScopeRead struct {
+	StaffEmail   string
+	Role         kakunin.Role
+	DocumentID   string
+	DocumentType kakunin.DocumentType
+	At           time.Time
+	Origin       string
+}
+
+// ScopeStaff is how many images one staff member read in the window.
+type ScopeStaff struct {
+	StaffEmail string
+	Role       kakunin.Role
+	Reads      int64
+}
+
+// ScopeReport is the answer to "what was exposed between From and To".
+type ScopeReport struct {
+	From, To          time.Time
+	KeysExposed       bool
+	ComputedAt        time.Time
+	Elapsed           time.Duration
+	Existed           int64 // documents that existed as ciphertext in the window
+	Readable          int64 // of them, readable with what the intruder held
+	Members           int64 // distinct members with a document in the window
+	MembersLeftBefore int64 // of them, had left the platform before the window ended
+	MembersLeftSince  int64 // of them, left after the window
+	ByType            []ScopeType
+	ReadsByStaff      []ScopeStaff
+	Reads             []ScopeRead // newest first, at most ReadsShown
+	ReadsTotal        int64
+	JSONURL           string // the same report as JSON
+}
+
+// Scope is "scope": the incident-scoping form (From/To as datetime-local
+// values in JST, keys exposed or not) and, once submitted, the report.
+// ErrorCode is "" | invalid | range.
+type Scope struct {
+	Base
+	From, To    string
+	KeysExposed bool
+	ErrorCode   string
+	Report      *ScopeReport
+}

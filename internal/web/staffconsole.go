@@ -1,0 +1,166 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// withOrigin puts the keyed hash of the client's address in the request's
+// context, for the audit events the request causes. The address itself is
+// never stored.
+func (s *Server) withOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.OriginOf != nil {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			r = r.WithContext(audit.WithOrigin(r.Context(), s.OriginOf(host)))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sections are the start-page entries of each role without a review queue.
+var sections = map[kakunin.Role][]pages.NavLink{
+	kakunin.RoleSupport:   {{URL: "/console/verifications", LabelID: "section.verifications", HintID: "section.verifications.hint"}},
+	kakunin.RoleResponder: {{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"}},
+	kakunin.RoleAuditor: {
+		{URL: "/console/audit", LabelID: "section.audit", HintID: "section.audit.hint"},
+		{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},
+	},
+	kakunin.RoleAdmin: {{URL: "/console/staff", LabelID: "section.staff", HintID: "section.staff.hint"}},
+}
+
+// consoleHome is a reviewer's queue, or for other roles the list of their
+// sections.
+func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
+	st := staffFrom(r.Context())
+	if st.Role == kakunin.RoleReviewer {
+		s.queue(w, r)
+		return
+	}
+	s.render(w, r, http.StatusOK, "console_home", pages.ConsoleHome{Base: s.staffBase(w, r), Links: sections[st.Role]})
+}
+
+func (s *Server) reauthPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	next := safeNext(r.PostFormValue("next"))
+	err := s.Staff.Reauthenticate(r.Context(), s.sessionToken(r), r.PostFormValue("code"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	case kakunin.EUNAUTHORIZED:
+		s.render(w, r, http.StatusUnauthorized, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: next, ErrorCode: "bad_code"})
+	case kakunin.EFORBIDDEN:
+		s.setSession(w, "")
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+func (s *Server) staffList(w http.ResponseWriter, r *http.Request) {
+	me := staffFrom(r.Context())
+	all, err := s.DB.ListStaff(r.Context())
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	data := pages.StaffList{Base: s.staffBase(w, r)}
+	for _, st := range all {
+		data.Staff = append(data.Staff, pages.StaffRow{ID: st.ID, Email: st.Email, Role: st.Role, LockedAt: st.LockedAt,
+			FailedLogins: st.FailedLogins, CreatedAt: st.CreatedAt, Self: st.ID == me.ID})
+	}
+	// Locked accounts first: they are why an admin comes here.
+	slices.SortStableFunc(data.Staff, func(a, b pages.StaffRow) int {
+		switch {
+		case a.LockedAt != nil && b.LockedAt == nil:
+			return -1
+		case a.LockedAt == nil && b.LockedAt != nil:
+			return 1
+		}
+		return 0
+	})
+	if r.URL.Query().Get("unlocked") == "1" {
+		data.Notice = "notice.unlocked"
+	}
+	s.render(w, r, http.StatusOK, "staff_list", data)
+}
+
+// unlockStaff lets a locked account sign in again. An admin cannot unlock
+// their own account: a second admin must look at why it was locked.
+func (s *Server) unlockStaff(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == staffFrom(r.Context()).ID {
+		s.errorPage(w, r, http.StatusForbidden, "forbidden", nav(staffFrom(r.Context())))
+		return
+	}
+	if err := s.Staff.Unlock(r.Context(), id); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/staff?unlocked=1", http.StatusSeeOther)
+}
+
+// verificationLookup shows support a member's verifications: statuses and
+// dates only, never an image or what was read off a document.
+func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	data := pages.VerificationLookup{Base: s.staffBase(w, r), Query: q}
+	if q == "" {
+		s.render(w, r, http.StatusOK, "verification_lookup", data)
+		return
+	}
+	if len(q) > 200 {
+		data.ErrorCode = "invalid"
+		s.render(w, r, http.StatusBadRequest, "verification_lookup", data)
+		return
+	}
+	var vs []*kakunin.Verification
+	left := false
+	if strings.HasPrefix(q, "ver_") {
+		v, err := s.DB.Verification(r.Context(), q)
+		if err != nil && kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+			s.consoleError(w, r, err)
+			return
+		}
+		if v != nil {
+			vs = append(vs, v)
+		}
+	} else {
+		var err error
+		if vs, left, err = s.DB.VerificationsOfExternalID(r.Context(), q); err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+	}
+	if len(vs) == 0 {
+		data.ErrorCode = "not_found"
+		s.render(w, r, http.StatusNotFound, "verification_lookup", data)
+		return
+	}
+	for _, v := range vs {
+		row := pages.VerificationRow{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, CreatedAt: v.CreatedAt,
+			UpdatedAt: v.UpdatedAt, ExpiresAt: v.ExpiresAt, MemberLeft: left}
+		if v.Result != nil {
+			row.RejectReason = v.Result.RejectReason
+			if v.Status == kakunin.StatusApproved {
+				adult := v.Result.Adult
+				row.Adult = &adult
+			}
+		}
+		data.Results = append(data.Results, row)
+	}
+	s.render(w, r, http.StatusOK, "verification_lookup", data)
+}
