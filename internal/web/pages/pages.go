@@ -34,6 +34,7 @@ var staticFS embed.FS
 var pageNames = []string{
 	"home", "upload", "upload_status", "link_problem",
 	"login", "totp", "password", "queue", "task", "error",
+	"console_home", "reauth", "staff_list", "verification_lookup", "audit_log", "scope",
 }
 
 // locales are the languages with a catalogue; the first is the fallback.

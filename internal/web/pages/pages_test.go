@@ -81,6 +81,7 @@ func representativePages() []page {
 			})
 		}
 	}
+	consolePages(add)
 	for _, role := range kakunin.Roles {
 		add("error", func(b Base) any {
 			b.Staff = &StaffNav{Email: "a@example.jp", Role: role}
@@ -423,5 +424,210 @@ func TestStaticServesTheStylesheet(t *testing.T) {
 	}
 	if _, err := fs.Stat(StaticFS(), "style.css"); err != nil {
 		t.Error(err)
+	}
+}
+
+// staffAs signs b in as a staff member with role.
+func staffAs(b Base, role kakunin.Role) Base {
+	b.Staff = &StaffNav{Email: string(role) + "@example.jp", Role: role}
+	return b
+}
+
+// consolePages adds the pages of staff without a review queue: every role's
+// start page, every code, empty and filled lists, and both kinds of report.
+func consolePages(add func(string, func(Base) any)) {
+	for _, role := range kakunin.Roles {
+		add("console_home", func(b Base) any {
+			return ConsoleHome{Base: staffAs(b, role), Links: []NavLink{
+				{URL: "/console/verifications", LabelID: "section.verifications", HintID: "section.verifications.hint"},
+				{URL: "/console/audit", LabelID: "section.audit", HintID: "section.audit.hint"},
+				{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},
+				{URL: "/console/staff", LabelID: "section.staff", HintID: "section.staff.hint"},
+			}}
+		})
+	}
+	add("console_home", func(b Base) any { return ConsoleHome{Base: staffAs(b, kakunin.RoleSupport)} })
+
+	for _, code := range []string{"", "bad_code"} {
+		add("reauth", func(b Base) any {
+			return Reauth{Base: staffAs(b, kakunin.RoleAdmin), Next: "/console/staff", ErrorCode: code}
+		})
+	}
+
+	locked := received.Add(-time.Hour)
+	add("staff_list", func(b Base) any { return StaffList{Base: staffAs(b, kakunin.RoleAdmin)} })
+	add("staff_list", func(b Base) any {
+		b = staffAs(b, kakunin.RoleAdmin)
+		b.Notice = "notice.unlocked"
+		return StaffList{Base: b, Staff: []StaffRow{
+			{ID: "stf_locked", Email: "reviewer@example.jp", Role: kakunin.RoleReviewer, LockedAt: &locked, FailedLogins: 5, CreatedAt: received},
+			{ID: "stf_self", Email: "admin@example.jp", Role: kakunin.RoleAdmin, LockedAt: &locked, CreatedAt: received, Self: true},
+			{ID: "stf_active", Email: "support@example.jp", Role: kakunin.RoleSupport, CreatedAt: received},
+			{ID: "stf_me", Email: "admin2@example.jp", Role: kakunin.RoleAdmin, CreatedAt: received, Self: true},
+		}}
+	})
+
+	yes, no := true, false
+	var rows []VerificationRow
+	for _, st := range []kakunin.VerificationStatus{kakunin.StatusAwaitingUpload, kakunin.StatusSubmitted, kakunin.StatusApproved, kakunin.StatusExpired} {
+		rows = append(rows, VerificationRow{ID: "ver_" + string(st), ExternalID: "member-42", Status: st,
+			CreatedAt: received, UpdatedAt: received, ExpiresAt: received.Add(72 * time.Hour)})
+	}
+	rows[2].Adult = &yes
+	rows = append(rows, VerificationRow{ID: "ver_minor", ExternalID: "member-42", Status: kakunin.StatusApproved, Adult: &no,
+		CreatedAt: received, UpdatedAt: received, MemberLeft: true})
+	for _, r := range rejectReasons {
+		rows = append(rows, VerificationRow{ID: "ver_" + r, ExternalID: "member-42", Status: kakunin.StatusRejected,
+			RejectReason: r, CreatedAt: received, UpdatedAt: received})
+	}
+	for _, code := range []string{"", "not_found", "invalid"} {
+		add("verification_lookup", func(b Base) any {
+			return VerificationLookup{Base: staffAs(b, kakunin.RoleSupport), Query: "member-42", ErrorCode: code}
+		})
+	}
+	add("verification_lookup", func(b Base) any { return VerificationLookup{Base: staffAs(b, kakunin.RoleSupport)} })
+	add("verification_lookup", func(b Base) any {
+		return VerificationLookup{Base: staffAs(b, kakunin.RoleSupport), Query: "member-42", Results: rows}
+	})
+
+	actions := []string{"document.read", "review.approve", "staff.unlock"}
+	events := []AuditRow{
+		{Seq: 1042, At: received, Action: "document.read", Actor: "reviewer@example.jp", Subject: "doc_1", Origin: "3f9a0c",
+			Detail: []KV{{"type", "passport"}, {"watermark", "wm_1"}}, Hash: "9c1e4b7a"},
+		{Seq: 1041, At: received, Action: "retention.destroy", Hash: "0b3d5f71"},
+	}
+	for _, code := range []string{"", "invalid"} {
+		add("audit_log", func(b Base) any {
+			return AuditLog{Base: staffAs(b, kakunin.RoleAuditor), Actions: actions, ErrorCode: code,
+				Filter: AuditFilter{From: "2026-11-25T00:00", To: "2026-11-26T00:00", Action: "staff.unlock", IP: "203.0.113.7"}}
+		})
+	}
+	add("audit_log", func(b Base) any {
+		return AuditLog{Base: staffAs(b, kakunin.RoleAuditor), Actions: actions, Events: events,
+			OlderURL: "/console/audit?before=1041", ExportURL: "/console/audit/export", TotalEvents: 1042,
+			CheckpointSize: 1024, CheckpointAt: &received}
+	})
+
+	for _, code := range []string{"", "invalid", "range"} {
+		add("scope", func(b Base) any {
+			return Scope{Base: staffAs(b, kakunin.RoleResponder), From: "2026-11-01T00:00", To: "2026-11-02T00:00", ErrorCode: code}
+		})
+	}
+	for _, keys := range []bool{false, true} {
+		add("scope", func(b Base) any {
+			rep := &ScopeReport{From: received.Add(-24 * time.Hour), To: received, KeysExposed: keys,
+				ComputedAt: received, Elapsed: 1500 * time.Millisecond, JSONURL: "/console/incident/scope.json?from=x"}
+			if keys {
+				rep.Elapsed = 40 * time.Millisecond
+				rep.Existed, rep.Readable, rep.Members, rep.MembersLeftBefore, rep.MembersLeftSince = 12, 9, 10, 2, 1
+				for _, d := range kakunin.DocumentTypes {
+					rep.ByType = append(rep.ByType, ScopeType{Type: d, Existed: 3, Readable: 2})
+				}
+				rep.ReadsByStaff = []ScopeStaff{{StaffEmail: "reviewer@example.jp", Role: kakunin.RoleReviewer, Reads: 4}}
+				rep.Reads = []ScopeRead{{StaffEmail: "reviewer@example.jp", Role: kakunin.RoleReviewer, DocumentID: "doc_1",
+					DocumentType: kakunin.DocMyNumberCard, At: received, Origin: "3f9a0c"}}
+				rep.ReadsTotal = 4
+			}
+			return Scope{Base: staffAs(b, kakunin.RoleAuditor), KeysExposed: keys, Report: rep}
+		})
+	}
+	add("scope", func(b Base) any {
+		rep := &ScopeReport{From: received.Add(-time.Hour), To: received, ComputedAt: received, Existed: 1, Members: 1,
+			ByType: []ScopeType{{Type: kakunin.DocPassport, Existed: 1}},
+			Reads: []ScopeRead{{StaffEmail: "reviewer@example.jp", Role: kakunin.RoleReviewer, DocumentID: "doc_2",
+				DocumentType: kakunin.DocPassport, At: received}},
+			ReadsByStaff: []ScopeStaff{{StaffEmail: "reviewer@example.jp", Role: kakunin.RoleReviewer, Reads: 1}},
+			ReadsTotal:   1}
+		return Scope{Base: staffAs(b, kakunin.RoleResponder), Report: rep}
+	})
+}
+
+// renderOne renders one page strictly and returns its body.
+func renderOne(t *testing.T, name string, data any) string {
+	t.Helper()
+	r, err := newRenderer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := r.Render(rec, http.StatusOK, name, data); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Body.String()
+}
+
+func TestStaffNavLeadsReviewersToTheQueueAndOthersToTheConsole(t *testing.T) {
+	for _, role := range kakunin.Roles {
+		body := renderOne(t, "console_home", ConsoleHome{Base: staffAs(Base{Lang: kakunin.LocaleEN}, role)})
+		queue := strings.Contains(body, `<a href="/console">Review queue</a>`)
+		console := strings.Contains(body, `<a href="/console">Console</a>`)
+		if want := role == kakunin.RoleReviewer; queue != want || console == want {
+			t.Errorf("%s: queue link %v, console link %v", role, queue, console)
+		}
+	}
+}
+
+func TestStaffListKeepsTheSignedInNavigation(t *testing.T) {
+	// StaffList.Staff (the rows) hides Base.Staff; the layout must still
+	// find who is signed in.
+	body := renderOne(t, "staff_list", StaffList{Base: staffAs(Base{Lang: kakunin.LocaleEN}, kakunin.RoleAdmin),
+		Staff: []StaffRow{{ID: "stf_1", Email: "someone@example.jp", Role: kakunin.RoleSupport, CreatedAt: received}}})
+	for _, want := range []string{`class="staff-nav"`, "admin@example.jp", `action="/console/logout"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("staff list lacks %s", want)
+		}
+	}
+}
+
+func TestUnlockIsOfferedOnlyForOtherLockedAccounts(t *testing.T) {
+	locked := received
+	body := renderOne(t, "staff_list", StaffList{Base: staffAs(Base{Lang: kakunin.LocaleEN}, kakunin.RoleAdmin), Staff: []StaffRow{
+		{ID: "stf_other", Email: "other@example.jp", Role: kakunin.RoleReviewer, LockedAt: &locked, CreatedAt: received},
+		{ID: "stf_self", Email: "admin@example.jp", Role: kakunin.RoleAdmin, LockedAt: &locked, CreatedAt: received, Self: true},
+		{ID: "stf_active", Email: "active@example.jp", Role: kakunin.RoleSupport, CreatedAt: received},
+	}})
+	if !strings.Contains(body, `action="/console/staff/stf_other/unlock"`) {
+		t.Error("no unlock form for another's locked account")
+	}
+	for _, id := range []string{"stf_self", "stf_active"} {
+		if strings.Contains(body, "/console/staff/"+id+"/unlock") {
+			t.Errorf("unlock offered for %s", id)
+		}
+	}
+}
+
+func TestVerificationLookupShowsAdultAsYesNoOrNothing(t *testing.T) {
+	yes, no := true, false
+	body := renderOne(t, "verification_lookup", VerificationLookup{Base: Base{Lang: kakunin.LocaleEN}, Query: "m", Results: []VerificationRow{
+		{ID: "ver_a", Status: kakunin.StatusApproved, Adult: &yes},
+		{ID: "ver_b", Status: kakunin.StatusApproved, Adult: &no},
+		{ID: "ver_c", Status: kakunin.StatusSubmitted},
+	}})
+	for _, want := range []string{"<td>Yes</td>", "<td>No</td>", `<td><span aria-hidden="true">—</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("lookup lacks %s", want)
+		}
+	}
+}
+
+func TestScopeReasoningFollowsWhatTheIntruderHeld(t *testing.T) {
+	tests := []struct {
+		keys      bool
+		want, not string
+	}{
+		{false, "The intruder held ciphertext only", "must be treated as read"},
+		{true, "must be treated as read", "The intruder held ciphertext only"},
+	}
+	for _, tt := range tests {
+		body := renderOne(t, "scope", Scope{Base: Base{Lang: kakunin.LocaleEN}, KeysExposed: tt.keys,
+			Report: &ScopeReport{From: received.Add(-time.Hour), To: received, KeysExposed: tt.keys, ComputedAt: received,
+				Reads: []ScopeRead{{StaffEmail: "r@example.jp", Role: kakunin.RoleReviewer, DocumentID: "doc_1",
+					DocumentType: kakunin.DocPassport, At: received}}, ReadsTotal: 7}})
+		if !strings.Contains(body, tt.want) || strings.Contains(body, tt.not) {
+			t.Errorf("keys exposed %v: wrong reasoning", tt.keys)
+		}
+		if !strings.Contains(body, "Showing the newest 1 of 7 reads.") {
+			t.Errorf("keys exposed %v: a partial list of reads is not said to be partial", tt.keys)
+		}
 	}
 }
