@@ -123,12 +123,19 @@ Sign in at %s/console/login
 }
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// rotate-kek has a flag of its own, which the parse below would refuse.
+	if len(args) > 0 {
+		switch args[0] {
+		case "rotate-kek":
+			return cmdKeysRotateKEK(ctx, args[1:], stdout, stderr)
+		}
+	}
 	cfg, pos, code := parseCommon("keys", args, stderr, nil)
 	if cfg == nil {
 		return code
 	}
 	if len(pos) != 1 || pos[0] != "list" {
-		return fail("usage: kakunin keys list")
+		return fail("usage: kakunin keys list | rotate-kek [--retire-old]")
 	}
 	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
 	if err != nil {

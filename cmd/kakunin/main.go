@@ -27,6 +27,7 @@ Usage:
   kakunin staff add EMAIL --role ROLE        create a staff account (reviewer, support, responder, admin, auditor)
   kakunin staff unlock EMAIL                 unlock a locked staff account
   kakunin keys list [flags]                  list the epoch keys that still exist
+  kakunin keys rotate-kek [--retire-old]     re-wrap every key under a new key-encryption key (stop the service first)
   kakunin audit verify [--checkpoints FILE]  check the audit chain against its signed checkpoints
   kakunin audit export --from T --to T       write audit events as JSON lines (for a SIEM)
   kakunin audit key                          print the checkpoint verifier key

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/kakunin/kakunin"
 	"github.com/tink-crypto/tink-go/v2/aead"
@@ -28,11 +29,24 @@ type KeyProvider interface {
 // Whoever can read that file can read every key, so it must be readable by
 // its owner only and should not sit on the same disk as the backups.
 type LocalKeyset struct {
+	path string
+
+	mu   sync.RWMutex // guards aead, which RotateKEK replaces
 	aead tink.AEAD
 }
 
 // KEK returns the keyset's AEAD.
-func (k *LocalKeyset) KEK(context.Context) (tink.AEAD, error) { return k.aead, nil }
+func (k *LocalKeyset) KEK(context.Context) (tink.AEAD, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.aead, nil
+}
+
+func (k *LocalKeyset) set(a tink.AEAD) {
+	k.mu.Lock()
+	k.aead = a
+	k.mu.Unlock()
+}
 
 // OpenLocalKeyset opens the KEK keyset at path, creating it (0600, parent
 // directory 0700) when it does not exist. It refuses a keyset file that group
@@ -41,13 +55,26 @@ func OpenLocalKeyset(path string) (*LocalKeyset, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create KEK directory: %w", err)
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := createLocalKeyset(path); err != nil {
 			return nil, err
 		}
-		f, err = os.Open(path)
 	}
+	h, err := readLocalKeyset(path)
+	if err != nil {
+		return nil, err
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		return nil, fmt.Errorf("read KEK keyset %s: %w", path, err)
+	}
+	return &LocalKeyset{path: path, aead: a}, nil
+}
+
+// readLocalKeyset reads the cleartext keyset at path, refusing it unless it
+// is private to its owner.
+func readLocalKeyset(path string) (*keyset.Handle, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open KEK keyset: %w", err)
 	}
@@ -66,11 +93,7 @@ func OpenLocalKeyset(path string) (*LocalKeyset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read KEK keyset %s: %w", path, err)
 	}
-	a, err := aead.New(h)
-	if err != nil {
-		return nil, fmt.Errorf("read KEK keyset %s: %w", path, err)
-	}
-	return &LocalKeyset{aead: a}, nil
+	return h, nil
 }
 
 // checkPrivate refuses a key file that anyone but its owner may access.
@@ -91,12 +114,20 @@ func createLocalKeyset(path string) error {
 	if err != nil {
 		return fmt.Errorf("generate KEK: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(&buf)); err != nil {
-		return fmt.Errorf("encode KEK: %w", err)
+	data, err := encodeLocalKeyset(h)
+	if err != nil {
+		return err
 	}
-	if _, err := createOnce(path, buf.Bytes()); err != nil {
+	if _, err := createOnce(path, data); err != nil {
 		return fmt.Errorf("create KEK keyset %s: %w", path, err)
 	}
 	return nil
+}
+
+func encodeLocalKeyset(h *keyset.Handle) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := insecurecleartextkeyset.Write(h, keyset.NewJSONWriter(&buf)); err != nil {
+		return nil, fmt.Errorf("encode KEK: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
+	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
 // createOnce writes data to path unless path already exists. The data is
@@ -46,6 +47,35 @@ func createOnce(path string, data []byte) (bool, error) {
 	return true, syncDir(dir)
 }
 
+// replaceFile atomically replaces path with data (mode 0600). The data is
+// written and fsynced under a temporary name, renamed over path, and the
+// directory fsynced: after a crash path holds the old bytes or the new ones,
+// never a mix, and once replaceFile returns the new ones stay.
+func replaceFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	// CreateTemp creates the file with mode 0600.
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
 // syncDir makes a creation or removal in dir durable: without it a crash
 // could bring back a destroyed key or lose a new one.
 func syncDir(dir string) error {
@@ -74,11 +104,7 @@ func (f wrappedKeyFile) load(ctx context.Context, kek KeyProvider) (*keyset.Hand
 	if err != nil {
 		return nil, fmt.Errorf("get KEK: %w", err)
 	}
-	h, err := keyset.ReadWithAssociatedData(keyset.NewJSONReader(bytes.NewReader(data)), aead, []byte(f.ad))
-	if err != nil {
-		return nil, fmt.Errorf("unwrap %s: %w", f.path, err)
-	}
-	return h, nil
+	return f.unwrap(data, aead)
 }
 
 // loadOrCreate loads the keyset, creating it first when absent. The loser of
@@ -103,12 +129,30 @@ func (f wrappedKeyFile) create(ctx context.Context, kek KeyProvider) error {
 	if err != nil {
 		return fmt.Errorf("generate %s: %w", f.path, err)
 	}
-	var buf bytes.Buffer
-	if err := h.WriteWithAssociatedData(keyset.NewJSONWriter(&buf), aead, []byte(f.ad)); err != nil {
-		return fmt.Errorf("wrap %s: %w", f.path, err)
+	data, err := f.wrap(h, aead)
+	if err != nil {
+		return err
 	}
-	if _, err := createOnce(f.path, buf.Bytes()); err != nil {
+	if _, err := createOnce(f.path, data); err != nil {
 		return fmt.Errorf("create %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// wrap encrypts the keyset h with kek, bound to the file's associated data.
+func (f wrappedKeyFile) wrap(h *keyset.Handle, kek tink.AEAD) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := h.WriteWithAssociatedData(keyset.NewJSONWriter(&buf), kek, []byte(f.ad)); err != nil {
+		return nil, fmt.Errorf("wrap %s: %w", f.path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// unwrap decrypts data, the content of the file, with kek.
+func (f wrappedKeyFile) unwrap(data []byte, kek tink.AEAD) (*keyset.Handle, error) {
+	h, err := keyset.ReadWithAssociatedData(keyset.NewJSONReader(bytes.NewReader(data)), kek, []byte(f.ad))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap %s: %w", f.path, err)
+	}
+	return h, nil
 }
