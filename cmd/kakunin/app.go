@@ -19,6 +19,7 @@ import (
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/notify"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -99,12 +100,20 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	if withWorkers {
 		workers = river.NewWorkers()
 		document.Register(workers, a.documents)
-		hook, err := webhook.NewWorker(cfg.WebhookURL, cfg.WebhookSecret, log)
+		mailer, err := notify.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom, notify.WithLogger(log))
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		hook, err := webhook.NewRoutingWorker(
+			webhook.Endpoint{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret},
+			webhook.Endpoint{URL: cfg.AlertWebhookURL, Secret: cfg.AlertWebhookSecret}, log)
 		if err != nil {
 			a.close()
 			return nil, err
 		}
 		river.AddWorker(workers, hook)
+		notify.Register(workers, mailer, a.db, log)
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
@@ -113,6 +122,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	}
 	a.verifications.Jobs = a.queue
 	a.review.Jobs = a.queue
+	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
+		return notify.RaiseAlert(ctx, a.queue, tx.SQL(), notify.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
+	}
 	return a, nil
 }
 

@@ -114,7 +114,7 @@ var options = []option{
 	}},
 	{"smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
 	{"mail-from", "KAKUNIN_MAIL_FROM", "sender address of kakunin's mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.MailFrom, "mail-from", "kakunin@localhost", "") }},
-	{"alert-webhook-url", "KAKUNIN_ALERT_WEBHOOK_URL", "where alerts (locked accounts, audit checkpoints) are posted; empty: --webhook-url", func(fs *flag.FlagSet, c *Config) {
+	{"alert-webhook-url", "KAKUNIN_ALERT_WEBHOOK_URL", "where the operator's alerts (locked accounts, audit checkpoints) are posted, signed like --webhook-url; empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "")
 	}},
 	{"alert-webhook-secret", "KAKUNIN_ALERT_WEBHOOK_SECRET", "signing secret of --alert-webhook-url (default --webhook-secret)", func(fs *flag.FlagSet, c *Config) {
@@ -197,14 +197,14 @@ func (c *Config) Finish() error {
 			errs = append(errs, errors.New("--smtp-url: want smtp://host:port or smtps://host:port"))
 		}
 	}
-	if c.AlertWebhookURL == "" {
-		c.AlertWebhookURL, c.AlertWebhookSecret = c.WebhookURL, c.WebhookSecret
-	} else {
+	// Alerts name staff and go to the operator, not the host platform: no
+	// fallback to --webhook-url.
+	if c.AlertWebhookURL != "" {
 		if c.AlertWebhookSecret == "" {
 			c.AlertWebhookSecret = c.WebhookSecret
 		}
 		if u, err := url.Parse(c.AlertWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			errs = append(errs, fmt.Errorf("--alert-webhook-url %q: want an http(s) URL", c.AlertWebhookURL))
+			errs = append(errs, errors.New("--alert-webhook-url: want an http(s) URL"))
 		}
 		if !strings.HasPrefix(c.AlertWebhookSecret, "whsec_") {
 			errs = append(errs, errors.New("--alert-webhook-secret: a whsec_… secret is required with --alert-webhook-url"))

@@ -31,9 +31,26 @@ const DefaultMaxAttempts = 20
 // not hold a worker.
 const requestTimeout = 10 * time.Second
 
+// Target names the endpoint a delivery goes to. It is kept in the job
+// table, so its values must never change.
+type Target string
+
+const (
+	// TargetHost is the host platform's endpoint (--webhook-url): what it
+	// needs to know about its members' verifications.
+	TargetHost Target = "host"
+	// TargetAlerts is the operator's alert endpoint (--alert-webhook-url):
+	// locked accounts and other alerts meant for the people running
+	// kakunin, who are not necessarily the host's developers.
+	TargetAlerts Target = "alerts"
+)
+
 // DeliverArgs is the job that sends one event.
 type DeliverArgs struct {
 	Event Event
+	// Target is where the event goes; "" means TargetHost, which is also
+	// what jobs stored before targets existed are read as.
+	Target Target
 }
 
 // Kind implements river.JobArgs.
@@ -45,14 +62,21 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 }
 
 // storedArgs is how DeliverArgs sits in the job table: the wire body plus
-// the ID, which the body leaves out but every retry must reuse.
+// the ID, which the body leaves out but every retry must reuse. A host
+// delivery leaves target out, so its row reads the same as before targets
+// existed.
 type storedArgs struct {
-	ID    string `json:"id"`
-	Event Event  `json:"event"`
+	ID     string `json:"id"`
+	Event  Event  `json:"event"`
+	Target Target `json:"target,omitempty"`
 }
 
 func (a DeliverArgs) MarshalJSON() ([]byte, error) {
-	return json.Marshal(storedArgs{ID: a.Event.ID, Event: a.Event})
+	s := storedArgs{ID: a.Event.ID, Event: a.Event, Target: a.Target}
+	if s.Target == TargetHost {
+		s.Target = ""
+	}
+	return json.Marshal(s)
 }
 
 func (a *DeliverArgs) UnmarshalJSON(b []byte) error {
@@ -61,43 +85,105 @@ func (a *DeliverArgs) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	s.Event.ID = s.ID
-	a.Event = s.Event
+	if s.Target == "" {
+		s.Target = TargetHost
+	}
+	a.Event, a.Target = s.Event, s.Target
 	return nil
 }
 
-// Enqueue schedules delivery of ev inside tx, so the event is sent if and
-// only if the change it reports commits.
-func Enqueue(ctx context.Context, q *jobs.Queue, tx *sql.Tx, ev Event) error {
+// Enqueuer puts a job in the caller's transaction; *jobs.Queue is one.
+type Enqueuer interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// The queue the service runs is an Enqueuer.
+var _ Enqueuer = (*jobs.Queue)(nil)
+
+// Enqueue schedules delivery of ev to the host inside tx, so the event is
+// sent if and only if the change it reports commits.
+func Enqueue(ctx context.Context, q Enqueuer, tx *sql.Tx, ev Event) error {
+	return EnqueueTo(ctx, q, tx, TargetHost, ev)
+}
+
+// EnqueueTo is Enqueue for the endpoint named by target.
+func EnqueueTo(ctx context.Context, q Enqueuer, tx *sql.Tx, target Target, ev Event) error {
 	if ev.ID == "" || ev.Type == "" {
 		return errors.New("enqueue webhook: event needs an ID and a type (use NewEvent)")
 	}
-	return q.InsertTx(ctx, tx, DeliverArgs{Event: ev}, nil)
+	if target != TargetHost && target != TargetAlerts {
+		return fmt.Errorf("enqueue webhook: unknown target %q", target)
+	}
+	return q.InsertTx(ctx, tx, DeliverArgs{Event: ev, Target: target}, nil)
 }
 
-// Worker sends DeliverArgs jobs to the host's endpoint. Any answer but 2xx,
-// or no answer, fails the attempt and River retries it later.
+// Worker sends DeliverArgs jobs to the endpoint of their target: the
+// host's, or the operator's alert endpoint. Any answer but 2xx, or no
+// answer, fails the attempt and River retries it later.
 type Worker struct {
 	river.WorkerDefaults[DeliverArgs]
-	URL    string       // the host's endpoint; "" completes jobs unsent
-	Secret string       // whsec_ secret shared with the host
-	Client *http.Client // nil means NewHTTPClient()
-	Logger *slog.Logger // nil means slog.Default()
+	URL         string       // the host's endpoint; "" completes host jobs unsent
+	Secret      string       // whsec_ secret shared with the host
+	AlertURL    string       // the alert endpoint; "" completes alert jobs unsent
+	AlertSecret string       // whsec_ secret shared with the alert receiver
+	Client      *http.Client // nil means NewHTTPClient()
+	Logger      *slog.Logger // nil means slog.Default()
 }
 
-// NewWorker returns a Worker for url and secret, checking both now rather
-// than at the first delivery. An empty url is allowed: events are then
-// dropped with an info log rather than piling up.
+// Endpoint is where one target's events are posted and the secret they
+// are signed with.
+type Endpoint struct {
+	URL    string
+	Secret string
+}
+
+// NewWorker returns a Worker for the host's url and secret only: alert
+// deliveries are dropped with an info log. Use NewRoutingWorker to send
+// them somewhere.
 func NewWorker(endpoint, secret string, logger *slog.Logger) (*Worker, error) {
-	if endpoint != "" {
-		u, err := url.Parse(endpoint)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, errors.New("webhook: URL must be an absolute http or https URL")
-		}
-		if _, err := decodeSecret(secret); err != nil {
-			return nil, err
-		}
+	return NewRoutingWorker(Endpoint{URL: endpoint, Secret: secret}, Endpoint{}, logger)
+}
+
+// NewRoutingWorker returns a Worker that posts host deliveries to host and
+// alert deliveries to alerts, checking both now rather than at the first
+// delivery. An empty URL is allowed: that target's events are then dropped
+// with an info log rather than piling up. An alert never falls back to the
+// host's endpoint here: whether it should is the configuration's decision
+// (--alert-webhook-url defaults to --webhook-url there).
+func NewRoutingWorker(host, alerts Endpoint, logger *slog.Logger) (*Worker, error) {
+	if err := checkEndpoint(host); err != nil {
+		return nil, err
 	}
-	return &Worker{URL: endpoint, Secret: secret, Client: NewHTTPClient(), Logger: logger}, nil
+	if err := checkEndpoint(alerts); err != nil {
+		return nil, fmt.Errorf("alert %w", err)
+	}
+	return &Worker{URL: host.URL, Secret: host.Secret, AlertURL: alerts.URL, AlertSecret: alerts.Secret,
+		Client: NewHTTPClient(), Logger: logger}, nil
+}
+
+func checkEndpoint(e Endpoint) error {
+	if e.URL == "" {
+		return nil
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("webhook: URL must be an absolute http or https URL")
+	}
+	_, err = decodeSecret(e.Secret)
+	return err
+}
+
+// endpoint returns where a delivery to target goes. An unknown target
+// (a job written by a newer version) is an error, not a guess: sending an
+// alert to the host, or the reverse, would hand it to the wrong people.
+func (w *Worker) endpoint(target Target) (Endpoint, error) {
+	switch target {
+	case TargetHost, "":
+		return Endpoint{URL: w.URL, Secret: w.Secret}, nil
+	case TargetAlerts:
+		return Endpoint{URL: w.AlertURL, Secret: w.AlertSecret}, nil
+	}
+	return Endpoint{}, fmt.Errorf("unknown webhook target %q", target)
 }
 
 // NewHTTPClient returns the client deliveries use: a 10s limit per attempt,
@@ -121,8 +207,20 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		logger = slog.Default()
 	}
 	ev := job.Args.Event
-	if w.URL == "" {
-		logger.InfoContext(ctx, "no webhook URL configured", "event_id", ev.ID, "event_type", ev.Type)
+	target := job.Args.Target
+	if target == "" {
+		target = TargetHost
+	}
+	to, err := w.endpoint(target)
+	if err != nil {
+		return fmt.Errorf("webhook %s: %w", ev.ID, err)
+	}
+	if to.URL == "" {
+		msg := "no webhook URL configured"
+		if target == TargetAlerts {
+			msg = "no alert webhook URL configured"
+		}
+		logger.InfoContext(ctx, msg, "event_id", ev.ID, "event_type", ev.Type, "target", string(target))
 		return nil
 	}
 	body, err := json.Marshal(ev)
@@ -130,11 +228,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		return fmt.Errorf("encode webhook %s: %w", ev.ID, err)
 	}
 	now := time.Now()
-	sig, err := Sign(w.Secret, ev.ID, now, body)
+	sig, err := Sign(to.Secret, ev.ID, now, body)
 	if err != nil {
 		return fmt.Errorf("sign webhook %s: %w", ev.ID, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.URL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook %s: build request: %w", ev.ID, errors.New("invalid URL"))
 	}
@@ -158,7 +256,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("webhook %s: receiver answered %d", ev.ID, resp.StatusCode)
 	}
-	logger.DebugContext(ctx, "webhook delivered", "event_id", ev.ID, "event_type", ev.Type, "status", resp.StatusCode, "attempt", job.Attempt)
+	logger.DebugContext(ctx, "webhook delivered", "event_id", ev.ID, "event_type", ev.Type, "target", string(target),
+		"status", resp.StatusCode, "attempt", job.Attempt)
 	return nil
 }
 

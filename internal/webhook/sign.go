@@ -1,7 +1,8 @@
 // Package webhook tells the host platform about events (a verification
-// decided, an incident declared) with Standard Webhooks
+// decided, an incident declared), and the operator's alert endpoint about
+// alerts (an account locked), with Standard Webhooks
 // (https://www.standardwebhooks.com/): HMAC-SHA256 signed requests, sent
-// from the durable job queue and retried with back-off until the host
+// from the durable job queue and retried with back-off until the receiver
 // acknowledges them (invariant 8: a webhook is durable and retried).
 //
 // Neither payloads nor secrets are ever logged or put in an error: bodies may

@@ -1,0 +1,220 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/webhook"
+)
+
+// Alert kinds raised today. The kind also names the webhook event
+// ("alert." + kind), so a kind must never change once released.
+const (
+	KindReadQuotaExceeded = "staff.read_quota_exceeded"
+	KindStaffLocked       = "staff.locked"
+)
+
+// Alert is something the people running kakunin must hear about now.
+type Alert struct {
+	Kind    string    `json:"kind"`               // e.g. KindReadQuotaExceeded
+	StaffID string    `json:"staff_id,omitempty"` // the staff member it is about, if any
+	At      time.Time `json:"at"`                 // when it happened; zero means now
+	// Detail holds identifiers and counts only ("reads", "quota",
+	// "window"…), never an address or a name: it is stored in the job
+	// table and posted to the alert webhook.
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// MaxAttempts is how often an alert job is tried. With River's back-off
+// (attempt⁴ seconds) twenty attempts span about six days, as for webhooks:
+// long enough to outlast a mail server's weekend outage, short enough that
+// a failure ends up in front of someone.
+const MaxAttempts = 20
+
+// Enqueuer puts a job in the caller's transaction; *jobs.Queue is one, and
+// so is a test's recorder.
+type Enqueuer interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+var _ Enqueuer = (*jobs.Queue)(nil)
+
+// RaiseAlert enqueues, inside tx, the mail of alert a to every active admin
+// and its webhook ("alert." + a.Kind) to the alert endpoint. Both happen if
+// and only if tx commits. Who the admins are is decided when the mail is
+// sent, not now: an admin added or locked in between is honoured.
+func RaiseAlert(ctx context.Context, q Enqueuer, tx *sql.Tx, a Alert) error {
+	if !validKind(a.Kind) {
+		return fmt.Errorf("raise alert: kind %q is not lower-case words joined by dots", a.Kind)
+	}
+	if tx == nil {
+		// Outside a transaction an alert could outlive a change that
+		// rolled back, or be lost with one that committed.
+		return errors.New("raise alert: a transaction is required")
+	}
+	if a.At.IsZero() {
+		a.At = time.Now()
+	}
+	a.At = a.At.UTC().Truncate(time.Second)
+	id := kakunin.NewID("alr")
+	if err := q.InsertTx(ctx, tx, AlertArgs{ID: id, Alert: a}, nil); err != nil {
+		return fmt.Errorf("raise alert %s: %w", a.Kind, err)
+	}
+	ev, err := webhook.NewEvent("alert."+a.Kind, alertEvent{AlertID: id, Kind: a.Kind, StaffID: a.StaffID, At: a.At, Detail: a.Detail})
+	if err != nil {
+		return fmt.Errorf("raise alert %s: %w", a.Kind, err)
+	}
+	if err := webhook.EnqueueTo(ctx, q, tx, webhook.TargetAlerts, ev); err != nil {
+		return fmt.Errorf("raise alert %s: %w", a.Kind, err)
+	}
+	return nil
+}
+
+// alertEvent is the webhook's data.
+type alertEvent struct {
+	AlertID string            `json:"alert_id"`
+	Kind    string            `json:"kind"`
+	StaffID string            `json:"staff_id,omitempty"`
+	At      time.Time         `json:"at"`
+	Detail  map[string]string `json:"detail,omitempty"`
+}
+
+func validKind(k string) bool {
+	if k == "" || k[0] == '.' || k[len(k)-1] == '.' {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// AlertArgs is the job that finds the admins to mail an alert to, when it
+// runs, and queues one AlertMailArgs for each.
+type AlertArgs struct {
+	ID    string `json:"id"`
+	Alert Alert  `json:"alert"`
+}
+
+// Kind implements river.JobArgs. Stored jobs refer to it: never change it.
+func (AlertArgs) Kind() string { return "alert_fanout" }
+
+// InsertOpts gives the job MaxAttempts however it is enqueued.
+func (AlertArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
+
+// AlertMailArgs is the job that mails one alert to one admin. One job per
+// admin means one admin's full mailbox is retried alone, and nobody else
+// gets the alert twice because of it.
+type AlertMailArgs struct {
+	AlertID     string `json:"alert_id" river:"unique"`
+	RecipientID string `json:"recipient_id" river:"unique"` // a staff ID; the address is read at send time
+	Alert       Alert  `json:"alert"`
+}
+
+// Kind implements river.JobArgs. Stored jobs refer to it: never change it.
+func (AlertMailArgs) Kind() string { return "alert_mail" }
+
+// InsertOpts gives the job MaxAttempts, and makes the fan-out idempotent:
+// if it is retried after queueing (it failed to record its own success),
+// the second mail job for the same alert and admin is not inserted.
+func (AlertMailArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Register adds the alert workers to workers. A nil m is taken as mail
+// disabled (as NewSMTPMailer("", …) returns); a nil log as slog.Default().
+func Register(workers *river.Workers, m Mailer, db *store.DB, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if m == nil {
+		m = &disabledMailer{log: log}
+	}
+	river.AddWorker(workers, &fanoutWorker{db: db, log: log})
+	river.AddWorker(workers, &mailWorker{mailer: m, db: db, log: log})
+}
+
+type fanoutWorker struct {
+	river.WorkerDefaults[AlertArgs]
+	db  *store.DB
+	log *slog.Logger
+}
+
+func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) error {
+	a := job.Args
+	ids, err := w.db.ActiveAdminIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("alert %s: %w", a.ID, err)
+	}
+	if len(ids) == 0 {
+		// Retrying would not create an admin; the webhook still carries
+		// the alert, and this line puts it in front of whoever reads logs.
+		w.log.WarnContext(ctx, "alert not mailed: there is no active admin", "alert_id", a.ID, "kind", a.Alert.Kind, "staff_id", a.Alert.StaffID)
+		return nil
+	}
+	// The worker's context carries the River client that runs it; its
+	// insert uses a connection of its own, which is free here.
+	client, err := river.ClientFromContextSafely[*sql.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("alert %s: %w", a.ID, err)
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: AlertMailArgs{AlertID: a.ID, RecipientID: id, Alert: a.Alert}}
+	}
+	if _, err := client.InsertMany(ctx, params); err != nil {
+		return fmt.Errorf("alert %s: queue mail: %w", a.ID, err)
+	}
+	w.log.InfoContext(ctx, "alert mail queued", "alert_id", a.ID, "kind", a.Alert.Kind, "admins", len(ids))
+	return nil
+}
+
+type mailWorker struct {
+	river.WorkerDefaults[AlertMailArgs]
+	mailer Mailer
+	db     *store.DB
+	log    *slog.Logger
+}
+
+// Timeout leaves room for a slow server: connecting and three exchanges
+// may each take DefaultTimeout before one of them gives up.
+func (w *mailWorker) Timeout(*river.Job[AlertMailArgs]) time.Duration { return 3 * DefaultTimeout }
+
+// Work mails the alert to one admin. A temporary failure (4xx, no answer)
+// fails the attempt for River to retry; a permanent refusal of the address
+// is logged by staff ID and completes the job, since retrying cannot help.
+func (w *mailWorker) Work(ctx context.Context, job *river.Job[AlertMailArgs]) error {
+	a := job.Args
+	log := w.log.With("alert_id", a.AlertID, "kind", a.Alert.Kind, "recipient", a.RecipientID)
+	email, err := w.db.ActiveAdminEmail(ctx, a.RecipientID)
+	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
+		log.InfoContext(ctx, "alert mail skipped: the recipient is no longer an active admin")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("alert %s to %s: %w", a.AlertID, a.RecipientID, err)
+	}
+	err = w.mailer.Send(ctx, alertMessage(a, email))
+	var se *SendError
+	switch {
+	case err == nil:
+		log.DebugContext(ctx, "alert mailed", "attempt", job.Attempt)
+		return nil
+	case errors.As(err, &se) && !se.Retryable():
+		f, _ := se.Failed(0)
+		log.ErrorContext(ctx, "alert mail refused for good; tell this admin another way", "stage", f.Stage, "code", f.Code, "enhanced", f.Enhanced)
+		return nil
+	}
+	return fmt.Errorf("alert %s to %s: %w", a.AlertID, a.RecipientID, err)
+}

@@ -1,0 +1,151 @@
+package notify
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// jst is the zone the Japanese half of an alert shows times in.
+var jst = time.FixedZone("JST", 9*60*60)
+
+// alertWording is what an alert of one kind says, Japanese then English.
+// The %s in a summary is the staff ID the alert is about.
+type alertWording struct {
+	subjectJA, subjectEN string
+	summaryJA, summaryEN string
+	actionJA, actionEN   string
+}
+
+var alertWordings = map[string]alertWording{
+	KindReadQuotaExceeded: {
+		subjectJA: "閲覧上限超過のためスタッフアカウントをロックしました",
+		subjectEN: "Staff account locked: read quota exceeded",
+		summaryJA: "スタッフ %s が本人確認書類の画像を閲覧上限を超えて開こうとしたため、アカウントをロックし、すべてのセッションを終了しました。",
+		summaryEN: "Staff member %s tried to open more identity-document images than the read quota allows. The account has been locked and its sessions ended.",
+		actionJA:  "監査ログでこのスタッフの閲覧履歴を確認してください。正当な業務であればロックを解除し、そうでなければ情報漏えいの可能性として対応してください。",
+		actionEN:  "Check this staff member's reads in the audit log. If they were legitimate work, unlock the account; if not, handle this as a possible leak.",
+	},
+	KindStaffLocked: {
+		subjectJA: "スタッフアカウントをロックしました",
+		subjectEN: "Staff account locked",
+		summaryJA: "スタッフ %s のアカウントをロックしました。",
+		summaryEN: "The account of staff member %s has been locked.",
+		actionJA:  "監査ログで理由を確認し、問題がなければ管理コンソールでロックを解除してください。",
+		actionEN:  "Check the reason in the audit log and, if all is well, unlock the account in the console.",
+	},
+}
+
+// detailLabels name the Detail keys in use, in the order a reader wants
+// them; other keys follow by name.
+var detailLabels = []struct{ key, ja, en string }{
+	{"reads", "閲覧数", "Reads"},
+	{"quota", "上限", "Quota"},
+	{"window", "集計期間", "Window"},
+	{"refused_document", "拒否した書類", "Refused document"},
+	{"reason", "理由", "Reason"},
+}
+
+// detailKeys returns the keys of detail, known ones first.
+func detailKeys(detail map[string]string) []string {
+	var keys []string
+	for _, l := range detailLabels {
+		if _, ok := detail[l.key]; ok {
+			keys = append(keys, l.key)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(detail)) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// alertMessage writes the mail of one alert to one admin. Staff are mostly
+// Japanese, so Japanese comes first and English follows in full.
+func alertMessage(a AlertMailArgs, to string) Message {
+	al := a.Alert
+	w, known := alertWordings[al.Kind]
+	if !known {
+		w = alertWording{
+			subjectJA: "アラート: " + clean(al.Kind), subjectEN: "Alert: " + clean(al.Kind),
+			summaryJA: "kakunin でアラートが発生しました（対象スタッフ: %s）。",
+			summaryEN: "kakunin raised an alert (staff member: %s).",
+			actionJA:  "監査ログで詳細を確認してください。",
+			actionEN:  "Check the audit log for details.",
+		}
+	}
+	staff := clean(al.StaffID)
+	if staff == "" {
+		staff = "-"
+	}
+	keys := detailKeys(al.Detail)
+
+	var b strings.Builder
+	b.WriteString("kakunin からの自動通知です。このメールは kakunin の管理者全員に送られています。\n\n")
+	fmt.Fprintf(&b, w.summaryJA+"\n\n", staff)
+	fmt.Fprintf(&b, "・種別: %s\n", clean(al.Kind))
+	fmt.Fprintf(&b, "・対象スタッフ: %s\n", staff)
+	fmt.Fprintf(&b, "・日時: %s\n", al.At.In(jst).Format("2006年01月02日 15:04:05 JST"))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "・%s: %s\n", label(k, true), clean(al.Detail[k]))
+	}
+	fmt.Fprintf(&b, "・アラートID: %s\n\n", a.AlertID)
+	b.WriteString(w.actionJA + "\n\n")
+
+	b.WriteString("----------------------------------------\n\n")
+	b.WriteString("This is an automatic notice from kakunin, sent to every kakunin administrator.\n\n")
+	fmt.Fprintf(&b, w.summaryEN+"\n\n", staff)
+	fmt.Fprintf(&b, "- Kind: %s\n", clean(al.Kind))
+	fmt.Fprintf(&b, "- Staff member: %s\n", staff)
+	fmt.Fprintf(&b, "- Time: %s\n", al.At.UTC().Format("2006-01-02 15:04:05 UTC"))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "- %s: %s\n", label(k, false), clean(al.Detail[k]))
+	}
+	fmt.Fprintf(&b, "- Alert ID: %s\n\n", a.AlertID)
+	b.WriteString(w.actionEN + "\n")
+
+	return Message{
+		To:      []string{to},
+		Subject: "[kakunin] " + w.subjectJA + " / " + w.subjectEN,
+		Text:    b.String(),
+		Headers: map[string]string{
+			// RFC 3834: no vacation replies or read receipts to a robot.
+			"Auto-Submitted":     "auto-generated",
+			"X-Kakunin-Alert":    clean(al.Kind),
+			"X-Kakunin-Alert-Id": a.AlertID,
+		},
+		// Stable across retries: a copy sent twice shows as one.
+		ID: a.AlertID + "." + a.RecipientID,
+	}
+}
+
+func label(key string, japanese bool) string {
+	for _, l := range detailLabels {
+		if l.key == key && japanese {
+			return l.ja
+		} else if l.key == key {
+			return l.en
+		}
+	}
+	return clean(key)
+}
+
+// clean keeps a value on its line and short: Detail comes from the caller
+// and ends up in a mail body.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
+}
