@@ -8,7 +8,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/webhook"
 
 	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/web/pages"
@@ -58,6 +63,21 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	if err := a.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	// The audit log's group committer and checkpointer stop with ctx; the
+	// checkpointer signs a last checkpoint on the way out, so they are
+	// waited for after the HTTP server has drained.
+	signer, err := audit.LoadOrCreateSigner(a.cfg.AuditKey)
+	if err != nil {
+		return fmt.Errorf("audit checkpoint key: %w", err)
+	}
+	cp := &audit.Checkpointer{DB: a.db, Signer: signer, Every: a.cfg.AuditCheckpointEvery,
+		Interval: a.cfg.AuditCheckpointInterval, File: a.cfg.AuditCheckpointFile, Publish: a.publishCheckpoint, Log: a.log}
+	a.audit.OnCommit = cp.Nudge
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	var auditDone sync.WaitGroup
+	auditDone.Go(func() { a.audit.Run(auditCtx) })
+	auditDone.Go(func() { cp.Run(auditCtx) })
+	defer func() { stopAudit(); auditDone.Wait() }()
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
@@ -76,4 +96,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// publishCheckpoint sends a signed audit checkpoint to the operator's alert
+// webhook, so a copy lives outside the database.
+func (a *app) publishCheckpoint(ctx context.Context, cp audit.Checkpoint) error {
+	if a.cfg.AlertWebhookURL == "" {
+		return nil
+	}
+	ev, err := webhook.NewEvent("audit.checkpoint", map[string]any{"size": cp.Size, "time": cp.Time, "note": cp.Note})
+	if err != nil {
+		return err
+	}
+	return a.db.WithTx(ctx, func(tx *store.Tx) error {
+		return webhook.EnqueueTo(ctx, a.queue, tx.SQL(), webhook.TargetAlerts, ev)
+	})
 }

@@ -61,7 +61,8 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	case kakunin.EUNAUTHORIZED:
-		s.render(w, r, http.StatusUnauthorized, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: next, ErrorCode: "bad_code"})
+		// The session is signed in; what it sent is a wrong code.
+		s.render(w, r, http.StatusBadRequest, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: next, ErrorCode: "bad_code"})
 	case kakunin.EFORBIDDEN:
 		s.setSession(w, "")
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)

@@ -1,0 +1,204 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/servicetest"
+	"github.com/kakunin/kakunin/internal/store/storetest"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// authzMatrix is who may use each route, written out by hand: the test
+// fails if a route is added without a line here, and checks every line
+// against every kind of caller. "public": anyone; "api": the host with an
+// API key; otherwise the staff roles allowed. A trailing "+fresh" means the
+// second factor must have been proved within the re-authentication window.
+var authzMatrix = map[string]string{
+	"GET /healthz":                         "public",
+	"GET /static/":                         "public",
+	"GET /favicon.ico":                     "public",
+	"GET /{$}":                             "public",
+	"PUT /api/v1/members/{external_id}":    "api",
+	"DELETE /api/v1/members/{external_id}": "api",
+	"POST /api/v1/verifications":           "api",
+	"GET /api/v1/verifications/{id}":       "api",
+	"GET /u/{token}":                       "public",
+	"POST /u/{token}":                      "public",
+	"GET /console/login":                   "public",
+	"POST /console/login":                  "public",
+	"GET /console/login/totp":              "public",
+	"POST /console/login/totp":             "public",
+	"POST /console/logout":                 "public",
+	"GET /console/password":                "reviewer,support,responder,admin,auditor",
+	"POST /console/password":               "reviewer,support,responder,admin,auditor",
+	"GET /console/reauth":                  "reviewer,support,responder,admin,auditor",
+	"POST /console/reauth":                 "reviewer,support,responder,admin,auditor",
+	"GET /console":                         "reviewer,support,responder,admin,auditor",
+	"POST /console/tasks/next":             "reviewer",
+	"GET /console/tasks/{id}":              "reviewer",
+	"GET /console/tasks/{id}/image":        "reviewer",
+	"POST /console/tasks/{id}/approve":     "reviewer",
+	"POST /console/tasks/{id}/reject":      "reviewer",
+	"POST /console/tasks/{id}/release":     "reviewer",
+	"GET /console/verifications":           "support",
+	"GET /console/audit":                   "auditor",
+	"GET /console/audit/export":            "auditor+fresh",
+	"GET /console/incident/scope":          "responder,auditor",
+	"GET /console/staff":                   "admin",
+	"POST /console/staff/{id}/unlock":      "admin+fresh",
+}
+
+// requestPath fills a route pattern's wildcards with harmless values.
+func requestPath(pattern string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	r := strings.NewReplacer("{$}", "", "{external_id}", "ext_authz", "{id}", "id_authz", "{token}", "tok_authz")
+	path = r.Replace(path)
+	if path == "/static/" {
+		path = "/static/style.css"
+	}
+	return method, path
+}
+
+type caller struct {
+	name   string
+	role   kakunin.Role // "" for anonymous and the API key
+	cookie string
+	apiKey string
+}
+
+func TestEveryRouteAllowsExactlyTheRolesInTheMatrix(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		env := servicetest.New(t, dsn, servicetest.Options{Queue: true})
+		renderer, err := pages.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := servicetest.Start
+		clock := func() time.Time { return now }
+		staff := auth.NewStaff(env.DB, env.Vault, env.Audit)
+		staff.Now = clock
+		s := &Server{DB: env.DB, Verifications: env.Verifications, Documents: env.Documents, Review: env.Review,
+			Staff: staff, Audit: env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OriginOf: func(ip string) string { return "o" }}
+		h := s.Handler()
+
+		// One signed-in session per role, the second factor proved now.
+		callers := []caller{{name: "anonymous"}}
+		for i, role := range kakunin.Roles {
+			acct, err := staff.Add(ctx, string(role)+"@example.jp", role)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := env.DB.SetStaffPassword(ctx, acct.Staff.ID, auth.HashPassword("a long enough password"), false); err != nil {
+				t.Fatal(err)
+			}
+			half, err := staff.Login(ctx, acct.Staff.Email, "a long enough password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := auth.CurrentTOTP(acct.Secret, now)
+			token, err := staff.VerifyTOTP(ctx, half, code)
+			if err != nil {
+				t.Fatalf("%s: %v (%d)", role, err, i)
+			}
+			callers = append(callers, caller{name: string(role), role: role, cookie: token})
+		}
+		_, key, err := auth.CreateAPIKey(ctx, env.DB, "host", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		callers = append(callers, caller{name: "api key", apiKey: key})
+
+		send := func(c caller, pattern string) *httptest.ResponseRecorder {
+			method, path := requestPath(pattern)
+			var body io.Reader
+			if method != http.MethodGet {
+				body = strings.NewReader("{}")
+			}
+			req := httptest.NewRequest(method, path, body)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			// Signing out would end the caller's session for the rest of the test.
+			if c.cookie != "" && pattern != "POST /console/logout" {
+				req.AddCookie(&http.Cookie{Name: "kakunin_session", Value: c.cookie})
+			}
+			if c.apiKey != "" {
+				req.Header.Set("Authorization", "Bearer "+c.apiKey)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		denied := func(rec *httptest.ResponseRecorder) bool {
+			loc := rec.Header().Get("Location")
+			return rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden ||
+				(rec.Code == http.StatusSeeOther && (loc == "/console/login" || strings.HasPrefix(loc, "/console/reauth")))
+		}
+
+		seen := map[string]bool{}
+		for _, rt := range s.Routes() {
+			seen[rt.Pattern] = true
+			want, ok := authzMatrix[rt.Pattern]
+			if !ok {
+				t.Errorf("route %q has no line in the authorization matrix", rt.Pattern)
+				continue
+			}
+			who, isFresh := strings.CutSuffix(want, "+fresh")
+			if isFresh != rt.Access.Fresh {
+				t.Errorf("%s: fresh = %v, matrix says %q", rt.Pattern, rt.Access.Fresh, want)
+			}
+			for _, c := range callers {
+				var allowed bool
+				switch who {
+				case "public":
+					// Public routes pass no wrapper: their own answers (a
+					// wrong password is a 401) are not a denial of the caller.
+					if rec := send(c, rt.Pattern); rec.Code == http.StatusForbidden {
+						t.Errorf("%s as %s: 403", rt.Pattern, c.name)
+					}
+					continue
+				case "api":
+					allowed = c.apiKey != ""
+				default:
+					allowed = c.role != "" && slices.Contains(strings.Split(who, ","), string(c.role))
+				}
+				rec := send(c, rt.Pattern)
+				if got := !denied(rec); got != allowed {
+					t.Errorf("%-40s as %-9s: status %d (Location %q), want allowed=%v", rt.Pattern, c.name, rec.Code, rec.Header().Get("Location"), allowed)
+				}
+			}
+		}
+		for p := range authzMatrix {
+			if !seen[p] {
+				t.Errorf("the matrix names %q, which the server does not serve", p)
+			}
+		}
+
+		// Past the re-authentication window, sensitive routes ask for the
+		// second factor again and the others still work.
+		now = now.Add(staff.ReauthAfter + time.Minute)
+		for _, c := range callers[1 : len(callers)-1] {
+			for _, rt := range s.Routes() {
+				who, isFresh := strings.CutSuffix(authzMatrix[rt.Pattern], "+fresh")
+				if !slices.Contains(strings.Split(who, ","), string(c.role)) {
+					continue
+				}
+				rec := send(c, rt.Pattern)
+				asks := rec.Code == http.StatusSeeOther && strings.HasPrefix(rec.Header().Get("Location"), "/console/reauth?next=")
+				if asks != isFresh {
+					t.Errorf("%s as %s after the window: status %d Location %q", rt.Pattern, c.name, rec.Code, rec.Header().Get("Location"))
+				}
+			}
+		}
+	})
+}
