@@ -42,6 +42,14 @@ const (
 	ExposureChecked   = "exposure.checked"
 )
 
+// Actions lists every action, for the auditor's filter.
+var Actions = []string{
+	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
+	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
+	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
+	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, IncidentScoped, ExposureChecked,
+}
+
 // Event is one entry. It carries identifiers and keyed hashes only: never
 // image data, never plaintext personal data.
 type Event struct {

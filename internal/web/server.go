@@ -132,7 +132,9 @@ func (s *Server) Handler() http.Handler {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, "forbidden", nil)
 	}))
-	return s.recoverPanics(s.logRequests(securityHeaders(s.withOrigin(csrf.Handler(mux)))))
+	// withOrigin is outermost: it copies the request, and the mux must set
+	// the route pattern on the very request logRequests holds.
+	return s.withOrigin(s.recoverPanics(s.logRequests(securityHeaders(csrf.Handler(mux)))))
 }
 
 func staticCache(h http.Handler) http.Handler {
