@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
@@ -51,6 +52,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
 		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
+		// The relying party of passkeys is the public URL's host.
+		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
 	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),

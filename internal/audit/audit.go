@@ -40,6 +40,8 @@ const (
 	AuditExported     = "audit.exported"
 	IncidentScoped    = "incident.scoped"
 	ExposureChecked   = "exposure.checked"
+	PasskeyAdded      = "staff.passkey_added"
+	PasskeyRemoved    = "staff.passkey_removed"
 )
 
 // Actions lists every action, for the auditor's filter.
@@ -48,6 +50,7 @@ var Actions = []string{
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
 	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, IncidentScoped, ExposureChecked,
+	PasskeyAdded, PasskeyRemoved,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

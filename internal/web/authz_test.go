@@ -1,9 +1,7 @@
 package web
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,9 +11,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/auth"
-	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store/storetest"
-	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
 // authzMatrix is who may use each route, written out by hand: the test
@@ -44,6 +40,14 @@ var authzMatrix = map[string]string{
 	"GET /console/reauth":                  "reviewer,support,responder,admin,auditor",
 	"POST /console/reauth":                 "reviewer,support,responder,admin,auditor",
 	"GET /console":                         "reviewer,support,responder,admin,auditor",
+	"GET /console/passkeys":                "reviewer,support,responder,admin,auditor",
+	"POST /console/passkeys/options":       "reviewer,support,responder,admin,auditor+fresh",
+	"POST /console/passkeys":               "reviewer,support,responder,admin,auditor+fresh",
+	"POST /console/passkeys/{id}/delete":   "reviewer,support,responder,admin,auditor+fresh",
+	"POST /console/login/passkey/options":  "public",
+	"POST /console/login/passkey":          "public",
+	"POST /console/reauth/passkey/options": "reviewer,support,responder,admin,auditor",
+	"POST /console/reauth/passkey":         "reviewer,support,responder,admin,auditor",
 	"POST /console/tasks/next":             "reviewer",
 	"GET /console/tasks/{id}":              "reviewer",
 	"GET /console/tasks/{id}/image":        "reviewer",
@@ -78,43 +82,14 @@ type caller struct {
 
 func TestEveryRouteAllowsExactlyTheRolesInTheMatrix(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
-		env := servicetest.New(t, dsn, servicetest.Options{Queue: true})
-		renderer, err := pages.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := servicetest.Start
-		clock := func() time.Time { return now }
-		staff := auth.NewStaff(env.DB, env.Vault, env.Audit)
-		staff.Now = clock
-		s := &Server{DB: env.DB, Verifications: env.Verifications, Documents: env.Documents, Review: env.Review,
-			Staff: staff, Audit: env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OriginOf: func(ip string) string { return "o" }}
-		h := s.Handler()
-
-		// One signed-in session per role, the second factor proved now.
+		tc := newTestConsole(t, dsn)
+		s, h, staff := tc.srv, tc.h, tc.staff
 		callers := []caller{{name: "anonymous"}}
-		for i, role := range kakunin.Roles {
-			acct, err := staff.Add(ctx, string(role)+"@example.jp", role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := env.DB.SetStaffPassword(ctx, acct.Staff.ID, auth.HashPassword("a long enough password"), false); err != nil {
-				t.Fatal(err)
-			}
-			half, err := staff.Login(ctx, acct.Staff.Email, "a long enough password")
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, _ := auth.CurrentTOTP(acct.Secret, now)
-			token, err := staff.VerifyTOTP(ctx, half, code)
-			if err != nil {
-				t.Fatalf("%s: %v (%d)", role, err, i)
-			}
-			callers = append(callers, caller{name: string(role), role: role, cookie: token})
+		for _, role := range kakunin.Roles {
+			in := tc.signIn(role)
+			callers = append(callers, caller{name: string(role), role: role, cookie: in.token})
 		}
-		_, key, err := auth.CreateAPIKey(ctx, env.DB, "host", now)
+		_, key, err := auth.CreateAPIKey(t.Context(), tc.env.DB, "host", tc.now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +161,7 @@ func TestEveryRouteAllowsExactlyTheRolesInTheMatrix(t *testing.T) {
 
 		// Past the re-authentication window, sensitive routes ask for the
 		// second factor again and the others still work.
-		now = now.Add(staff.ReauthAfter + time.Minute)
+		tc.now = tc.now.Add(staff.ReauthAfter + time.Minute)
 		for _, c := range callers[1 : len(callers)-1] {
 			for _, rt := range s.Routes() {
 				who, isFresh := strings.CutSuffix(authzMatrix[rt.Pattern], "+fresh")

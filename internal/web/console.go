@@ -151,7 +151,11 @@ func (s *Server) totpPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "totp", pages.TOTP{Base: s.staffBase(w, r)})
+	errCode := ""
+	if r.URL.Query().Get("error") == "passkey" {
+		errCode = "passkey" // passkey.js came back from a refused passkey
+	}
+	s.render(w, r, http.StatusOK, "totp", s.totpData(w, r, in.Staff.ID, errCode))
 }
 
 func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
@@ -162,11 +166,12 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 		s.setSession(w, token)
 		http.Redirect(w, r, "/console", http.StatusSeeOther)
 	case kakunin.EUNAUTHORIZED:
-		if _, serr := s.Staff.Session(r.Context(), s.sessionToken(r)); serr != nil {
+		in, serr := s.Staff.Session(r.Context(), s.sessionToken(r))
+		if serr != nil {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return
 		}
-		s.render(w, r, http.StatusUnauthorized, "totp", pages.TOTP{Base: s.staffBase(w, r), ErrorCode: "bad_code"})
+		s.render(w, r, http.StatusUnauthorized, "totp", s.totpData(w, r, in.Staff.ID, "bad_code"))
 	case kakunin.EFORBIDDEN, kakunin.ECONFLICT:
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 	default:

@@ -10,6 +10,19 @@ import (
 // images and form targets: the pages use no script at all.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// scriptPolicy is contentSecurityPolicy plus this origin's script files
+// (never inline script) and fetches back to this origin: what passkey.js
+// needs to run a WebAuthn ceremony. Only the pages that offer a passkey
+// ask for it, through allowScript.
+const scriptPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// allowScript lets the page of this one response load this origin's
+// scripts. securityHeaders set the script-free policy before the handler
+// ran; a handler calls this before writing its page to replace it.
+func allowScript(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", scriptPolicy)
+}
+
 // securityHeaders sets the headers every response carries. Cache-Control
 // defaults to no-store, private: a response is cacheable only where a
 // handler says so explicitly (static files), never by accident

@@ -27,6 +27,7 @@ type Server struct {
 	Documents      *document.Service
 	Review         *review.Service
 	Staff          *auth.Staff
+	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log
 	Pages          *pages.Renderer
 	Log            *slog.Logger
@@ -92,6 +93,17 @@ func (s *Server) Routes() []Route {
 		{"GET /console/reauth", anyStaff, http.HandlerFunc(s.reauthPage)},
 		{"POST /console/reauth", anyStaff, http.HandlerFunc(s.reauth)},
 		{"GET /console", anyStaff, http.HandlerFunc(s.consoleHome)},
+
+		// Passkeys: an option beside TOTP. Adding or removing one changes
+		// how the account signs in, so both need a fresh second factor.
+		{"GET /console/passkeys", anyStaff, http.HandlerFunc(s.passkeysPage)},
+		{"POST /console/passkeys/options", fresh(anyStaff), http.HandlerFunc(s.passkeyRegisterOptions)},
+		{"POST /console/passkeys", fresh(anyStaff), http.HandlerFunc(s.passkeyRegister)},
+		{"POST /console/passkeys/{id}/delete", fresh(anyStaff), http.HandlerFunc(s.removePasskey)},
+		{"POST /console/login/passkey/options", public, http.HandlerFunc(s.passkeyLoginOptions)},
+		{"POST /console/login/passkey", public, http.HandlerFunc(s.passkeyLogin)},
+		{"POST /console/reauth/passkey/options", anyStaff, http.HandlerFunc(s.passkeyReauthOptions)},
+		{"POST /console/reauth/passkey", anyStaff, http.HandlerFunc(s.passkeyReauth)},
 
 		{"POST /console/tasks/next", reviewer, http.HandlerFunc(s.nextTask)},
 		{"GET /console/tasks/{id}", reviewer, http.HandlerFunc(s.task)},

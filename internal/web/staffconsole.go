@@ -50,7 +50,11 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reauthPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: safeNext(r.URL.Query().Get("next"))})
+	errCode := ""
+	if r.URL.Query().Get("error") == "passkey" {
+		errCode = "passkey" // passkey.js came back from a refused passkey
+	}
+	s.render(w, r, http.StatusOK, "reauth", s.reauthData(w, r, safeNext(r.URL.Query().Get("next")), errCode))
 }
 
 func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +66,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	case kakunin.EUNAUTHORIZED:
 		// The session is signed in; what it sent is a wrong code.
-		s.render(w, r, http.StatusBadRequest, "reauth", pages.Reauth{Base: s.staffBase(w, r), Next: next, ErrorCode: "bad_code"})
+		s.render(w, r, http.StatusBadRequest, "reauth", s.reauthData(w, r, next, "bad_code"))
 	case kakunin.EFORBIDDEN:
 		s.setSession(w, "")
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)

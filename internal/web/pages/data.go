@@ -68,10 +68,13 @@ type Login struct {
 	ErrorCode string
 }
 
-// TOTP is "totp". ErrorCode is "" | bad_code.
+// TOTP is "totp". ErrorCode is "" | bad_code | passkey. Passkey offers
+// "Use a passkey" beside the code (the account has one; the button needs
+// JavaScript, and the page then loads passkey.js).
 type TOTP struct {
 	Base
 	ErrorCode string
+	Passkey   bool
 }
 
 // ChangePassword is "password". ErrorCode is "" | mismatch | too_short | bad_current.
@@ -132,11 +135,13 @@ type ConsoleHome struct {
 }
 
 // Reauth is "reauth": prove the second factor again before a sensitive
-// action. Next is the console path to return to. ErrorCode is "" | bad_code.
+// action. Next is the console path to return to. ErrorCode is "" |
+// bad_code | passkey. Passkey offers a passkey beside the code, as on TOTP.
 type Reauth struct {
 	Base
 	Next      string
 	ErrorCode string
+	Passkey   bool
 }
 
 // StaffRow is one staff account in the admin's list.
@@ -270,4 +275,27 @@ type Scope struct {
 	KeysExposed bool
 	ErrorCode   string
 	Report      *ScopeReport
+}
+
+// PasskeyRow is one of the signed-in staff member's passkeys.
+type PasskeyRow struct {
+	ID         string
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time // nil: never used
+}
+
+// PasskeyList is "passkeys": the staff member's own passkeys, a button to
+// remove each, and a form to add one (shown only when JavaScript runs: the
+// page loads passkey.js). Available is false when this installation cannot
+// offer passkeys (reached by IP address). MaxName and Limit bound a name's
+// length and the number of passkeys. ErrorCode is "" | name | failed |
+// cancelled | limit | unavailable.
+type PasskeyList struct {
+	Base
+	Available bool
+	Passkeys  []PasskeyRow
+	MaxName   int
+	Limit     int
+	ErrorCode string
 }

@@ -35,6 +35,7 @@ var pageNames = []string{
 	"home", "upload", "upload_status", "link_problem",
 	"login", "totp", "password", "queue", "task", "error",
 	"console_home", "reauth", "staff_list", "verification_lookup", "audit_log", "scope",
+	"passkeys",
 }
 
 // locales are the languages with a catalogue; the first is the fallback.
@@ -50,6 +51,9 @@ type Renderer struct {
 	localizers map[kakunin.Locale]*i18n.Localizer
 	tokyo      *time.Location
 	styleURL   string
+	// passkeyScriptURL is passkey.js, the one script: only pages that run
+	// a passkey ceremony load it, and only their responses allow it.
+	passkeyScriptURL string
 	// strict makes a missing message fail the render instead of showing its
 	// ID; tests use it so a forgotten message cannot reach production.
 	strict bool
@@ -82,6 +86,12 @@ func newRenderer(strict bool) (*Renderer, error) {
 	// long and still have a new release picked up at once.
 	sum := sha256.Sum256(css)
 	r.styleURL = "/static/style.css?v=" + hex.EncodeToString(sum[:6])
+	js, err := staticFS.ReadFile("static/passkey.js")
+	if err != nil {
+		return nil, fmt.Errorf("read passkey script: %w", err)
+	}
+	sum = sha256.Sum256(js)
+	r.passkeyScriptURL = "/static/passkey.js?v=" + hex.EncodeToString(sum[:6])
 
 	for _, name := range pageNames {
 		base, err := template.New(name).Funcs(r.funcs(kakunin.LocaleJA)).
@@ -208,7 +218,8 @@ func (r *Renderer) funcs(lang kakunin.Locale) template.FuncMap {
 			}
 			return t.In(r.tokyo).Format(time.RFC3339)
 		},
-		"styleURL": func() string { return r.styleURL },
+		"styleURL":         func() string { return r.styleURL },
+		"passkeyScriptURL": func() string { return r.passkeyScriptURL },
 	}
 }
 
@@ -236,7 +247,7 @@ func (r *Renderer) formatDateTime(lang kakunin.Locale, t time.Time) string {
 	return t.Format("2006年1月2日 15:04")
 }
 
-// Static serves the embedded stylesheet under /static/. Mount it as is:
+// Static serves the embedded stylesheet and passkey script under /static/. Mount it as is:
 // mux.Handle("GET /static/", pages.Static()) — no StripPrefix.
 func Static() http.Handler {
 	files := http.FileServerFS(staticFS)

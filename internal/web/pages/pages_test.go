@@ -53,8 +53,10 @@ func representativePages() []page {
 	for _, code := range []string{"", "bad_credentials", "locked", "rate_limited"} {
 		add("login", func(b Base) any { return Login{Base: b, Email: "reviewer@example.jp", ErrorCode: code} })
 	}
-	for _, code := range []string{"", "bad_code"} {
-		add("totp", func(b Base) any { return TOTP{Base: b, ErrorCode: code} })
+	for _, code := range []string{"", "bad_code", "passkey"} {
+		for _, passkey := range []bool{false, true} {
+			add("totp", func(b Base) any { return TOTP{Base: b, ErrorCode: code, Passkey: passkey} })
+		}
 	}
 	for _, code := range []string{"", "mismatch", "too_short", "bad_current"} {
 		add("password", func(b Base) any { return ChangePassword{Base: b, ErrorCode: code, MinLength: 12} })
@@ -159,9 +161,13 @@ func stripAllowedJapanese(s string) string {
 	return s
 }
 
+// passkeyScript is the one script tag a page may carry: passkey.js, from
+// this origin, by URL (never inline).
+var passkeyScript = regexp.MustCompile(`<script src="/static/passkey\.js\?v=[0-9a-f]{12}" defer></script>`)
+
 func TestNoInlineStyleOrScript(t *testing.T) {
 	for key, body := range renderAll(t) {
-		lower := strings.ToLower(body)
+		lower := strings.ToLower(passkeyScript.ReplaceAllString(body, ""))
 		for _, banned := range []string{"style=", "<script", "<style", "javascript:", " on"} {
 			if banned == " on" {
 				if regexp.MustCompile(`<[^>]+\son[a-z]+=`).MatchString(lower) {
@@ -448,9 +454,28 @@ func consolePages(add func(string, func(Base) any)) {
 	}
 	add("console_home", func(b Base) any { return ConsoleHome{Base: staffAs(b, kakunin.RoleSupport)} })
 
-	for _, code := range []string{"", "bad_code"} {
-		add("reauth", func(b Base) any {
-			return Reauth{Base: staffAs(b, kakunin.RoleAdmin), Next: "/console/staff", ErrorCode: code}
+	for _, code := range []string{"", "bad_code", "passkey"} {
+		for _, passkey := range []bool{false, true} {
+			add("reauth", func(b Base) any {
+				return Reauth{Base: staffAs(b, kakunin.RoleAdmin), Next: "/console/staff", ErrorCode: code, Passkey: passkey}
+			})
+		}
+	}
+
+	add("passkeys", func(b Base) any { return PasskeyList{Base: staffAs(b, kakunin.RoleAuditor), MaxName: 60, Limit: 10} })
+	for _, code := range []string{"", "name", "failed", "cancelled", "limit", "unavailable"} {
+		add("passkeys", func(b Base) any {
+			return PasskeyList{Base: staffAs(b, kakunin.RoleReviewer), Available: true, MaxName: 60, Limit: 10, ErrorCode: code}
+		})
+	}
+	for _, notice := range []string{"notice.passkey_added", "notice.passkey_removed"} {
+		add("passkeys", func(b Base) any {
+			b = staffAs(b, kakunin.RoleReviewer)
+			b.Notice = notice
+			return PasskeyList{Base: b, Available: true, MaxName: 60, Limit: 10, Passkeys: []PasskeyRow{
+				{ID: "pk_used", Name: "Work laptop", CreatedAt: received, LastUsedAt: &received},
+				{ID: "pk_new", Name: "Security key", CreatedAt: received},
+			}}
 		})
 	}
 
@@ -629,5 +654,46 @@ func TestScopeReasoningFollowsWhatTheIntruderHeld(t *testing.T) {
 		if !strings.Contains(body, "Showing the newest 1 of 7 reads.") {
 			t.Errorf("keys exposed %v: a partial list of reads is not said to be partial", tt.keys)
 		}
+	}
+}
+
+func TestOnlyPagesOfferingAPasskeyLoadTheScript(t *testing.T) {
+	b := staffAs(Base{Lang: kakunin.LocaleEN}, kakunin.RoleReviewer)
+	tests := []struct {
+		name   string
+		data   any
+		script bool
+	}{
+		{"totp", TOTP{Base: Base{Lang: kakunin.LocaleEN}}, false},
+		{"totp", TOTP{Base: Base{Lang: kakunin.LocaleEN}, Passkey: true}, true},
+		{"reauth", Reauth{Base: b, Next: "/console"}, false},
+		{"reauth", Reauth{Base: b, Next: "/console", Passkey: true}, true},
+		{"passkeys", PasskeyList{Base: b, MaxName: 60, Limit: 10}, false},
+		{"passkeys", PasskeyList{Base: b, Available: true, MaxName: 60, Limit: 10}, true},
+		{"console_home", ConsoleHome{Base: b}, false},
+		{"login", Login{Base: Base{Lang: kakunin.LocaleEN}}, false},
+	}
+	for _, tt := range tests {
+		body := renderOne(t, tt.name, tt.data)
+		if got := len(passkeyScript.FindAllString(body, -1)); got != map[bool]int{false: 0, true: 1}[tt.script] {
+			t.Errorf("%s %+v: %d passkey script tags", tt.name, tt.data, got)
+		}
+		// Whatever needs the script is hidden until the script reveals it,
+		// and the no-JavaScript explanation is not.
+		if tt.script && !regexp.MustCompile(`data-passkey-js hidden>`).MatchString(body) {
+			t.Errorf("%s: the passkey controls are not hidden for browsers without JavaScript", tt.name)
+		}
+	}
+	body := renderOne(t, "passkeys", PasskeyList{Base: b, Available: true, MaxName: 60, Limit: 10})
+	if !strings.Contains(body, "<p data-passkey-nojs>Adding a passkey needs JavaScript") {
+		t.Error("the passkeys page does not say, without JavaScript, that adding one needs it")
+	}
+}
+
+func TestStaticServesThePasskeyScript(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Static().ServeHTTP(rec, httptest.NewRequest("GET", "/static/passkey.js", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET /static/passkey.js = %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }
