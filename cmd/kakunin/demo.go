@@ -53,7 +53,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !keep {
 		defer os.RemoveAll(dir)
 	}
-	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset = dir, "", "", "", ""
+	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset, cfg.AuditKey = dir, "", "", "", "", ""
 	cfg.LogFormat = "text"
 	cfg.LogLevel = "warn"
 	ln, err := net.Listen("tcp", cfg.Addr)
