@@ -21,7 +21,9 @@ import (
 // reviewer's sign-in; then stops it and checks it cleaned up.
 func TestTheDemoWalksANewcomerThroughTheWholeFlow(t *testing.T) {
 	addr := freeAddr(t)
+	cwd := t.TempDir()
 	cmd := exec.Command(kakuninBin, "demo", "--addr", addr)
+	cmd.Dir = cwd
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -115,5 +117,8 @@ func TestTheDemoWalksANewcomerThroughTheWholeFlow(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
 		t.Fatalf("the demo left its data directory behind: %v", err)
+	}
+	if left, _ := os.ReadDir(cwd); len(left) != 0 {
+		t.Fatalf("the demo wrote into the directory it ran in: %v", left[0].Name())
 	}
 }
