@@ -13,6 +13,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -142,6 +143,92 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readsShown bounds the reads listed on the scope page; the JSON has all.
+const readsShown = 200
+
+// incidentScope answers "what was exposed between From and To" for a
+// responder or auditor; with format=json, as a download. Every scope is
+// audited.
 func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusNotImplemented, "internal", nil)
+	q := r.URL.Query()
+	data := pages.Scope{Base: s.staffBase(w, r), From: q.Get("from"), To: q.Get("to"), KeysExposed: q.Get("keys_exposed") == "1"}
+	if data.From == "" && data.To == "" {
+		s.render(w, r, http.StatusOK, "scope", data)
+		return
+	}
+	from, err1 := parseLocal(data.From)
+	to, err2 := parseLocal(data.To)
+	if err1 != nil || err2 != nil || from.IsZero() || to.IsZero() {
+		data.ErrorCode = "invalid"
+		s.render(w, r, http.StatusBadRequest, "scope", data)
+		return
+	}
+	if !from.Before(to) {
+		data.ErrorCode = "range"
+		s.render(w, r, http.StatusBadRequest, "scope", data)
+		return
+	}
+	ctx := r.Context()
+	asJSON := q.Get("format") == "json"
+	iq := incident.Query{From: from, To: to, KeysExposed: data.KeysExposed}
+	if !asJSON {
+		iq.MaxReads = 1 // the page lists the newest reads itself, below
+	}
+	rep, err := incident.Scope(ctx, s.DB, iq)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	err = s.Audit.Append(ctx, audit.Event{Action: audit.IncidentScoped, Actor: audit.ActorFrom(ctx), Subject: "scope",
+		Origin: audit.OriginFrom(ctx), Detail: map[string]string{
+			"from": iq.From.UTC().Format(time.RFC3339), "to": iq.To.UTC().Format(time.RFC3339),
+			"keys_exposed": strconv.FormatBool(iq.KeysExposed), "documents": strconv.FormatInt(rep.Documents.Existing, 10), "via": "console"}})
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	if asJSON {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="kakunin-scope-%s-%s.json"`,
+			from.UTC().Format("20060102T1504Z"), to.UTC().Format("20060102T1504Z")))
+		writeJSON(w, http.StatusOK, rep)
+		return
+	}
+	var reads []incident.Read
+	err = incident.Reads(ctx, s.DB, iq, func(rd incident.Read) error {
+		reads = append(reads, rd)
+		if len(reads) > readsShown {
+			reads = reads[1:]
+		}
+		return nil
+	})
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	slices.Reverse(reads)
+	data.Report = scopePage(rep, reads)
+	jq := url.Values{"from": {data.From}, "to": {data.To}, "format": {"json"}}
+	if data.KeysExposed {
+		jq.Set("keys_exposed", "1")
+	}
+	data.Report.JSONURL = "/console/incident/scope?" + jq.Encode()
+	s.render(w, r, http.StatusOK, "scope", data)
+}
+
+func scopePage(rep *incident.Report, reads []incident.Read) *pages.ScopeReport {
+	p := &pages.ScopeReport{From: rep.Query.From, To: rep.Query.To, KeysExposed: rep.Query.KeysExposed,
+		ComputedAt: rep.ComputedAt, Elapsed: time.Duration(rep.TookMS) * time.Millisecond,
+		Existed: rep.Documents.Existing, Readable: rep.Documents.Readable, Members: rep.Members.Total,
+		MembersLeftBefore: rep.Members.LeftBeforeEnd, MembersLeftSince: rep.Members.LeftSince, ReadsTotal: rep.ReadsTotal}
+	for _, tc := range rep.Documents.ByType {
+		p.ByType = append(p.ByType, pages.ScopeType{Type: tc.Type, Existed: tc.Existing, Readable: tc.Readable})
+	}
+	for _, st := range rep.Staff {
+		p.ReadsByStaff = append(p.ReadsByStaff, pages.ScopeStaff{StaffEmail: st.Email, Role: st.Role, Reads: st.Reads})
+	}
+	for _, rd := range reads {
+		p.Reads = append(p.Reads, pages.ScopeRead{StaffEmail: rd.Email, Role: rd.Role, DocumentID: rd.DocumentID,
+			DocumentType: rd.DocumentType, At: rd.At, Origin: rd.Origin})
+	}
+	return p
 }
