@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
@@ -79,7 +80,7 @@ func openEnv(ctx context.Context, parent, dsn string) (*env, error) {
 	e.limits = intake.DefaultLimits()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.documents = &document.Service{DB: e.db, Vault: e.vault, Blobs: e.blobs, Limits: e.limits,
-		RetainUnreviewed: 30 * 24 * time.Hour, Now: time.Now, Log: log}
+		RetainUnreviewed: 30 * 24 * time.Hour, Audit: &audit.Log{DB: e.db, Now: time.Now}, Now: time.Now, Log: log}
 	e.verifications = &verification.Service{DB: e.db, Keys: e.vault, Documents: e.documents,
 		PublicURL: "http://127.0.0.1:8080", LinkTTL: 7 * 24 * time.Hour, Now: time.Now}
 	e.documents.Events = e.verifications
