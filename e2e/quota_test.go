@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
@@ -181,8 +184,10 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 	hooks := &hookReceiver{secret: webhook.NewSecret()}
 	hookServer := httptest.NewServer(hooks)
 	defer hookServer.Close()
+	published := filepath.Join(t.TempDir(), "checkpoints.jsonl") // "another host"
 	in := startInstance(t, "", "--read-quota", "60", "--smtp-url", smtpURL, "--mail-from", "kakunin@example.jp",
-		"--alert-webhook-url", hookServer.URL, "--alert-webhook-secret", hooks.secret)
+		"--alert-webhook-url", hookServer.URL, "--alert-webhook-secret", hooks.secret,
+		"--audit-checkpoint-every", "500", "--audit-checkpoint-file", published)
 	const documents = 1000
 	start := time.Now()
 	submitMany(t, in, documents)
@@ -289,6 +294,32 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 		t.Fatalf("unlocked account cannot sign in: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+
+	// Signed checkpoints reached the file and the alert webhook; the chain
+	// verifies against the file. Then someone with the database edits one
+	// read out of history: verify names it and fails.
+	waitFor(t, "a published checkpoint", 15*time.Second, func() bool { return hooks.find("audit.checkpoint") != nil })
+	in.Stop()
+	if out := in.CLI("audit", "verify", "--checkpoints", published); !strings.Contains(out, "ok: ") || !strings.Contains(out, "published") {
+		t.Fatalf("verify against the published checkpoints: %s", out)
+	}
+	db, _, err := store.OpenSQL(t.Context(), filepath.Join(in.Data, "kakunin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq int64
+	if err := db.QueryRow(`SELECT MIN(seq) FROM audit_events WHERE action = 'document.read'`).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit_events SET actor = 'staff:stf_someone_else' WHERE seq = $1`, seq); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cmd := exec.Command(kakuninBin, append([]string{"audit", "verify", "--checkpoints", published}, in.common()...)...)
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), fmt.Sprintf("first bad event %d", seq)) {
+		t.Fatalf("verify of an edited chain: exit %d (%v)\n%s", code, err, out)
+	}
 }
 
 // staffIDOf finds the unlock form of an address on the staff page.
