@@ -295,6 +295,27 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// The responder's question, from the command line: in the window,
+	// 1,000 documents existed as ciphertext, none readable without the
+	// keys, and one account read 60 of them.
+	scopeOut := in.CLI("incident", "scope", "--from", start.Add(-time.Minute).UTC().Format(time.RFC3339),
+		"--to", time.Now().Add(time.Minute).UTC().Format(time.RFC3339), "--json")
+	var scope struct {
+		Documents struct{ Existing, Readable int64 }
+		Members   struct{ Total int64 }
+		Staff     []struct {
+			Email string
+			Reads int64
+		}
+	}
+	if err := json.Unmarshal([]byte(scopeOut), &scope); err != nil {
+		t.Fatalf("scope JSON: %v\n%s", err, scopeOut)
+	}
+	if scope.Documents.Existing != documents || scope.Documents.Readable != 0 || scope.Members.Total != documents ||
+		len(scope.Staff) != 1 || scope.Staff[0].Email != "script@example.jp" || scope.Staff[0].Reads != 60 {
+		t.Errorf("scope %+v", scope)
+	}
+
 	// Signed checkpoints reached the file and the alert webhook; the chain
 	// verifies against the file. Then someone with the database edits one
 	// read out of history: verify names it and fails.
