@@ -375,6 +375,32 @@ func TestScopeWindowEndsAreIncluded(t *testing.T) {
 	})
 }
 
+func TestScopeCountsATypeIntakeNeverTookAfterTheKnownOnes(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		db := openDB(t, dsn)
+		fixture(t, db)
+		ctx := context.Background()
+		m := &store.MemberRecord{ID: kakunin.NewID("mem"), ExternalID: "foxtrot", Locale: kakunin.LocaleJA, CreatedAt: from, UpdatedAt: from}
+		must(t, db.InsertMember(ctx, m))
+		v := &kakunin.Verification{ID: kakunin.NewID("ver"), MemberID: m.ID, Status: kakunin.StatusSubmitted, ExpiresAt: to, CreatedAt: from, UpdatedAt: from}
+		must(t, db.InsertVerification(ctx, v))
+		d := &store.DocumentRecord{BlobKey: "documents/odd"}
+		d.ID, d.VerificationID, d.MemberID, d.Type = kakunin.NewID("doc"), v.ID, m.ID, "residence_card"
+		d.ContentType, d.Epoch, d.WrappedKey, d.ReceivedAt, d.DestroyAfter = "image/jpeg", "2026-11-12", []byte("k"), from.Add(day), to
+		must(t, db.InsertDocument(ctx, d))
+
+		r, err := incident.Scope(ctx, db, incident.Query{From: from, To: to, KeysExposed: true})
+		must(t, err)
+		last := r.Documents.ByType[len(r.Documents.ByType)-1]
+		if len(r.Documents.ByType) != 5 || last.Type != "residence_card" || last.Existing != 1 || last.Readable != 1 {
+			t.Errorf("by type = %+v, want the four known types, then residence_card 1/1", r.Documents.ByType)
+		}
+		if r.Documents.Existing != 9 || r.Documents.Readable != 7 {
+			t.Errorf("documents = %+v, want 9 existing, 7 readable", r.Documents.Count)
+		}
+	})
+}
+
 func TestScopeRefusesAWindowThatDoesNotRunForward(t *testing.T) {
 	db := openDB(t, storetest.SQLiteDSN(t))
 	ctx := context.Background()

@@ -119,6 +119,28 @@ func TestSeedRepeatsItselfFromTheSameSeed(t *testing.T) {
 	}
 }
 
+func TestSeedLeavesTheConnectionAsItFoundIt(t *testing.T) {
+	db := openDB(t, storetest.SQLiteDSN(t))
+	ctx := context.Background()
+	pragmas := func() (fk, cache, temp int) {
+		for _, p := range []struct {
+			name string
+			v    *int
+		}{{"foreign_keys", &fk}, {"cache_size", &cache}, {"temp_store", &temp}} {
+			must(t, db.SQL().QueryRowContext(ctx, "PRAGMA "+p.name).Scan(p.v))
+		}
+		return
+	}
+	fk, cache, temp := pragmas()
+	if fk != 1 {
+		t.Fatalf("foreign_keys = %d before seeding, want 1 (store.Open sets it)", fk)
+	}
+	seedSmall(t, db, 3, false)
+	if f2, c2, t2 := pragmas(); f2 != fk || c2 != cache || t2 != temp {
+		t.Errorf("after seeding foreign_keys, cache_size, temp_store = %d, %d, %d; want %d, %d, %d as before", f2, c2, t2, fk, cache, temp)
+	}
+}
+
 func TestSeedRefusesNonsense(t *testing.T) {
 	db := openDB(t, storetest.SQLiteDSN(t))
 	for _, o := range []incident.SeedOptions{

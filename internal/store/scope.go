@@ -84,11 +84,11 @@ func (q Queries) ScopeDocumentsByType(ctx context.Context, from, to time.Time, t
 	if err != nil {
 		return nil, fmt.Errorf("scope documents by type: %w", err)
 	}
-	var known ScopeTypeCount
+	var known int64
 	for _, c := range out {
-		known.Existing += c.Existing
+		known += c.Existing
 	}
-	if all.Existing == known.Existing {
+	if all.Existing == known {
 		return out, nil
 	}
 	others, err := q.scopeOtherTypes(ctx, from, to, types)
@@ -353,14 +353,21 @@ func (db *DB) WithBulkTx(ctx context.Context, f func(tx *BulkTx) error) error {
 		return fmt.Errorf("bulk load: %w", err)
 	}
 	defer conn.Close()
-	// foreign_keys cannot change inside a transaction: set it around one.
-	setup := []string{`PRAGMA cache_size = -` + strconv.Itoa(bulkCacheKiB), `PRAGMA temp_store = MEMORY`, `PRAGMA foreign_keys = OFF`}
-	for _, p := range setup {
-		if _, err := conn.ExecContext(ctx, p); err != nil {
-			return fmt.Errorf("bulk load: %s: %w", p, err)
+	// The connection goes back to the pool afterwards: put back what was
+	// there, so that later queries run as the service's would. (Foreign
+	// keys cannot change inside a transaction: this is set around one.)
+	settings := []string{"cache_size", "temp_store", "foreign_keys"}
+	loading := []string{"-" + strconv.Itoa(bulkCacheKiB), "MEMORY", "OFF"}
+	for i, name := range settings {
+		var was string
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+name).Scan(&was); err != nil {
+			return fmt.Errorf("bulk load: read %s: %w", name, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA `+name+` = `+was)
+		if _, err := conn.ExecContext(ctx, `PRAGMA `+name+` = `+loading[i]); err != nil {
+			return fmt.Errorf("bulk load: set %s: %w", name, err)
 		}
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
 	sqltx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
