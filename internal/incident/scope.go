@@ -303,3 +303,15 @@ func Reads(ctx context.Context, db *store.DB, q Query, fn func(Read) error) erro
 	}
 	return db.ScopeReads(ctx, q.From, q.To, 0, func(sr store.ScopedRead) error { return fn(read(sr)) })
 }
+
+// NewestReads calls fn for the n latest reads in the window, newest first.
+func NewestReads(ctx context.Context, db *store.DB, q Query, n int, fn func(Read) error) error {
+	q, err := q.normalize()
+	if err != nil {
+		return err
+	}
+	if n <= 0 {
+		return kakunin.Errorf(kakunin.EINVALID, "ask for at least one read")
+	}
+	return db.ScopeReadsNewest(ctx, q.From, q.To, n, func(sr store.ScopedRead) error { return fn(read(sr)) })
+}

@@ -337,6 +337,14 @@ func TestScopeListsTheStaffReadsOfTheWindowOnly(t *testing.T) {
 		if len(all) != 4 {
 			t.Errorf("Reads streamed %d reads, want all 4 whatever MaxReads", len(all))
 		}
+		var newest []time.Time
+		must(t, incident.NewestReads(ctx, db, incident.Query{From: from, To: to}, 2, func(rd incident.Read) error {
+			newest = append(newest, rd.At)
+			return nil
+		}))
+		if !slices.Equal(newest, []time.Time{want[3].at, want[2].at}) {
+			t.Errorf("newest 2 reads at %v, want %v and %v", newest, want[3].at, want[2].at)
+		}
 	})
 }
 

@@ -284,9 +284,19 @@ type ScopedRead struct {
 // at most limit of them (0: all). Like ScopeMembers, fn must not use the
 // database on SQLite.
 func (q Queries) ScopeReads(ctx context.Context, from, to time.Time, limit int, fn func(ScopedRead) error) error {
+	return q.scopeReads(ctx, from, to, limit, "r.at, r.id", fn)
+}
+
+// ScopeReadsNewest is ScopeReads newest first: the limit keeps the latest
+// reads of a window without walking all of them.
+func (q Queries) ScopeReadsNewest(ctx context.Context, from, to time.Time, limit int, fn func(ScopedRead) error) error {
+	return q.scopeReads(ctx, from, to, limit, "r.at DESC, r.id DESC", fn)
+}
+
+func (q Queries) scopeReads(ctx context.Context, from, to time.Time, limit int, order string, fn func(ScopedRead) error) error {
 	query := `SELECT r.at, r.staff_id, COALESCE(s.email, ''), COALESCE(s.role, ''), r.document_id, r.document_type, r.origin
 		FROM document_reads r LEFT JOIN staff s ON s.id = r.staff_id
-		WHERE r.at >= $1 AND r.at <= $2 ORDER BY r.at, r.id`
+		WHERE r.at >= $1 AND r.at <= $2 ORDER BY ` + order
 	args := []any{micros(from), micros(to)}
 	if limit > 0 {
 		query += ` LIMIT $3`

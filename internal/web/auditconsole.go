@@ -194,18 +194,14 @@ func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var reads []incident.Read
-	err = incident.Reads(ctx, s.DB, iq, func(rd incident.Read) error {
+	err = incident.NewestReads(ctx, s.DB, iq, readsShown, func(rd incident.Read) error {
 		reads = append(reads, rd)
-		if len(reads) > readsShown {
-			reads = reads[1:]
-		}
 		return nil
 	})
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
 	}
-	slices.Reverse(reads)
 	data.Report = scopePage(rep, reads)
 	jq := url.Values{"from": {data.From}, "to": {data.To}, "format": {"json"}}
 	if data.KeysExposed {
