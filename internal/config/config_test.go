@@ -35,6 +35,15 @@ func TestDefaultsNeedNoSetUp(t *testing.T) {
 	if c.RetainAfterDecision != 0 || c.RetainUnreviewed != 7*24*time.Hour {
 		t.Errorf("retention: %v %v", c.RetainAfterDecision, c.RetainUnreviewed)
 	}
+	if c.AuditKey != filepath.Join(c.Data, "keys", "audit-signer.key") || c.ReadQuota != 60 || c.ReadQuotaWindow != time.Hour {
+		t.Errorf("audit key %q, quota %d per %v", c.AuditKey, c.ReadQuota, c.ReadQuotaWindow)
+	}
+	// Alerts name staff: without their own URL they go nowhere, never to
+	// the host platform's webhook.
+	c, err = parse(t, []string{"--webhook-url", "https://host.example/hook", "--webhook-secret", "whsec_x"}, nil)
+	if err != nil || c.AlertWebhookURL != "" {
+		t.Errorf("alert webhook %q (%v)", c.AlertWebhookURL, err)
+	}
 }
 
 func TestAFlagBeatsItsVariableAndAVariableBeatsTheDefault(t *testing.T) {
@@ -58,6 +67,12 @@ func TestBadSettingsAreRefusedWithTheirNames(t *testing.T) {
 		{[]string{"--max-upload-mb", "0"}, nil, "--max-upload-mb"},
 		{nil, map[string]string{"KAKUNIN_UPLOAD_LINK_TTL": "soon"}, "KAKUNIN_UPLOAD_LINK_TTL"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
+		{[]string{"--read-quota", "0"}, nil, "--read-quota"},
+		{[]string{"--reauth-window", "10s"}, nil, "--reauth-window"},
+		{[]string{"--smtp-url", "http://mail.example:25"}, nil, "--smtp-url"},
+		{[]string{"--alert-webhook-url", "https://ops.example/hook"}, nil, "--alert-webhook-secret"},
+		{[]string{"--alert-webhook-url", "ftp://ops.example/hook", "--alert-webhook-secret", "whsec_x"}, nil, "--alert-webhook-url"},
+		{[]string{"--audit-checkpoint-every", "0"}, nil, "--audit-checkpoint-every"},
 	} {
 		_, err := parse(t, tc.args, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
