@@ -16,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
+	"github.com/kakunin/kakunin/internal/notice"
 	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -51,6 +52,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	srv := &web.Server{
 		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
 		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
+		Notices: &notice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),

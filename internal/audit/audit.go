@@ -42,6 +42,9 @@ const (
 	ExposureChecked   = "exposure.checked"
 	PasskeyAdded      = "staff.passkey_added"
 	PasskeyRemoved    = "staff.passkey_removed"
+	NoticeCreated     = "notice.created"
+	NoticeUpdated     = "notice.updated"
+	NoticePublished   = "notice.published"
 )
 
 // Actions lists every action, for the auditor's filter.
@@ -51,6 +54,7 @@ var Actions = []string{
 	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
+	NoticeCreated, NoticeUpdated, NoticePublished,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/notice"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -26,6 +27,7 @@ type Server struct {
 	Verifications  *verification.Service
 	Documents      *document.Service
 	Review         *review.Service
+	Notices        *notice.Service
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log
@@ -35,6 +37,7 @@ type Server struct {
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
+	PublicURL      string // e.g. https://kakunin.example.jp, for absolute links (the Atom feed)
 	Now            func() time.Time
 }
 
@@ -69,6 +72,7 @@ type Route struct {
 // authorization test walks this table for every role.
 func (s *Server) Routes() []Route {
 	reviewer := staffOnly(kakunin.RoleReviewer)
+	responder := staffOnly(kakunin.RoleResponder)
 	return []Route{
 		{"GET /healthz", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })},
 		{"GET /static/", public, staticCache(pages.Static())},
@@ -79,6 +83,10 @@ func (s *Server) Routes() []Route {
 		{"DELETE /api/v1/members/{external_id}", hostAPI, s.api(s.deleteMember)},
 		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
+
+		{"GET /notices", public, http.HandlerFunc(s.publicNotices)},
+		{"GET /notices/{id}", public, http.HandlerFunc(s.publicNotice)},
+		{"GET /notices.atom", public, http.HandlerFunc(s.noticesFeed)},
 
 		{"GET /u/{token}", public, http.HandlerFunc(s.uploadPage)},
 		{"POST /u/{token}", public, http.HandlerFunc(s.upload)},
@@ -117,6 +125,12 @@ func (s *Server) Routes() []Route {
 		{"GET /console/audit", staffOnly(kakunin.RoleAuditor), http.HandlerFunc(s.auditLog)},
 		{"GET /console/audit/export", fresh(staffOnly(kakunin.RoleAuditor)), http.HandlerFunc(s.auditExport)},
 		{"GET /console/incident/scope", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), http.HandlerFunc(s.incidentScope)},
+
+		{"GET /console/notices", responder, http.HandlerFunc(s.consoleNotices)},
+		{"POST /console/notices", responder, http.HandlerFunc(s.createNotice)},
+		{"GET /console/notices/{id}", responder, http.HandlerFunc(s.editNoticePage)},
+		{"POST /console/notices/{id}", responder, http.HandlerFunc(s.updateNotice)},
+		{"POST /console/notices/{id}/publish", responder, http.HandlerFunc(s.publishNotice)},
 
 		{"GET /console/staff", staffOnly(kakunin.RoleAdmin), http.HandlerFunc(s.staffList)},
 		{"POST /console/staff/{id}/unlock", fresh(staffOnly(kakunin.RoleAdmin)), http.HandlerFunc(s.unlockStaff)},

@@ -29,8 +29,11 @@ func (s *Server) withOrigin(next http.Handler) http.Handler {
 
 // sections are the start-page entries of each role without a review queue.
 var sections = map[kakunin.Role][]pages.NavLink{
-	kakunin.RoleSupport:   {{URL: "/console/verifications", LabelID: "section.verifications", HintID: "section.verifications.hint"}},
-	kakunin.RoleResponder: {{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"}},
+	kakunin.RoleSupport: {{URL: "/console/verifications", LabelID: "section.verifications", HintID: "section.verifications.hint"}},
+	kakunin.RoleResponder: {
+		{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},
+		{URL: "/console/notices", LabelID: "section.notices", HintID: "section.notices.hint"},
+	},
 	kakunin.RoleAuditor: {
 		{URL: "/console/audit", LabelID: "section.audit", HintID: "section.audit.hint"},
 		{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},

@@ -299,3 +299,70 @@ type PasskeyList struct {
 	Limit     int
 	ErrorCode string
 }
+
+// NoticeView is a notice as the public reads it, in one language. The body
+// is plain text: Paragraphs are its blank-line-separated parts, each a
+// list of lines, and the template escapes every one.
+type NoticeView struct {
+	ID          string
+	Lang        kakunin.Locale // the language of Title and Paragraphs
+	Title       string
+	Paragraphs  [][]string
+	PublishedAt time.Time
+	UpdatedAt   time.Time
+	URL         string
+}
+
+// NoticesPublic is "notices_public": the published notices, the most
+// recently updated first, and a link to the Atom feed.
+type NoticesPublic struct {
+	Base
+	Notices []NoticeView
+	FeedURL string
+}
+
+// NoticePublic is "notice_public": one published notice.
+type NoticePublic struct {
+	Base
+	Item    NoticeView
+	FeedURL string
+}
+
+// NoticeForm is the text of a notice as a responder typed it (the page
+// refills it after an error), with the limits the form states.
+type NoticeForm struct {
+	TitleJA, TitleEN, BodyJA, BodyEN string
+	MaxTitle, MaxBody                int
+}
+
+// NoticeRow is one notice in the responder's list.
+type NoticeRow struct {
+	ID          string
+	TitleJA     string
+	TitleEN     string
+	PublishedAt *time.Time // nil: a draft
+	UpdatedAt   time.Time
+}
+
+// ConsoleNotices is "console_notices": every notice with its status, and a
+// form to write a new draft. ErrorCode is "" | invalid.
+type ConsoleNotices struct {
+	Base
+	Notices   []NoticeRow
+	Form      NoticeForm
+	ErrorCode string
+}
+
+// ConsoleNoticeEdit is "console_notice_edit": one notice's edit form, a
+// publish button while it is a draft, and a preview of both languages as
+// the public will see them. ErrorCode is "" | invalid.
+type ConsoleNoticeEdit struct {
+	Base
+	ID          string
+	Form        NoticeForm
+	PublishedAt *time.Time
+	UpdatedAt   time.Time
+	PreviewJA   NoticeView
+	PreviewEN   NoticeView
+	ErrorCode   string
+}

@@ -35,7 +35,7 @@ var pageNames = []string{
 	"home", "upload", "upload_status", "link_problem",
 	"login", "totp", "password", "queue", "task", "error",
 	"console_home", "reauth", "staff_list", "verification_lookup", "audit_log", "scope",
-	"passkeys",
+	"passkeys", "notices_public", "notice_public", "console_notices", "console_notice_edit",
 }
 
 // locales are the languages with a catalogue; the first is the fallback.

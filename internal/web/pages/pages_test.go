@@ -84,6 +84,7 @@ func representativePages() []page {
 		}
 	}
 	consolePages(add)
+	noticePages(add)
 	for _, role := range kakunin.Roles {
 		add("error", func(b Base) any {
 			b.Staff = &StaffNav{Email: "a@example.jp", Role: role}
@@ -565,6 +566,49 @@ func consolePages(add func(string, func(Base) any)) {
 			ReadsTotal:   1}
 		return Scope{Base: staffAs(b, kakunin.RoleResponder), Report: rep}
 	})
+}
+
+// noticePages adds the public notice pages and the responder's notice
+// console, empty and filled, drafts and published. The sample text is
+// ASCII so an English page holds no Japanese by accident.
+func noticePages(add func(string, func(Base) any)) {
+	view := func(lang kakunin.Locale) NoticeView {
+		return NoticeView{ID: "ntc_1", Lang: lang, Title: "Unauthorised access <b>notice</b>",
+			Paragraphs:  [][]string{{"First line.", "Second line."}, {"Another paragraph."}},
+			PublishedAt: received, UpdatedAt: received.Add(time.Hour), URL: "/notices/ntc_1"}
+	}
+	add("notices_public", func(b Base) any { return NoticesPublic{Base: b, FeedURL: "/notices.atom?lang=ja"} })
+	add("notices_public", func(b Base) any {
+		second := view(b.Lang)
+		second.ID = "ntc_2"
+		return NoticesPublic{Base: b, Notices: []NoticeView{view(b.Lang), second}, FeedURL: "/notices.atom?lang=en"}
+	})
+	add("notice_public", func(b Base) any { return NoticePublic{Base: b, Item: view(b.Lang), FeedURL: "/notices.atom?lang=ja"} })
+
+	form := NoticeForm{TitleJA: "Title ja", TitleEN: "Title en", BodyJA: "Body ja", BodyEN: "Body en", MaxTitle: 200, MaxBody: 20000}
+	for _, code := range []string{"", "invalid"} {
+		add("console_notices", func(b Base) any {
+			return ConsoleNotices{Base: staffAs(b, kakunin.RoleResponder), Form: NoticeForm{MaxTitle: 200, MaxBody: 20000}, ErrorCode: code}
+		})
+	}
+	add("console_notices", func(b Base) any {
+		return ConsoleNotices{Base: staffAs(b, kakunin.RoleResponder), Form: form, Notices: []NoticeRow{
+			{ID: "ntc_draft", TitleJA: "Draft ja", TitleEN: "Draft en", UpdatedAt: received},
+			{ID: "ntc_pub", TitleJA: "Published ja", TitleEN: "Published en", PublishedAt: &received, UpdatedAt: received},
+		}}
+	})
+	for _, published := range []*time.Time{nil, &received} {
+		for _, code := range []string{"", "invalid"} {
+			for _, notice := range []string{"", "notice.notice_created", "notice.notice_saved", "notice.notice_published"} {
+				add("console_notice_edit", func(b Base) any {
+					b = staffAs(b, kakunin.RoleResponder)
+					b.Notice = notice
+					return ConsoleNoticeEdit{Base: b, ID: "ntc_1", Form: form, PublishedAt: published, UpdatedAt: received,
+						PreviewJA: view(kakunin.LocaleJA), PreviewEN: view(kakunin.LocaleEN), ErrorCode: code}
+				})
+			}
+		}
+	}
 }
 
 // renderOne renders one page strictly and returns its body.

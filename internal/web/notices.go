@@ -1,0 +1,290 @@
+package web
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// publicNoticeCache is the one cache policy of the public notice pages and
+// feed: they hold no personal data, and a minute's delay after an edit is
+// acceptable.
+const publicNoticeCache = "public, max-age=60"
+
+// paragraphs splits a plain-text body on blank lines; each paragraph keeps
+// its lines so the page can break them without any HTML in the text.
+func paragraphs(body string) [][]string {
+	var out [][]string
+	var cur []string
+	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) == "" {
+			if cur != nil {
+				out = append(out, cur)
+				cur = nil
+			}
+			continue
+		}
+		cur = append(cur, line)
+	}
+	if cur != nil {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func noticeView(n *store.Notice, lang kakunin.Locale) pages.NoticeView {
+	v := pages.NoticeView{ID: n.ID, Lang: lang, Title: n.TitleJA, Paragraphs: paragraphs(n.BodyJA), UpdatedAt: n.UpdatedAt, URL: "/notices/" + n.ID}
+	if lang == kakunin.LocaleEN {
+		v.Title, v.Paragraphs = n.TitleEN, paragraphs(n.BodyEN)
+	}
+	if n.PublishedAt != nil {
+		v.PublishedAt = *n.PublishedAt
+	}
+	return v
+}
+
+func noticeForm(t notice.Text) pages.NoticeForm {
+	return pages.NoticeForm{TitleJA: t.TitleJA, TitleEN: t.TitleEN, BodyJA: t.BodyJA, BodyEN: t.BodyEN,
+		MaxTitle: notice.MaxTitle, MaxBody: notice.MaxBody}
+}
+
+func noticeText(r *http.Request) notice.Text {
+	return notice.Text{TitleJA: r.PostFormValue("title_ja"), TitleEN: r.PostFormValue("title_en"),
+		BodyJA: r.PostFormValue("body_ja"), BodyEN: r.PostFormValue("body_en")}
+}
+
+// maxNoticeForm bounds a notice form: four fields of at most 20,000
+// characters, each up to 4 bytes and percent-encoded.
+const maxNoticeForm = 1 << 20
+
+func (s *Server) consoleNotices(w http.ResponseWriter, r *http.Request) {
+	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(notice.Text{}), "")
+}
+
+func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, status int, form pages.NoticeForm, errCode string) {
+	all, err := s.Notices.List(r.Context())
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	data := pages.ConsoleNotices{Base: s.staffBase(w, r), Form: form, ErrorCode: errCode}
+	for _, n := range all {
+		data.Notices = append(data.Notices, pages.NoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
+			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
+	}
+	s.render(w, r, status, "console_notices", data)
+}
+
+func (s *Server) createNotice(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxNoticeForm)
+	t := noticeText(r)
+	n, err := s.Notices.Create(r.Context(), t)
+	if kakunin.ErrorCode(err) == kakunin.EINVALID {
+		s.renderConsoleNotices(w, r, http.StatusBadRequest, noticeForm(t), "invalid")
+		return
+	}
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/notices/"+n.ID+"?done=created", http.StatusSeeOther)
+}
+
+func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
+	n, err := s.Notices.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	data := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN})
+	switch r.URL.Query().Get("done") {
+	case "created":
+		data.Notice = "notice.notice_created"
+	case "saved":
+		data.Notice = "notice.notice_saved"
+	case "published":
+		data.Notice = "notice.notice_published"
+	}
+	s.render(w, r, http.StatusOK, "console_notice_edit", data)
+}
+
+func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t notice.Text) pages.ConsoleNoticeEdit {
+	return pages.ConsoleNoticeEdit{Base: s.staffBase(w, r), ID: n.ID, Form: noticeForm(t), PublishedAt: n.PublishedAt,
+		UpdatedAt: n.UpdatedAt, PreviewJA: noticeView(n, kakunin.LocaleJA), PreviewEN: noticeView(n, kakunin.LocaleEN)}
+}
+
+func (s *Server) updateNotice(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxNoticeForm)
+	id, t := r.PathValue("id"), noticeText(r)
+	_, err := s.Notices.Update(r.Context(), id, t)
+	if kakunin.ErrorCode(err) == kakunin.EINVALID {
+		n, gerr := s.Notices.Get(r.Context(), id)
+		if gerr != nil {
+			s.consoleError(w, r, gerr)
+			return
+		}
+		data := s.noticeEditData(w, r, n, t)
+		data.ErrorCode = "invalid"
+		s.render(w, r, http.StatusBadRequest, "console_notice_edit", data)
+		return
+	}
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/notices/"+id+"?done=saved", http.StatusSeeOther)
+}
+
+func (s *Server) publishNotice(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.Notices.Publish(r.Context(), id); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/notices/"+id+"?done=published", http.StatusSeeOther)
+}
+
+// cacheShareable lets shared caches keep a public notice page for a minute,
+// unless this response sets the language cookie: a cache that stored the
+// Set-Cookie would hand it to everyone. The language also follows
+// Accept-Language, so caches must key on it.
+func cacheShareable(w http.ResponseWriter) {
+	w.Header().Add("Vary", "Accept-Language")
+	if w.Header().Get("Set-Cookie") == "" {
+		w.Header().Set("Cache-Control", publicNoticeCache)
+	}
+}
+
+func (s *Server) publicNotices(w http.ResponseWriter, r *http.Request) {
+	lang := s.pageLang(w, r, "")
+	ns, err := s.Notices.Published(r.Context())
+	if err != nil {
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	}
+	data := pages.NoticesPublic{Base: s.base(r, lang), FeedURL: "/notices.atom?lang=" + string(lang)}
+	for _, n := range ns {
+		data.Notices = append(data.Notices, noticeView(n, lang))
+	}
+	cacheShareable(w)
+	s.render(w, r, http.StatusOK, "notices_public", data)
+}
+
+// publicNotice shows one published notice. A draft answers exactly as an
+// ID that never existed.
+func (s *Server) publicNotice(w http.ResponseWriter, r *http.Request) {
+	n, err := s.Notices.GetPublished(r.Context(), r.PathValue("id"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+	case kakunin.ENOTFOUND:
+		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
+		return
+	default:
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	}
+	lang := s.pageLang(w, r, "")
+	cacheShareable(w)
+	s.render(w, r, http.StatusOK, "notice_public", pages.NoticePublic{Base: s.base(r, lang), Item: noticeView(n, lang),
+		FeedURL: "/notices.atom?lang=" + string(lang)})
+}
+
+// The Atom 1.0 feed (RFC 4287), written with encoding/xml so every text
+// is escaped by the encoder.
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Author  atomAuthor  `xml:"author"`
+	Links   []atomLink  `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomAuthor struct {
+	Name string `xml:"name"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Text string `xml:",chardata"`
+}
+
+type atomEntry struct {
+	ID        string   `xml:"id"`
+	Title     atomText `xml:"title"`
+	Updated   string   `xml:"updated"`
+	Published string   `xml:"published"`
+	Link      atomLink `xml:"link"`
+	Content   atomText `xml:"content"`
+}
+
+func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// noticesFeed is the Atom feed of published notices in one language:
+// ?lang=en, or Japanese. It sets no cookie, unlike the pages.
+func (s *Server) noticesFeed(w http.ResponseWriter, r *http.Request) {
+	lang := kakunin.LocaleJA
+	if l, ok := kakunin.ParseLocale(r.URL.Query().Get("lang")); ok {
+		lang = l
+	}
+	ns, err := s.Notices.Published(r.Context())
+	if err != nil {
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	}
+	base := strings.TrimSuffix(s.PublicURL, "/")
+	feed := atomFeed{
+		ID:     "urn:kakunin:notices:" + string(lang),
+		Title:  s.Pages.T(lang, "notices.feed_title"),
+		Author: atomAuthor{Name: "kakunin"},
+		Links: []atomLink{
+			{Rel: "self", Type: "application/atom+xml", Href: base + "/notices.atom?lang=" + string(lang)},
+			{Rel: "alternate", Type: "text/html", Href: base + "/notices?lang=" + string(lang)},
+		},
+		// An empty feed still needs a stable updated time.
+		Updated: atomTime(time.Unix(0, 0)),
+	}
+	for i, n := range ns {
+		v := noticeView(n, lang)
+		body := n.BodyJA
+		if lang == kakunin.LocaleEN {
+			body = n.BodyEN
+		}
+		if i == 0 {
+			feed.Updated = atomTime(n.UpdatedAt)
+		}
+		feed.Entries = append(feed.Entries, atomEntry{
+			ID: "urn:kakunin:notice:" + n.ID, Title: atomText{Type: "text", Text: v.Title},
+			Updated: atomTime(n.UpdatedAt), Published: atomTime(v.PublishedAt),
+			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: base + "/notices/" + n.ID + "?lang=" + string(lang)},
+			Content: atomText{Type: "text", Text: body},
+		})
+	}
+	out, err := xml.MarshalIndent(feed, "", "  ")
+	if err != nil {
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", publicNoticeCache)
+	w.Write([]byte(xml.Header))
+	w.Write(out)
+	w.Write([]byte("\n"))
+}
