@@ -73,7 +73,7 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	reviewer := staffOnly(kakunin.RoleReviewer)
 	responder := staffOnly(kakunin.RoleResponder)
-	return []Route{
+	routes := []Route{
 		{"GET /healthz", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })},
 		{"GET /static/", public, staticCache(pages.Static())},
 		{"GET /favicon.ico", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })},
@@ -135,6 +135,11 @@ func (s *Server) Routes() []Route {
 		{"GET /console/staff", staffOnly(kakunin.RoleAdmin), http.HandlerFunc(s.staffList)},
 		{"POST /console/staff/{id}/unlock", fresh(staffOnly(kakunin.RoleAdmin)), http.HandlerFunc(s.unlockStaff)},
 	}
+	// The breach desk's areas keep their routes beside their handlers.
+	routes = append(routes, s.incidentRoutes()...)
+	routes = append(routes, s.exposureRoutes()...)
+	routes = append(routes, s.outboxRoutes()...)
+	return routes
 }
 
 // Handler returns the whole service as one handler.

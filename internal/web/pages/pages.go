@@ -29,13 +29,39 @@ var localeFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pageNames lists every page Render knows; each is templates/<name>.html
-// filled into templates/layout.html.
-var pageNames = []string{
-	"home", "upload", "upload_status", "link_problem",
-	"login", "totp", "password", "queue", "task", "error",
-	"console_home", "reauth", "staff_list", "verification_lookup", "audit_log", "scope",
-	"passkeys", "notices_public", "notice_public", "console_notices", "console_notice_edit",
+// pageNames lists every page Render knows: each templates/<name>.html but
+// the layout, filled into templates/layout.html.
+var pageNames = func() []string {
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		panic(err) // embedded: cannot fail
+	}
+	var names []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".html")
+		if ok && name != "layout" {
+			names = append(names, name)
+		}
+	}
+	return names
+}()
+
+// catalogueFiles lists the message files of lang: locales/<lang>.json and
+// one locales/<area>.<lang>.json per area of the service (go-i18n reads the
+// language from the part before ".json").
+func catalogueFiles(lang kakunin.Locale) []string {
+	entries, err := fs.ReadDir(localeFS, "locales")
+	if err != nil {
+		panic(err) // embedded: cannot fail
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if n == string(lang)+".json" || strings.HasSuffix(n, "."+string(lang)+".json") {
+			files = append(files, "locales/"+n)
+		}
+	}
+	return files
 }
 
 // locales are the languages with a catalogue; the first is the fallback.
@@ -71,9 +97,10 @@ func newRenderer(strict bool) (*Renderer, error) {
 		strict:     strict,
 	}
 	for _, lang := range locales {
-		path := "locales/" + string(lang) + ".json"
-		if _, err := r.bundle.LoadMessageFileFS(localeFS, path); err != nil {
-			return nil, fmt.Errorf("load catalogue %s: %w", path, err)
+		for _, path := range catalogueFiles(lang) {
+			if _, err := r.bundle.LoadMessageFileFS(localeFS, path); err != nil {
+				return nil, fmt.Errorf("load catalogue %s: %w", path, err)
+			}
 		}
 		r.localizers[lang] = i18n.NewLocalizer(r.bundle, string(lang))
 	}

@@ -28,9 +28,16 @@ type page struct {
 
 // representativePages returns every template with every code the server may pass, so a
 // code whose message is missing fails a render in strict mode.
+// moreRepresentativePages lets each area's test file add its pages' data
+// (from an init function) without all editing one list.
+var moreRepresentativePages []func(add func(name string, f func(b Base) any))
+
 func representativePages() []page {
 	var ps []page
 	add := func(name string, f func(b Base) any) { ps = append(ps, page{name, f}) }
+	for _, more := range moreRepresentativePages {
+		more(add)
+	}
 
 	add("home", func(b Base) any { return Home{b} })
 	for _, code := range []string{"", "missing_type", "missing_file", "unsupported", "too_large", "invalid", "gone", "internal"} {
@@ -277,20 +284,25 @@ func TestUploadWarnsAgainstTheMyNumberBackSide(t *testing.T) {
 func TestCataloguesHaveTheSameKeys(t *testing.T) {
 	keys := make(map[kakunin.Locale]map[string]bool)
 	for _, lang := range locales {
-		raw, err := localeFS.ReadFile("locales/" + string(lang) + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatalf("%s catalogue must be a flat object of strings: %v", lang, err)
-		}
 		keys[lang] = make(map[string]bool)
-		for k, v := range m {
-			if strings.TrimSpace(v) == "" {
-				t.Errorf("%s: %s is empty", lang, k)
+		for _, path := range catalogueFiles(lang) {
+			raw, err := localeFS.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
 			}
-			keys[lang][k] = true
+			var m map[string]string
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("%s must be a flat object of strings: %v", path, err)
+			}
+			for k, v := range m {
+				if strings.TrimSpace(v) == "" {
+					t.Errorf("%s: %s is empty", path, k)
+				}
+				if keys[lang][k] {
+					t.Errorf("%s: %s is defined twice for %s", path, k, lang)
+				}
+				keys[lang][k] = true
+			}
 		}
 	}
 	for _, a := range locales {
