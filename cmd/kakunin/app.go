@@ -17,6 +17,8 @@ import (
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/exposure"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/notify"
@@ -40,6 +42,9 @@ type app struct {
 	review        *review.Service
 	staff         *auth.Staff
 	audit         *audit.Log
+	incidents     *incident.Service
+	exposure      *exposure.Service
+	mailer        notify.Mailer // nil without workers; the mass notification's sender uses it
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -94,6 +99,13 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.staff = auth.NewStaff(a.db, a.vault, a.audit)
 	a.staff.IdleTimeout, a.staff.ReauthAfter = cfg.StaffIdleTimeout, cfg.ReauthWindow
 
+	a.incidents = &incident.Service{DB: a.db, Audit: a.audit, Now: time.Now, StaleAfter: cfg.NoticeStaleAfter}
+	// The exposure check: answer jobs start up to --check-spread after the
+	// request, at random, so a member's extra work is not timed from the form.
+	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+		Limits:        exposure.Limits{Client: cfg.CheckRateClient, Address: cfg.CheckRateAddress},
+		NoAccountMail: cfg.CheckNoAccountMail, Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+
 	var workers *river.Workers
 	var jcfg jobs.Config
 	jcfg.Logger = log
@@ -114,13 +126,22 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		}
 		river.AddWorker(workers, hook)
 		notify.Register(workers, mailer, a.db, log)
+		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+		// The incident desk's hourly watch: overdue deadlines and stale
+		// public notices, mailed to responders.
+		incident.RegisterWatch(workers, a.incidents, log)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, incident.WatchJob())
+		exposure.Register(workers, a.exposure, mailer)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
 		a.close()
 		return nil, err
 	}
 	a.verifications.Jobs = a.queue
+	a.incidents.Queue = a.queue
+	a.exposure.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return notify.RaiseAlert(ctx, a.queue, tx.SQL(), notify.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})

@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/webhook"
 
 	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -52,10 +53,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	srv := &web.Server{
 		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
 		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
-		Notices: &notice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL,
+		Notices: &notice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL, Incidents: a.incidents,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
+		Exposure: a.exposure,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
+		Outbox: &outbox.Service{DB: a.db, Audit: a.audit, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
+			OnStart: a.incidents.NotificationStarted},
 	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
@@ -83,6 +87,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	auditDone.Go(func() { a.audit.Run(auditCtx) })
 	auditDone.Go(func() { cp.Run(auditCtx) })
 	defer func() { stopAudit(); auditDone.Wait() }()
+	// The mass notification's sender enqueues started campaigns and sends
+	// their mail at --notify-rate. It records the batch in flight when
+	// stopped, and is waited for before the audit committer stops.
+	sender := &outbox.Sender{DB: a.db, Keys: a.vault, Limiter: outbox.NewLimiter(a.cfg.NotifyRate),
+		Connections: a.cfg.NotifyConnections, MaxAttempts: a.cfg.NotifyMaxAttempts, Audit: a.audit, Log: a.log,
+		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, OnFinish: a.incidents.NotificationFinished}
+	if a.cfg.SMTPURL != "" {
+		sender.Mailer = a.mailer // without a mail server, nothing is sent (and nothing marked sent)
+	}
+	senderCtx, stopSender := context.WithCancel(ctx)
+	var senderDone sync.WaitGroup
+	senderDone.Go(func() { sender.Run(senderCtx) })
+	defer func() { stopSender(); senderDone.Wait() }()
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,

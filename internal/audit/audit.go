@@ -47,6 +47,37 @@ const (
 	NoticePublished   = "notice.published"
 )
 
+// The incident desk's actions (internal/incident, internal/notice).
+const (
+	IncidentCreated       = "incident.created"
+	IncidentUpdated       = "incident.updated"
+	IncidentStatusChanged = "incident.status_changed"
+	IncidentNoted         = "incident.noted"    // a timeline entry
+	IncidentReported      = "incident.reported" // a report or notification recorded as done
+	CertifierItemAdded    = "incident.certifier_item_added"
+	CertifierItemDone     = "incident.certifier_item_done"
+	IncidentAlerted       = "incident.alerted" // an overdue obligation or stale notice mailed to responders
+	NoticeUnpublished     = "notice.unpublished"
+	NoticeDeleted         = "notice.deleted"
+)
+
+// The exposure check's actions (internal/exposure); ExposureChecked above.
+const (
+	ExposureViewed     = "exposure.viewed"      // a member opened their answer through a link
+	ExposureLinkIssued = "exposure.link_issued" // the host asked for a hand-off link
+)
+
+// The mass notification's actions (internal/outbox).
+const (
+	NotificationCreated   = "notification.campaign_created"
+	NotificationUpdated   = "notification.campaign_updated" // the letter's templates changed (draft only)
+	NotificationPreviewed = "notification.previewed"
+	NotificationStarted   = "notification.started"
+	NotificationPaused    = "notification.paused"
+	NotificationResumed   = "notification.resumed"
+	NotificationFinished  = "notification.finished" // every affected member's mail has an outcome
+)
+
 // Actions lists every action, for the auditor's filter.
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
@@ -55,6 +86,11 @@ var Actions = []string{
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
+	IncidentCreated, IncidentUpdated, IncidentStatusChanged, IncidentNoted, IncidentReported,
+	CertifierItemAdded, CertifierItemDone, IncidentAlerted, NoticeUnpublished, NoticeDeleted,
+	ExposureViewed, ExposureLinkIssued,
+	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
+	NotificationFinished,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

@@ -57,6 +57,22 @@ type Config struct {
 	AlertWebhookURL    string
 	AlertWebhookSecret string
 
+	// Incident desk: an open incident without a public update for this
+	// long raises an alert to responders.
+	NoticeStaleAfter time.Duration
+
+	// Mass notification of affected members (internal/outbox).
+	NotifyRate        float64 // messages a second, per replica; 0: no throttle
+	NotifyConnections int     // SMTP sessions sending at once
+	NotifyMaxAttempts int     // a temporary failure gives up after this many attempts
+	NotifyContact     string  // where the letter tells members to ask (default --mail-from)
+
+	// The exposure check "am I affected?" (internal/exposure).
+	CheckRateClient    int           // checks one client may send per hour
+	CheckRateAddress   int           // answer mails one address may receive per 24 h
+	CheckNoAccountMail bool          // mail "no account uses this address" (at most once a day per address)
+	CheckSpread        time.Duration // answer jobs start at a random delay up to this long
+
 	LogLevel  string
 	LogFormat string
 }
@@ -119,6 +135,33 @@ var options = []option{
 	}},
 	{"alert-webhook-secret", "KAKUNIN_ALERT_WEBHOOK_SECRET", "signing secret of --alert-webhook-url (default --webhook-secret)", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AlertWebhookSecret, "alert-webhook-secret", "", "")
+	}},
+	{"notice-stale-after", "KAKUNIN_NOTICE_STALE_AFTER", "an open incident with no public notice update for this long raises an alert to responders", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.NoticeStaleAfter, "notice-stale-after", 72*time.Hour, "")
+	}},
+	{"notify-rate", "KAKUNIN_NOTIFY_RATE", "mass notification: messages a second each replica sends to affected members (0: no throttle)", func(fs *flag.FlagSet, c *Config) {
+		fs.Float64Var(&c.NotifyRate, "notify-rate", 20, "")
+	}},
+	{"notify-connections", "KAKUNIN_NOTIFY_CONNECTIONS", "mass notification: SMTP sessions sending at once", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.NotifyConnections, "notify-connections", 2, "")
+	}},
+	{"notify-max-attempts", "KAKUNIN_NOTIFY_MAX_ATTEMPTS", "mass notification: attempts before a temporarily refused message counts as failed (retries back off from 1m, doubling, up to 6h)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.NotifyMaxAttempts, "notify-max-attempts", 10, "")
+	}},
+	{"notify-contact", "KAKUNIN_NOTIFY_CONTACT", "mass notification: where the letter tells members to ask questions, an address or a URL (default --mail-from)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.NotifyContact, "notify-contact", "", "")
+	}},
+	{"check-rate-client", "KAKUNIN_CHECK_RATE_CLIENT", "exposure check: checks one client (IP address) may send per hour; more get a calm 429", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.CheckRateClient, "check-rate-client", 10, "")
+	}},
+	{"check-rate-address", "KAKUNIN_CHECK_RATE_ADDRESS", "exposure check: answer mails one address may receive per 24 hours; more are silently not sent", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.CheckRateAddress, "check-rate-address", 3, "")
+	}},
+	{"check-no-account-mail", "KAKUNIN_CHECK_NO_ACCOUNT_MAIL", "exposure check: mail an address no account uses that none does (at most once a day per address; default: send nothing)", func(fs *flag.FlagSet, c *Config) {
+		fs.BoolVar(&c.CheckNoAccountMail, "check-no-account-mail", false, "")
+	}},
+	{"check-spread", "KAKUNIN_CHECK_SPREAD", "exposure check: each answer job starts at a random delay up to this long, so a member's extra work cannot be timed from the form (0: at once)", func(fs *flag.FlagSet, c *Config) {
+		fs.DurationVar(&c.CheckSpread, "check-spread", 15*time.Second, "")
 	}},
 	{"log-level", "KAKUNIN_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogLevel, "log-level", "info", "") }},
 	{"log-format", "KAKUNIN_LOG_FORMAT", "json or text", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogFormat, "log-format", "json", "") }},
@@ -210,6 +253,18 @@ func (c *Config) Finish() error {
 			errs = append(errs, errors.New("--alert-webhook-secret: a whsec_… secret is required with --alert-webhook-url"))
 		}
 	}
+	if c.NotifyRate < 0 || c.NotifyRate > 10000 || c.NotifyConnections < 1 || c.NotifyConnections > 64 || c.NotifyMaxAttempts < 1 {
+		errs = append(errs, errors.New("--notify-rate: 0 (no throttle) to 10000; --notify-connections: 1 to 64; --notify-max-attempts: at least 1"))
+	}
+	if c.NotifyContact == "" {
+		c.NotifyContact = c.MailFrom
+	}
+	if c.CheckRateClient < 1 || c.CheckRateAddress < 1 {
+		errs = append(errs, errors.New("--check-rate-client and --check-rate-address: at least 1"))
+	}
+	if c.CheckSpread < 0 || c.CheckSpread > time.Hour {
+		errs = append(errs, errors.New("--check-spread: 0 to 1h"))
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
@@ -227,6 +282,9 @@ func (c *Config) Finish() error {
 	}
 	if c.UploadLinkTTL < time.Minute {
 		errs = append(errs, errors.New("--upload-link-ttl: at least 1m"))
+	}
+	if c.NoticeStaleAfter < time.Hour {
+		errs = append(errs, errors.New("--notice-stale-after: at least 1h"))
 	}
 	if c.RetainAfterDecision < 0 || c.RetainUnreviewed <= 0 {
 		errs = append(errs, errors.New("--retain-after-decision must be >= 0 and --retain-unreviewed > 0"))

@@ -38,6 +38,24 @@ func TestDefaultsNeedNoSetUp(t *testing.T) {
 	if c.AuditKey != filepath.Join(c.Data, "keys", "audit-signer.key") || c.ReadQuota != 60 || c.ReadQuotaWindow != time.Hour {
 		t.Errorf("audit key %q, quota %d per %v", c.AuditKey, c.ReadQuota, c.ReadQuotaWindow)
 	}
+	if c.NoticeStaleAfter != 72*time.Hour {
+		t.Errorf("notice stale after %v, want 72h", c.NoticeStaleAfter)
+	}
+	if c, err := parse(t, nil, map[string]string{"KAKUNIN_NOTICE_STALE_AFTER": "24h"}); err != nil || c.NoticeStaleAfter != 24*time.Hour {
+		t.Errorf("KAKUNIN_NOTICE_STALE_AFTER=24h: %v (%v)", c, err)
+	}
+	if c.NotifyRate != 20 || c.NotifyConnections != 2 || c.NotifyMaxAttempts != 10 || c.NotifyContact != c.MailFrom {
+		t.Errorf("notify: rate %v, connections %d, attempts %d, contact %q", c.NotifyRate, c.NotifyConnections, c.NotifyMaxAttempts, c.NotifyContact)
+	}
+	if c, err := parse(t, nil, map[string]string{"KAKUNIN_NOTIFY_RATE": "0.5"}); err != nil || c.NotifyRate != 0.5 {
+		t.Errorf("KAKUNIN_NOTIFY_RATE=0.5: %v (%v)", c, err)
+	}
+	if c.CheckRateClient != 10 || c.CheckRateAddress != 3 || c.CheckNoAccountMail || c.CheckSpread != 15*time.Second {
+		t.Errorf("check: client %d, address %d, no-account mail %v", c.CheckRateClient, c.CheckRateAddress, c.CheckNoAccountMail)
+	}
+	if c, err := parse(t, nil, map[string]string{"KAKUNIN_CHECK_NO_ACCOUNT_MAIL": "true"}); err != nil || !c.CheckNoAccountMail {
+		t.Errorf("KAKUNIN_CHECK_NO_ACCOUNT_MAIL=true: %v (%v)", c, err)
+	}
 	// Alerts name staff: without their own URL they go nowhere, never to
 	// the host platform's webhook.
 	c, err = parse(t, []string{"--webhook-url", "https://host.example/hook", "--webhook-secret", "whsec_x"}, nil)
@@ -73,6 +91,13 @@ func TestBadSettingsAreRefusedWithTheirNames(t *testing.T) {
 		{[]string{"--alert-webhook-url", "https://ops.example/hook"}, nil, "--alert-webhook-secret"},
 		{[]string{"--alert-webhook-url", "ftp://ops.example/hook", "--alert-webhook-secret", "whsec_x"}, nil, "--alert-webhook-url"},
 		{[]string{"--audit-checkpoint-every", "0"}, nil, "--audit-checkpoint-every"},
+		{[]string{"--notice-stale-after", "5m"}, nil, "--notice-stale-after"},
+		{[]string{"--notify-rate", "-1"}, nil, "--notify-rate"},
+		{[]string{"--notify-connections", "0"}, nil, "--notify-connections"},
+		{nil, map[string]string{"KAKUNIN_NOTIFY_RATE": "fast"}, "KAKUNIN_NOTIFY_RATE"},
+		{[]string{"--check-rate-client", "0"}, nil, "--check-rate-client"},
+		{[]string{"--check-spread", "-1s"}, nil, "--check-spread"},
+		{nil, map[string]string{"KAKUNIN_CHECK_NO_ACCOUNT_MAIL": "maybe"}, "KAKUNIN_CHECK_NO_ACCOUNT_MAIL"},
 	} {
 		_, err := parse(t, tc.args, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

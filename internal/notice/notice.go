@@ -1,8 +1,11 @@
 // Package notice keeps the public notices the breach desk writes in
-// Japanese and English. A notice is a draft until published; once
-// published it stays published, and later edits move its "last updated"
-// time, which the public page shows. Every change is audited in the same
-// transaction as the change itself.
+// Japanese and English. A notice is a draft until published; edits to a
+// published notice move its "last updated" time, which the public page
+// shows. A notice may be about an incident: the incident's "last public
+// update" is its published notices' newest change. A published notice can
+// be unpublished (it becomes a draft again, and the public pages answer
+// for it exactly as for an unknown ID); only drafts can be deleted. Every
+// change is audited in the same transaction as the change itself.
 package notice
 
 import (
@@ -25,10 +28,11 @@ const (
 )
 
 // Text is what a responder writes: a title and a plain-text body in each
-// language.
+// language, and optionally the incident the notice is about.
 type Text struct {
 	TitleJA, TitleEN string
 	BodyJA, BodyEN   string
+	IncidentID       string // "" for none
 }
 
 // Service creates, edits and publishes notices.
@@ -81,7 +85,20 @@ func Validate(t Text) error {
 func normalize(t Text) Text {
 	nl := strings.NewReplacer("\r\n", "\n", "\r", "\n")
 	return Text{TitleJA: strings.TrimSpace(t.TitleJA), TitleEN: strings.TrimSpace(t.TitleEN),
-		BodyJA: nl.Replace(t.BodyJA), BodyEN: nl.Replace(t.BodyEN)}
+		BodyJA: nl.Replace(t.BodyJA), BodyEN: nl.Replace(t.BodyEN), IncidentID: strings.TrimSpace(t.IncidentID)}
+}
+
+// checkIncident refuses a notice about an incident that does not exist.
+func checkIncident(ctx context.Context, tx *store.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := tx.Incident(ctx, id); kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
+		return kakunin.Errorf(kakunin.EINVALID, "no incident %s to link the notice to", id)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Create stores a new draft.
@@ -93,8 +110,11 @@ func (s *Service) Create(ctx context.Context, t Text) (*store.Notice, error) {
 	now := s.now()
 	actor := audit.ActorFrom(ctx)
 	n := &store.Notice{ID: kakunin.NewID("ntc"), TitleJA: t.TitleJA, TitleEN: t.TitleEN, BodyJA: t.BodyJA, BodyEN: t.BodyEN,
-		CreatedBy: actor, CreatedAt: now, UpdatedAt: now}
+		CreatedBy: actor, CreatedAt: now, UpdatedAt: now, IncidentID: t.IncidentID}
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		if err := checkIncident(ctx, tx, t.IncidentID); err != nil {
+			return err
+		}
 		if err := tx.InsertNotice(ctx, n); err != nil {
 			return err
 		}
@@ -120,7 +140,11 @@ func (s *Service) Update(ctx context.Context, id string, t Text) (*store.Notice,
 		if n, err = tx.Notice(ctx, id); err != nil {
 			return err
 		}
+		if err := checkIncident(ctx, tx, t.IncidentID); err != nil {
+			return err
+		}
 		n.TitleJA, n.TitleEN, n.BodyJA, n.BodyEN, n.UpdatedAt = t.TitleJA, t.TitleEN, t.BodyJA, t.BodyEN, now
+		n.IncidentID = t.IncidentID
 		if err := tx.UpdateNotice(ctx, n); err != nil {
 			return err
 		}
@@ -155,6 +179,63 @@ func (s *Service) Publish(ctx context.Context, id string) (*store.Notice, error)
 		return nil, fmt.Errorf("publish notice %s: %w", id, err)
 	}
 	return n, nil
+}
+
+// Unpublish takes a published notice off the public pages and the feed:
+// it becomes a draft again, which can be edited, published again (with a
+// new publication time) or deleted. Unpublishing a draft changes nothing.
+func (s *Service) Unpublish(ctx context.Context, id string) (*store.Notice, error) {
+	now := s.now()
+	var n *store.Notice
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if n, err = tx.Notice(ctx, id); err != nil {
+			return err
+		}
+		if n.PublishedAt == nil {
+			return nil
+		}
+		if _, err := tx.UnpublishNotice(ctx, id); err != nil {
+			return err
+		}
+		n.PublishedAt = nil
+		return s.Audit.AppendTx(ctx, tx, s.event(ctx, audit.NoticeUnpublished, id, now))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unpublish notice %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// Delete removes a draft for good. A published notice is refused: the
+// public may have read it, so it must be unpublished first, on purpose.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	now := s.now()
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		n, err := tx.Notice(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n.PublishedAt != nil {
+			return kakunin.Errorf(kakunin.ECONFLICT, "notice %s is published: unpublish it before deleting it", id)
+		}
+		if ok, err := tx.DeleteNotice(ctx, id); err != nil {
+			return err
+		} else if !ok {
+			return kakunin.Errorf(kakunin.ECONFLICT, "notice %s changed meanwhile", id)
+		}
+		return s.Audit.AppendTx(ctx, tx, s.event(ctx, audit.NoticeDeleted, id, now))
+	})
+	if err != nil {
+		return fmt.Errorf("delete notice %s: %w", id, err)
+	}
+	return nil
+}
+
+// OfIncident returns the notices about an incident, drafts included, the
+// most recently updated first.
+func (s *Service) OfIncident(ctx context.Context, incidentID string) ([]*store.Notice, error) {
+	return s.DB.IncidentNotices(ctx, incidentID)
 }
 
 // Get returns one notice, draft or published (for the console).

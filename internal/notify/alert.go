@@ -21,6 +21,10 @@ import (
 const (
 	KindReadQuotaExceeded = "staff.read_quota_exceeded"
 	KindStaffLocked       = "staff.locked"
+	// The incident desk's: an obligation past due, and an open incident
+	// the public has not heard of for too long. Both go to responders.
+	KindIncidentOverdue     = "incident.overdue"
+	KindIncidentNoticeStale = "incident.notice_stale"
 )
 
 // Alert is something the people running kakunin must hear about now.
@@ -28,6 +32,9 @@ type Alert struct {
 	Kind    string    `json:"kind"`               // e.g. KindReadQuotaExceeded
 	StaffID string    `json:"staff_id,omitempty"` // the staff member it is about, if any
 	At      time.Time `json:"at"`                 // when it happened; zero means now
+	// Role is who is mailed: every active staff member of this role,
+	// found when the mail is sent. "" means admin.
+	Role kakunin.Role `json:"role,omitempty"`
 	// Detail holds identifiers and counts only ("reads", "quota",
 	// "window"…), never an address or a name: it is stored in the job
 	// table and posted to the alert webhook.
@@ -49,7 +56,7 @@ type Enqueuer interface {
 var _ Enqueuer = (*jobs.Queue)(nil)
 
 // RaiseAlert enqueues, inside tx, the mail of alert a to every active admin
-// and its webhook ("alert." + a.Kind) to the alert endpoint. Both happen if
+// (or every active staff member of a.Role) and its webhook ("alert." + a.Kind) to the alert endpoint. Both happen if
 // and only if tx commits. Who the admins are is decided when the mail is
 // sent, not now: an admin added or locked in between is honoured.
 func RaiseAlert(ctx context.Context, q Enqueuer, tx *sql.Tx, a Alert) error {
@@ -153,14 +160,15 @@ type fanoutWorker struct {
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) error {
 	a := job.Args
-	ids, err := w.db.ActiveAdminIDs(ctx)
+	role := recipients(a.Alert)
+	ids, err := w.db.ActiveStaffIDs(ctx, role)
 	if err != nil {
 		return fmt.Errorf("alert %s: %w", a.ID, err)
 	}
 	if len(ids) == 0 {
 		// Retrying would not create an admin; the webhook still carries
 		// the alert, and this line puts it in front of whoever reads logs.
-		w.log.WarnContext(ctx, "alert not mailed: there is no active admin", "alert_id", a.ID, "kind", a.Alert.Kind, "staff_id", a.Alert.StaffID)
+		w.log.WarnContext(ctx, "alert not mailed: there is no active "+string(role), "alert_id", a.ID, "kind", a.Alert.Kind, "staff_id", a.Alert.StaffID)
 		return nil
 	}
 	// The worker's context carries the River client that runs it; its
@@ -176,7 +184,7 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) erro
 	if _, err := client.InsertMany(ctx, params); err != nil {
 		return fmt.Errorf("alert %s: queue mail: %w", a.ID, err)
 	}
-	w.log.InfoContext(ctx, "alert mail queued", "alert_id", a.ID, "kind", a.Alert.Kind, "admins", len(ids))
+	w.log.InfoContext(ctx, "alert mail queued", "alert_id", a.ID, "kind", a.Alert.Kind, "role", string(role), "recipients", len(ids))
 	return nil
 }
 
@@ -197,9 +205,10 @@ func (w *mailWorker) Timeout(*river.Job[AlertMailArgs]) time.Duration { return 3
 func (w *mailWorker) Work(ctx context.Context, job *river.Job[AlertMailArgs]) error {
 	a := job.Args
 	log := w.log.With("alert_id", a.AlertID, "kind", a.Alert.Kind, "recipient", a.RecipientID)
-	email, err := w.db.ActiveAdminEmail(ctx, a.RecipientID)
+	role := recipients(a.Alert)
+	email, err := w.db.ActiveStaffEmail(ctx, a.RecipientID, role)
 	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
-		log.InfoContext(ctx, "alert mail skipped: the recipient is no longer an active admin")
+		log.InfoContext(ctx, "alert mail skipped: the recipient is no longer an active "+string(role))
 		return nil
 	}
 	if err != nil {
@@ -217,4 +226,12 @@ func (w *mailWorker) Work(ctx context.Context, job *river.Job[AlertMailArgs]) er
 		return nil
 	}
 	return fmt.Errorf("alert %s to %s: %w", a.AlertID, a.RecipientID, err)
+}
+
+// recipients is the role an alert is mailed to: admin unless it names one.
+func recipients(a Alert) kakunin.Role {
+	if a.Role == "" {
+		return kakunin.RoleAdmin
+	}
+	return a.Role
 }

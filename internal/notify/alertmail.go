@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/kakunin/kakunin"
 )
 
 // jst is the zone the Japanese half of an alert shows times in.
@@ -37,6 +39,22 @@ var alertWordings = map[string]alertWording{
 		actionJA:  "監査ログで理由を確認し、問題がなければ管理コンソールでロックを解除してください。",
 		actionEN:  "Check the reason in the audit log and, if all is well, unlock the account in the console.",
 	},
+	KindIncidentOverdue: {
+		subjectJA: "インシデント対応の期限を過ぎています",
+		subjectEN: "Incident obligation overdue",
+		summaryJA: "インシデントの対応期限（報告・通知・是正措置）を過ぎ、まだ完了として記録されていない項目があります。",
+		summaryEN: "An obligation of an incident (a report, the notification of individuals or a corrective item) is past its due date and not recorded as done.",
+		actionJA:  "コンソールのインシデント画面で期限と理由を確認し、対応するか、完了した日付を記録してください。この通知は完了するまで1日1回送られます。",
+		actionEN:  "Open the incident in the console, check the deadline and its reasoning, and act on it or record the date it was done. This alert repeats once a day until then.",
+	},
+	KindIncidentNoticeStale: {
+		subjectJA: "インシデントの公表が更新されていません",
+		subjectEN: "No public update on an open incident",
+		summaryJA: "対応中のインシデントについて、公表されたお知らせが一定時間以上更新されていません（または公表がありません）。",
+		summaryEN: "An open incident has had no public update for longer than allowed (or has no published notice at all).",
+		actionJA:  "コンソールでお知らせを書き、公表してください。進展がなくても「調査を継続しています」と伝えることが大切です。",
+		actionEN:  "Write and publish a notice in the console. Even with no news, telling the public the investigation goes on matters.",
+	},
 }
 
 // detailLabels name the Detail keys in use, in the order a reader wants
@@ -47,6 +65,11 @@ var detailLabels = []struct{ key, ja, en string }{
 	{"window", "集計期間", "Window"},
 	{"refused_document", "拒否した書類", "Refused document"},
 	{"reason", "理由", "Reason"},
+	{"incident", "インシデント", "Incident"},
+	{"obligation", "項目", "Obligation"},
+	{"due", "期限", "Due"},
+	{"last_public_update", "最後の公表", "Last public update"},
+	{"stale_after", "許容時間", "Allowed gap"},
 }
 
 // detailKeys returns the keys of detail, known ones first.
@@ -86,8 +109,12 @@ func alertMessage(a AlertMailArgs, to string) Message {
 	keys := detailKeys(al.Detail)
 
 	var b strings.Builder
-	b.WriteString("kakunin からの自動通知です。このメールは kakunin の管理者全員に送られています。\n\n")
-	fmt.Fprintf(&b, w.summaryJA+"\n\n", staff)
+	whoJA, whoEN := "管理者", "administrator"
+	if role := recipients(al); role != kakunin.RoleAdmin {
+		whoJA, whoEN = roleNames[role].ja, roleNames[role].en
+	}
+	fmt.Fprintf(&b, "kakunin からの自動通知です。このメールは kakunin の%s全員に送られています。\n\n", whoJA)
+	b.WriteString(summary(w.summaryJA, staff) + "\n\n")
 	fmt.Fprintf(&b, "・種別: %s\n", clean(al.Kind))
 	fmt.Fprintf(&b, "・対象スタッフ: %s\n", staff)
 	fmt.Fprintf(&b, "・日時: %s\n", al.At.In(jst).Format("2006年01月02日 15:04:05 JST"))
@@ -98,8 +125,8 @@ func alertMessage(a AlertMailArgs, to string) Message {
 	b.WriteString(w.actionJA + "\n\n")
 
 	b.WriteString("----------------------------------------\n\n")
-	b.WriteString("This is an automatic notice from kakunin, sent to every kakunin administrator.\n\n")
-	fmt.Fprintf(&b, w.summaryEN+"\n\n", staff)
+	fmt.Fprintf(&b, "This is an automatic notice from kakunin, sent to every kakunin %s.\n\n", whoEN)
+	b.WriteString(summary(w.summaryEN, staff) + "\n\n")
 	fmt.Fprintf(&b, "- Kind: %s\n", clean(al.Kind))
 	fmt.Fprintf(&b, "- Staff member: %s\n", staff)
 	fmt.Fprintf(&b, "- Time: %s\n", al.At.UTC().Format("2006-01-02 15:04:05 UTC"))
@@ -122,6 +149,23 @@ func alertMessage(a AlertMailArgs, to string) Message {
 		// Stable across retries: a copy sent twice shows as one.
 		ID: a.AlertID + "." + a.RecipientID,
 	}
+}
+
+// roleNames name the recipients of an alert mailed to a role.
+var roleNames = map[kakunin.Role]struct{ ja, en string }{
+	kakunin.RoleAdmin:     {"管理者", "administrator"},
+	kakunin.RoleResponder: {"インシデント対応担当者", "incident responder"},
+	kakunin.RoleAuditor:   {"監査担当者", "auditor"},
+	kakunin.RoleSupport:   {"サポート担当者", "support staff member"},
+	kakunin.RoleReviewer:  {"審査担当者", "reviewer"},
+}
+
+// summary fills the staff ID into a summary that names one.
+func summary(format, staff string) string {
+	if strings.Contains(format, "%s") {
+		return fmt.Sprintf(format, staff)
+	}
+	return format
 }
 
 func label(key string, japanese bool) string {

@@ -151,3 +151,177 @@ func (q Queries) MemberDocumentsInWindow(ctx context.Context, memberID string, f
 	}
 	return out, nil
 }
+
+// ListOpenIncidents returns the incidents not closed, the most recently
+// discovered first: those the watch job looks at.
+func (q Queries) ListOpenIncidents(ctx context.Context) ([]*kakunin.Incident, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE status <> $1 ORDER BY discovered_at DESC, id DESC`,
+		string(kakunin.IncidentClosed))
+	if err != nil {
+		return nil, fmt.Errorf("list open incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []*kakunin.Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list open incidents: %w", err)
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list open incidents: %w", err)
+	}
+	return out, nil
+}
+
+// InsertIncidentUpdate adds an entry to an incident's timeline.
+func (q Queries) InsertIncidentUpdate(ctx context.Context, u *kakunin.IncidentUpdate) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO incident_updates (id, incident_id, at, actor, status, text) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.IncidentID, micros(u.At), u.Actor, string(u.Status), u.Text)
+	if err != nil {
+		return fmt.Errorf("insert incident update: %w", err)
+	}
+	return nil
+}
+
+// IncidentUpdates returns an incident's timeline, newest first.
+func (q Queries) IncidentUpdates(ctx context.Context, incidentID string) ([]kakunin.IncidentUpdate, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, incident_id, at, actor, status, text FROM incident_updates
+		WHERE incident_id = $1 ORDER BY at DESC, id DESC`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("incident updates: %w", err)
+	}
+	defer rows.Close()
+	var out []kakunin.IncidentUpdate
+	for rows.Next() {
+		var u kakunin.IncidentUpdate
+		var at int64
+		var status string
+		if err := rows.Scan(&u.ID, &u.IncidentID, &at, &u.Actor, &status, &u.Text); err != nil {
+			return nil, fmt.Errorf("incident updates: %w", err)
+		}
+		u.At, u.Status = fromMicros(at), kakunin.IncidentStatus(status)
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("incident updates: %w", err)
+	}
+	return out, nil
+}
+
+// InsertCertifierItem stores a certifier's corrective item.
+func (q Queries) InsertCertifierItem(ctx context.Context, c *kakunin.CertifierItem) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO certifier_items (id, incident_id, text, due_at, done_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		c.ID, c.IncidentID, c.Text, micros(c.DueAt), nullMicros(c.DoneAt), micros(c.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert certifier item: %w", err)
+	}
+	return nil
+}
+
+// CertifierItemDone records when an item was done. It reports false when
+// the item was done already (or is not this incident's): nothing changes.
+func (q Queries) CertifierItemDone(ctx context.Context, incidentID, id string, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE certifier_items SET done_at = $3 WHERE id = $1 AND incident_id = $2 AND done_at IS NULL`,
+		id, incidentID, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("certifier item %s done: %w", id, err)
+	}
+	return affectedOne(res)
+}
+
+// CertifierItems returns an incident's certifier items, the soonest due first.
+func (q Queries) CertifierItems(ctx context.Context, incidentID string) ([]kakunin.CertifierItem, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, incident_id, text, due_at, done_at, created_at FROM certifier_items
+		WHERE incident_id = $1 ORDER BY due_at, id`, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("certifier items: %w", err)
+	}
+	defer rows.Close()
+	var out []kakunin.CertifierItem
+	for rows.Next() {
+		var c kakunin.CertifierItem
+		var due, created int64
+		var done sql.NullInt64
+		if err := rows.Scan(&c.ID, &c.IncidentID, &c.Text, &due, &done, &created); err != nil {
+			return nil, fmt.Errorf("certifier items: %w", err)
+		}
+		c.DueAt, c.DoneAt, c.CreatedAt = fromMicros(due), timePtr(done), fromMicros(created)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("certifier items: %w", err)
+	}
+	return out, nil
+}
+
+// LastPublicUpdates returns, per incident, the newest change of its
+// published notices: what the public last heard of it. Incidents without
+// a published notice are absent.
+func (q Queries) LastPublicUpdates(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT incident_id, MAX(updated_at) FROM notices
+		WHERE incident_id IS NOT NULL AND published_at IS NOT NULL GROUP BY incident_id`)
+	if err != nil {
+		return nil, fmt.Errorf("last public updates: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("last public updates: %w", err)
+		}
+		out[id] = fromMicros(at)
+	}
+	return out, rows.Err()
+}
+
+// ClaimIncidentAlert records that obligation of an incident is being
+// alerted at now, unless it was alerted after notBefore: it reports
+// whether the caller should raise the alert. Run it in the transaction
+// that raises the alert, so the row and the alert commit together.
+func (q Queries) ClaimIncidentAlert(ctx context.Context, incidentID, obligation string, now, notBefore time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO incident_alerts (incident_id, obligation, alerted_at) VALUES ($1, $2, $3)
+		ON CONFLICT (incident_id, obligation) DO UPDATE SET alerted_at = excluded.alerted_at
+		WHERE incident_alerts.alerted_at <= $4`, incidentID, obligation, micros(now), micros(notBefore))
+	if err != nil {
+		return false, fmt.Errorf("claim alert %s %s: %w", incidentID, obligation, err)
+	}
+	return affectedOne(res)
+}
+
+// ActiveStaffIDs returns the IDs of the staff of role who may be alerted:
+// not locked, oldest account first (ActiveAdminIDs for any role).
+func (q Queries) ActiveStaffIDs(ctx context.Context, role kakunin.Role) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id FROM staff WHERE role = $1 AND locked_at IS NULL ORDER BY created_at, id`, string(role))
+	if err != nil {
+		return nil, fmt.Errorf("active %s staff: %w", role, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("active %s staff: %w", role, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ActiveStaffEmail returns the address of staff member id if it still has
+// role and is not locked, and ENOTFOUND otherwise (ActiveAdminEmail for
+// any role), read when the mail is sent.
+func (q Queries) ActiveStaffEmail(ctx context.Context, id string, role kakunin.Role) (string, error) {
+	var email string
+	err := q.q.QueryRowContext(ctx, `SELECT email FROM staff WHERE id = $1 AND role = $2 AND locked_at IS NULL`, id, string(role)).Scan(&email)
+	if isNoRows(err) {
+		return "", kakunin.Errorf(kakunin.ENOTFOUND, "no active %s %s", role, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("active %s %s: %w", role, id, err)
+	}
+	return email, nil
+}

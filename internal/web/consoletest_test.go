@@ -44,6 +44,9 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 		Staff: c.staff, Audit: c.env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OriginOf: func(ip string) string { return "origin-of-" + ip }}
+	c.srv.Exposure = newTestExposure(c)   // check_test.go
+	c.srv.Incidents = newTestIncidents(c) // incidents_test.go
+	c.srv.Outbox = newTestOutbox(c)       // notification_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -51,12 +51,36 @@ func noticeView(n *store.Notice, lang kakunin.Locale) pages.NoticeView {
 
 func noticeForm(t notice.Text) pages.NoticeForm {
 	return pages.NoticeForm{TitleJA: t.TitleJA, TitleEN: t.TitleEN, BodyJA: t.BodyJA, BodyEN: t.BodyEN,
-		MaxTitle: notice.MaxTitle, MaxBody: notice.MaxBody}
+		MaxTitle: notice.MaxTitle, MaxBody: notice.MaxBody, IncidentID: t.IncidentID}
 }
 
 func noticeText(r *http.Request) notice.Text {
 	return notice.Text{TitleJA: r.PostFormValue("title_ja"), TitleEN: r.PostFormValue("title_en"),
-		BodyJA: r.PostFormValue("body_ja"), BodyEN: r.PostFormValue("body_en")}
+		BodyJA: r.PostFormValue("body_ja"), BodyEN: r.PostFormValue("body_en"), IncidentID: r.PostFormValue("incident_id")}
+}
+
+// withIncidents fills the notice form's incident choices: every incident,
+// the most recently discovered first.
+func (s *Server) withIncidents(r *http.Request, f pages.NoticeForm) (pages.NoticeForm, error) {
+	if s.Incidents == nil {
+		return f, nil
+	}
+	all, err := s.Incidents.List(r.Context())
+	if err != nil {
+		return f, err
+	}
+	for _, in := range all {
+		f.Incidents = append(f.Incidents, pages.IncidentChoice{ID: in.ID, Title: in.Title})
+	}
+	return f, nil
+}
+
+// noticeErrorCode is the form's error code for a refused notice.
+func noticeErrorCode(t notice.Text, err error) string {
+	if t.IncidentID != "" && strings.Contains(kakunin.ErrorMessage(err), t.IncidentID) {
+		return "incident"
+	}
+	return "invalid"
 }
 
 // maxNoticeForm bounds a notice form: four fields of at most 20,000
@@ -64,7 +88,8 @@ func noticeText(r *http.Request) notice.Text {
 const maxNoticeForm = 1 << 20
 
 func (s *Server) consoleNotices(w http.ResponseWriter, r *http.Request) {
-	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(notice.Text{}), "")
+	// "Write a notice for this incident" comes here with ?incident=.
+	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(notice.Text{IncidentID: r.URL.Query().Get("incident")}), "")
 }
 
 func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, status int, form pages.NoticeForm, errCode string) {
@@ -73,7 +98,15 @@ func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, st
 		s.consoleError(w, r, err)
 		return
 	}
+	if form, err = s.withIncidents(r, form); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
 	data := pages.ConsoleNotices{Base: s.staffBase(w, r), Form: form, ErrorCode: errCode}
+	switch r.URL.Query().Get("done") {
+	case "deleted":
+		data.Notice = "notice.notice_deleted"
+	}
 	for _, n := range all {
 		data.Notices = append(data.Notices, pages.NoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
@@ -86,7 +119,7 @@ func (s *Server) createNotice(w http.ResponseWriter, r *http.Request) {
 	t := noticeText(r)
 	n, err := s.Notices.Create(r.Context(), t)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
-		s.renderConsoleNotices(w, r, http.StatusBadRequest, noticeForm(t), "invalid")
+		s.renderConsoleNotices(w, r, http.StatusBadRequest, noticeForm(t), noticeErrorCode(t, err))
 		return
 	}
 	if err != nil {
@@ -102,8 +135,14 @@ func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
-	data := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN})
+	data, err := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
 	switch r.URL.Query().Get("done") {
+	case "unpublished":
+		data.Notice = "notice.notice_unpublished"
 	case "created":
 		data.Notice = "notice.notice_created"
 	case "saved":
@@ -114,9 +153,10 @@ func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "console_notice_edit", data)
 }
 
-func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t notice.Text) pages.ConsoleNoticeEdit {
-	return pages.ConsoleNoticeEdit{Base: s.staffBase(w, r), ID: n.ID, Form: noticeForm(t), PublishedAt: n.PublishedAt,
-		UpdatedAt: n.UpdatedAt, PreviewJA: noticeView(n, kakunin.LocaleJA), PreviewEN: noticeView(n, kakunin.LocaleEN)}
+func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t notice.Text) (pages.ConsoleNoticeEdit, error) {
+	form, err := s.withIncidents(r, noticeForm(t))
+	return pages.ConsoleNoticeEdit{Base: s.staffBase(w, r), ID: n.ID, Form: form, PublishedAt: n.PublishedAt,
+		UpdatedAt: n.UpdatedAt, PreviewJA: noticeView(n, kakunin.LocaleJA), PreviewEN: noticeView(n, kakunin.LocaleEN)}, err
 }
 
 func (s *Server) updateNotice(w http.ResponseWriter, r *http.Request) {
@@ -129,8 +169,12 @@ func (s *Server) updateNotice(w http.ResponseWriter, r *http.Request) {
 			s.consoleError(w, r, gerr)
 			return
 		}
-		data := s.noticeEditData(w, r, n, t)
-		data.ErrorCode = "invalid"
+		data, derr := s.noticeEditData(w, r, n, t)
+		if derr != nil {
+			s.consoleError(w, r, derr)
+			return
+		}
+		data.ErrorCode = noticeErrorCode(t, err)
 		s.render(w, r, http.StatusBadRequest, "console_notice_edit", data)
 		return
 	}
@@ -148,6 +192,44 @@ func (s *Server) publishNotice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/console/notices/"+id+"?done=published", http.StatusSeeOther)
+}
+
+// unpublishNotice takes a published notice off the public pages: it is a
+// draft again.
+func (s *Server) unpublishNotice(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.Notices.Unpublish(r.Context(), id); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/notices/"+id+"?done=unpublished", http.StatusSeeOther)
+}
+
+// deleteNotice deletes a draft. A published notice is refused with the
+// edit page, which says to unpublish it first, and a 409.
+func (s *Server) deleteNotice(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.Notices.Delete(r.Context(), id)
+	if kakunin.ErrorCode(err) == kakunin.ECONFLICT {
+		n, gerr := s.Notices.Get(r.Context(), id)
+		if gerr != nil {
+			s.consoleError(w, r, gerr)
+			return
+		}
+		data, derr := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
+		if derr != nil {
+			s.consoleError(w, r, derr)
+			return
+		}
+		data.ErrorCode = "published"
+		s.render(w, r, http.StatusConflict, "console_notice_edit", data)
+		return
+	}
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/notices?done=deleted", http.StatusSeeOther)
 }
 
 // cacheShareable lets shared caches keep a public notice page for a minute,

@@ -14,7 +14,10 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/exposure"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -28,6 +31,9 @@ type Server struct {
 	Documents      *document.Service
 	Review         *review.Service
 	Notices        *notice.Service
+	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
+	Exposure       *exposure.Service // the public "am I affected?" check
+	Outbox         *outbox.Service   // mass notification of affected members
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log

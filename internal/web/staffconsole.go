@@ -31,11 +31,13 @@ func (s *Server) withOrigin(next http.Handler) http.Handler {
 var sections = map[kakunin.Role][]pages.NavLink{
 	kakunin.RoleSupport: {{URL: "/console/verifications", LabelID: "section.verifications", HintID: "section.verifications.hint"}},
 	kakunin.RoleResponder: {
+		{URL: "/console/incidents", LabelID: "section.incidents", HintID: "section.incidents.hint"},
 		{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},
 		{URL: "/console/notices", LabelID: "section.notices", HintID: "section.notices.hint"},
 	},
 	kakunin.RoleAuditor: {
 		{URL: "/console/audit", LabelID: "section.audit", HintID: "section.audit.hint"},
+		{URL: "/console/incidents", LabelID: "section.incidents", HintID: "section.incidents.hint"},
 		{URL: "/console/incident/scope", LabelID: "section.scope", HintID: "section.scope.hint"},
 	},
 	kakunin.RoleAdmin: {{URL: "/console/staff", LabelID: "section.staff", HintID: "section.staff.hint"}},

@@ -333,6 +333,8 @@ type NoticePublic struct {
 type NoticeForm struct {
 	TitleJA, TitleEN, BodyJA, BodyEN string
 	MaxTitle, MaxBody                int
+	IncidentID                       string           // the incident it is about, "" for none
+	Incidents                        []IncidentChoice // what the incident select offers
 }
 
 // NoticeRow is one notice in the responder's list.

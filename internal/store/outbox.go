@@ -1,0 +1,636 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kakunin/kakunin"
+)
+
+// Mass notification (internal/outbox gives these rows their meaning): a
+// campaign per incident, one outbox row per affected member, and outcome
+// counters per minute. The campaign row carries running counters, moved in
+// the same transaction as the rows they count, so that progress is one row
+// read however many messages there are.
+
+// Campaign states.
+const (
+	CampaignDraft   = "draft"
+	CampaignSending = "sending"
+	CampaignPaused  = "paused"
+	CampaignDone    = "done"
+)
+
+// Outbox row states.
+const (
+	NotificationPending = "pending"
+	NotificationSent    = "sent"
+	NotificationFailed  = "failed"  // gave up after the last attempt, or could not be written
+	NotificationBounced = "bounced" // the server refused it for good (5xx)
+	NotificationSkipped = "skipped" // the member left: no address to write to
+)
+
+// Campaign is one incident's mass notification.
+type Campaign struct {
+	ID                   string
+	IncidentID           string
+	SubjectJA, BodyJA    string
+	SubjectEN, BodyEN    string
+	State                string
+	Target, Enqueued     int64
+	Sent, Failed         int64
+	Bounced, Skipped     int64
+	CreatedBy            string
+	CreatedAt, UpdatedAt time.Time
+	PreviewedAt          *time.Time
+	StartedAt            *time.Time
+	EnqueuedAt           *time.Time
+	FinishedAt           *time.Time
+}
+
+// Pending is how many enqueued messages have no outcome yet.
+func (c *Campaign) Pending() int64 { return c.Enqueued - c.Sent - c.Failed - c.Bounced - c.Skipped }
+
+const campaignColumns = `id, incident_id, subject_ja, body_ja, subject_en, body_en, state, target, enqueued,
+	sent, failed, bounced, skipped, created_by, created_at, updated_at, previewed_at, started_at, enqueued_at, finished_at`
+
+func scanCampaign(row interface{ Scan(...any) error }) (*Campaign, error) {
+	var c Campaign
+	var created, updated int64
+	var previewed, started, enqueued, finished sql.NullInt64
+	err := row.Scan(&c.ID, &c.IncidentID, &c.SubjectJA, &c.BodyJA, &c.SubjectEN, &c.BodyEN, &c.State, &c.Target, &c.Enqueued,
+		&c.Sent, &c.Failed, &c.Bounced, &c.Skipped, &c.CreatedBy, &created, &updated, &previewed, &started, &enqueued, &finished)
+	if err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.PreviewedAt, c.StartedAt, c.EnqueuedAt, c.FinishedAt = timePtr(previewed), timePtr(started), timePtr(enqueued), timePtr(finished)
+	return &c, nil
+}
+
+// InsertCampaign stores a new draft campaign. An incident has one campaign:
+// a second is a conflict.
+func (q Queries) InsertCampaign(ctx context.Context, c *Campaign) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO notification_campaigns (id, incident_id, subject_ja, body_ja, subject_en, body_en,
+			state, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (incident_id) DO NOTHING`,
+		c.ID, c.IncidentID, c.SubjectJA, c.BodyJA, c.SubjectEN, c.BodyEN, CampaignDraft, c.CreatedBy, micros(c.CreatedAt), micros(c.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert campaign: %w", err)
+	}
+	got, err := q.CampaignOfIncident(ctx, c.IncidentID)
+	if err != nil {
+		return err
+	}
+	if got.ID != c.ID {
+		return kakunin.Errorf(kakunin.ECONFLICT, "incident %s already has a notification campaign", c.IncidentID)
+	}
+	return nil
+}
+
+// UpdateCampaignText replaces a draft's templates. A campaign that started
+// keeps the text it is sending.
+func (q Queries) UpdateCampaignText(ctx context.Context, c *Campaign) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET subject_ja = $2, body_ja = $3, subject_en = $4, body_en = $5,
+		updated_at = $6 WHERE id = $1 AND state = $7`,
+		c.ID, c.SubjectJA, c.BodyJA, c.SubjectEN, c.BodyEN, micros(c.UpdatedAt), CampaignDraft)
+	if err != nil {
+		return fmt.Errorf("update campaign: %w", err)
+	}
+	if ok, err := affectedOne(res); err != nil || !ok {
+		return campaignStateConflict(err, "its text can no longer change: the campaign has started")
+	}
+	return nil
+}
+
+func campaignStateConflict(err error, msg string) error {
+	if err != nil {
+		return fmt.Errorf("campaign: %w", err)
+	}
+	return kakunin.Errorf(kakunin.ECONFLICT, "%s", msg)
+}
+
+// Campaign returns a campaign by ID.
+func (q Queries) Campaign(ctx context.Context, id string) (*Campaign, error) {
+	c, err := scanCampaign(q.q.QueryRowContext(ctx, `SELECT `+campaignColumns+` FROM notification_campaigns WHERE id = $1`, id))
+	if isNoRows(err) {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "no such notification campaign")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// CampaignOfIncident returns the incident's campaign, ENOTFOUND when it has none.
+func (q Queries) CampaignOfIncident(ctx context.Context, incidentID string) (*Campaign, error) {
+	c, err := scanCampaign(q.q.QueryRowContext(ctx, `SELECT `+campaignColumns+` FROM notification_campaigns WHERE incident_id = $1`, incidentID))
+	if isNoRows(err) {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "the incident has no notification campaign yet")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign of incident %s: %w", incidentID, err)
+	}
+	return c, nil
+}
+
+// MarkCampaignPreviewed records that the current templates were previewed.
+func (q Queries) MarkCampaignPreviewed(ctx context.Context, id string, at time.Time) error {
+	if _, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET previewed_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
+		return fmt.Errorf("mark campaign previewed: %w", err)
+	}
+	return nil
+}
+
+// StartCampaign moves a draft to sending. Its rows are enqueued afterwards
+// by a sender (ClaimEnqueue); until then it has none.
+func (q Queries) StartCampaign(ctx context.Context, id string, at time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET state = $2, started_at = $3 WHERE id = $1 AND state = $4`,
+		id, CampaignSending, micros(at), CampaignDraft)
+	if err != nil {
+		return fmt.Errorf("start campaign: %w", err)
+	}
+	if ok, err := affectedOne(res); err != nil || !ok {
+		return campaignStateConflict(err, "the campaign has already started")
+	}
+	return nil
+}
+
+// SetCampaignPaused pauses a sending campaign (paused true) or resumes a
+// paused one. Enqueuing goes on while paused; sending does not.
+func (q Queries) SetCampaignPaused(ctx context.Context, id string, paused bool) error {
+	from, to := CampaignSending, CampaignPaused
+	if !paused {
+		from, to = to, from
+	}
+	res, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET state = $2 WHERE id = $1 AND state = $3`, id, to, from)
+	if err != nil {
+		return fmt.Errorf("pause campaign: %w", err)
+	}
+	if ok, err := affectedOne(res); err != nil || !ok {
+		return campaignStateConflict(err, "the campaign is not "+from)
+	}
+	return nil
+}
+
+// ClaimEnqueue takes a started campaign whose rows are not all enqueued
+// and whose enqueue lease is free, holding it until leaseUntil. It returns
+// nil when there is none.
+func (q Queries) ClaimEnqueue(ctx context.Context, now, leaseUntil time.Time) (*Campaign, error) {
+	var id string
+	err := q.q.QueryRowContext(ctx, `UPDATE notification_campaigns SET enqueue_lease = $2
+		WHERE id = (SELECT id FROM notification_campaigns
+			WHERE started_at IS NOT NULL AND enqueued_at IS NULL AND (enqueue_lease IS NULL OR enqueue_lease < $1)
+			ORDER BY started_at LIMIT 1)
+		AND (enqueue_lease IS NULL OR enqueue_lease < $1)
+		RETURNING id`, micros(now), micros(leaseUntil)).Scan(&id)
+	if isNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim campaign to enqueue: %w", err)
+	}
+	return q.Campaign(ctx, id)
+}
+
+// SetCampaignTarget records how many affected members enqueuing found.
+func (q Queries) SetCampaignTarget(ctx context.Context, id string, target int64) error {
+	if _, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET target = $2 WHERE id = $1`, id, target); err != nil {
+		return fmt.Errorf("set campaign target: %w", err)
+	}
+	return nil
+}
+
+// EnqueueNotifications inserts, in one transaction, a pending row for each
+// member not yet enqueued in the campaign, due at due, counts the new ones
+// into the campaign and renews its enqueue lease. It returns how many were
+// new. Members go in many per statement.
+func (db *DB) EnqueueNotifications(ctx context.Context, campaignID string, memberIDs []string, due, leaseUntil time.Time) (int64, error) {
+	var inserted int64
+	err := db.WithTx(ctx, func(tx *Tx) error {
+		inserted = 0
+		const perStmt = maxParams / 3
+		for rest := memberIDs; len(rest) > 0; {
+			n := min(len(rest), perStmt)
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO notification_outbox (campaign_id, member_id, state, next_attempt_at) VALUES `)
+			args := make([]any, 0, 3*n)
+			for i, id := range rest[:n] {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				// SQLite binds "$N" by name, in time quadratic in the
+				// parameters of a statement: anonymous ones there (see
+				// insertStatement).
+				if db.dialect == Postgres {
+					p := len(args)
+					fmt.Fprintf(&sb, "($%d, $%d, 'pending', $%d)", p+1, p+2, p+3)
+				} else {
+					sb.WriteString("(?, ?, 'pending', ?)")
+				}
+				args = append(args, campaignID, id, micros(due))
+			}
+			sb.WriteString(` ON CONFLICT (campaign_id, member_id) DO NOTHING`)
+			res, err := tx.tx.ExecContext(ctx, sb.String(), args...)
+			if err != nil {
+				return fmt.Errorf("enqueue %d notifications: %w", n, err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("enqueue notifications: %w", err)
+			}
+			inserted += k
+			rest = rest[n:]
+		}
+		_, err := tx.q.ExecContext(ctx, `UPDATE notification_campaigns SET enqueued = enqueued + $2, enqueue_lease = $3 WHERE id = $1`,
+			campaignID, inserted, micros(leaseUntil))
+		if err != nil {
+			return fmt.Errorf("count enqueued notifications: %w", err)
+		}
+		return nil
+	})
+	return inserted, err
+}
+
+// FinishEnqueue records that every affected member has a row.
+func (q Queries) FinishEnqueue(ctx context.Context, id string, at time.Time) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET enqueued_at = $2, enqueue_lease = NULL WHERE id = $1`, id, micros(at))
+	if err != nil {
+		return fmt.Errorf("finish enqueue: %w", err)
+	}
+	return nil
+}
+
+// ScopeMemberIDs calls fn with the kakunin ID of every member with at least
+// one document whose ciphertext existed in [from, to], once each, in ID
+// order: the set ScopeMembers names by external ID. As there, fn runs
+// while the rows are open and must not use the database on SQLite.
+func (db *DB) ScopeMemberIDs(ctx context.Context, from, to time.Time, fn func(memberID string) error) error {
+	rows, err := db.q.QueryContext(ctx, `SELECT s.member_id FROM (`+scopeDocuments+`) s GROUP BY s.member_id ORDER BY s.member_id`,
+		micros(from), micros(to))
+	if err != nil {
+		return fmt.Errorf("scope member ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("scope member ids: %w", err)
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scope member ids: %w", err)
+	}
+	return nil
+}
+
+// ScopeSampleMember returns one member in [from, to]'s scope who has not
+// left, for a preview; "" when there is none.
+func (q Queries) ScopeSampleMember(ctx context.Context, from, to time.Time) (string, error) {
+	var id string
+	err := q.q.QueryRowContext(ctx, `SELECT s.member_id FROM (`+scopeDocuments+`) s
+		JOIN members m ON m.id = s.member_id WHERE m.deleted_at IS NULL LIMIT 1`, micros(from), micros(to)).Scan(&id)
+	if isNoRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sample member: %w", err)
+	}
+	return id, nil
+}
+
+// ActiveCampaigns returns the campaigns in state sending, oldest first.
+func (q Queries) ActiveCampaigns(ctx context.Context) ([]*Campaign, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+campaignColumns+` FROM notification_campaigns WHERE state = $1 ORDER BY started_at, id`, CampaignSending)
+	if err != nil {
+		return nil, fmt.Errorf("active campaigns: %w", err)
+	}
+	defer rows.Close()
+	var out []*Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, fmt.Errorf("active campaigns: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active campaigns: %w", err)
+	}
+	return out, nil
+}
+
+// Notification is a claimed outbox row with what sending needs of its member.
+type Notification struct {
+	ID          int64
+	CampaignID  string
+	MemberID    string
+	Attempts    int // attempts before this one
+	EmailSealed []byte
+	Locale      kakunin.Locale
+	Left        bool // the member left: no address
+}
+
+// ClaimNotifications takes up to n pending rows of a campaign that are due
+// at now, oldest due first, and moves them to leaseUntil: no other sender
+// takes them until then, and if this one dies they are due again then. On
+// PostgreSQL, SKIP LOCKED lets concurrent senders take different rows
+// rather than wait for each other.
+func (db *DB) ClaimNotifications(ctx context.Context, campaignID string, now, leaseUntil time.Time, n int) ([]Notification, error) {
+	lock := ""
+	if db.dialect == Postgres {
+		lock = ` FOR UPDATE SKIP LOCKED`
+	}
+	var out []Notification
+	err := db.WithTx(ctx, func(tx *Tx) error {
+		var err error
+		out, err = tx.claimNotifications(ctx, campaignID, now, leaseUntil, n, lock)
+		return err
+	})
+	return out, err
+}
+
+func (tx *Tx) claimNotifications(ctx context.Context, campaignID string, now, leaseUntil time.Time, n int, lock string) ([]Notification, error) {
+	rows, err := tx.q.QueryContext(ctx, `UPDATE notification_outbox SET next_attempt_at = $3
+		WHERE id IN (SELECT id FROM notification_outbox
+			WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= $2
+			ORDER BY next_attempt_at LIMIT $4`+lock+`)
+		RETURNING id, member_id, attempts`, campaignID, micros(now), micros(leaseUntil), n)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	var out []Notification
+	for rows.Next() {
+		nt := Notification{CampaignID: campaignID}
+		if err := rows.Scan(&nt.ID, &nt.MemberID, &nt.Attempts); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim notifications: %w", err)
+		}
+		out = append(out, nt)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// The members, in one query.
+	byID := make(map[string][]int, len(out))
+	args := make([]any, 0, len(out))
+	var in strings.Builder
+	for i, nt := range out {
+		if _, seen := byID[nt.MemberID]; !seen {
+			if len(args) > 0 {
+				in.WriteString(", ")
+			}
+			args = append(args, nt.MemberID)
+			in.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		byID[nt.MemberID] = append(byID[nt.MemberID], i)
+	}
+	mrows, err := tx.q.QueryContext(ctx, `SELECT id, email_sealed, locale, deleted_at FROM members WHERE id IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: members: %w", err)
+	}
+	defer mrows.Close()
+	found := 0
+	for mrows.Next() {
+		var id, locale string
+		var sealed []byte
+		var deleted sql.NullInt64
+		if err := mrows.Scan(&id, &sealed, &locale, &deleted); err != nil {
+			return nil, fmt.Errorf("claim notifications: members: %w", err)
+		}
+		for _, i := range byID[id] {
+			out[i].EmailSealed, out[i].Locale, out[i].Left = sealed, kakunin.Locale(locale), deleted.Valid || sealed == nil
+			found++
+		}
+	}
+	if err := mrows.Err(); err != nil {
+		return nil, fmt.Errorf("claim notifications: members: %w", err)
+	}
+	if found < len(out) {
+		for i := range out {
+			if out[i].EmailSealed == nil {
+				out[i].Left = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// NotificationOutcome is what became of one claimed row.
+type NotificationOutcome struct {
+	ID    int64
+	State string // a final state, or pending to try again at Retry
+	Retry time.Time
+	// Code and Enhanced are the SMTP reply's codes of a failure (0 and ""
+	// when there was no reply).
+	Code     int
+	Enhanced string
+}
+
+// OutcomeCounts is how many rows moved to each final state.
+type OutcomeCounts struct {
+	Sent, Failed, Bounced, Skipped int64
+}
+
+// Total is the sum of the counts.
+func (c OutcomeCounts) Total() int64 { return c.Sent + c.Failed + c.Bounced + c.Skipped }
+
+// RecordOutcomes writes what became of claimed rows of one campaign, adds
+// the rows that reached a final state to the campaign's counters and to
+// the minute's, and returns those counts. A row already final (a second
+// sender whose lease had run out) is left as it is and not counted again.
+// Everything commits together.
+func (db *DB) RecordOutcomes(ctx context.Context, campaignID string, at time.Time, outcomes []NotificationOutcome) (OutcomeCounts, error) {
+	var counts OutcomeCounts
+	err := db.WithTx(ctx, func(tx *Tx) error {
+		var err error
+		counts, err = tx.recordOutcomes(ctx, campaignID, at, outcomes)
+		return err
+	})
+	if err != nil {
+		return OutcomeCounts{}, err
+	}
+	return counts, nil
+}
+
+func (tx *Tx) recordOutcomes(ctx context.Context, campaignID string, at time.Time, outcomes []NotificationOutcome) (OutcomeCounts, error) {
+	var counts OutcomeCounts
+	var sent []any
+	var sentIn strings.Builder
+	for _, o := range outcomes {
+		if o.State == NotificationSent {
+			if len(sent) > 0 {
+				sentIn.WriteString(", ")
+			}
+			sent = append(sent, o.ID)
+			sentIn.WriteString("$" + strconv.Itoa(len(sent)+1))
+			continue
+		}
+		var res sql.Result
+		var err error
+		if o.State == NotificationPending {
+			res, err = tx.q.ExecContext(ctx, `UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = $2,
+				last_code = $3, last_enhanced = $4 WHERE id = $1 AND state = 'pending'`,
+				o.ID, micros(o.Retry), nullInt(o.Code), nullString(o.Enhanced))
+		} else {
+			attempt := 1
+			if o.State == NotificationSkipped {
+				attempt = 0 // nothing was tried
+			}
+			res, err = tx.q.ExecContext(ctx, `UPDATE notification_outbox SET state = $2, attempts = attempts + $3,
+				last_code = $4, last_enhanced = $5, done_at = $6 WHERE id = $1 AND state = 'pending'`,
+				o.ID, o.State, attempt, nullInt(o.Code), nullString(o.Enhanced), micros(at))
+		}
+		if err != nil {
+			return counts, fmt.Errorf("record notification %d: %w", o.ID, err)
+		}
+		ok, err := affectedOne(res)
+		if err != nil {
+			return counts, fmt.Errorf("record notification %d: %w", o.ID, err)
+		}
+		if ok {
+			switch o.State {
+			case NotificationFailed:
+				counts.Failed++
+			case NotificationBounced:
+				counts.Bounced++
+			case NotificationSkipped:
+				counts.Skipped++
+			}
+		}
+	}
+	if len(sent) > 0 {
+		res, err := tx.q.ExecContext(ctx, `UPDATE notification_outbox SET state = 'sent', attempts = attempts + 1,
+			last_code = NULL, last_enhanced = NULL, done_at = $1 WHERE state = 'pending' AND id IN (`+sentIn.String()+`)`,
+			append([]any{micros(at)}, sent...)...)
+		if err != nil {
+			return counts, fmt.Errorf("record sent notifications: %w", err)
+		}
+		if counts.Sent, err = res.RowsAffected(); err != nil {
+			return counts, fmt.Errorf("record sent notifications: %w", err)
+		}
+	}
+	if counts.Total() == 0 {
+		return counts, nil
+	}
+	_, err := tx.q.ExecContext(ctx, `UPDATE notification_campaigns SET sent = sent + $2, failed = failed + $3, bounced = bounced + $4,
+		skipped = skipped + $5 WHERE id = $1`, campaignID, counts.Sent, counts.Failed, counts.Bounced, counts.Skipped)
+	if err != nil {
+		return counts, fmt.Errorf("count outcomes: %w", err)
+	}
+	minute := at.UTC().Truncate(time.Minute)
+	_, err = tx.q.ExecContext(ctx, `INSERT INTO notification_minutes (campaign_id, minute, sent, failed, bounced, skipped)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (campaign_id, minute) DO UPDATE SET sent = notification_minutes.sent + excluded.sent,
+			failed = notification_minutes.failed + excluded.failed, bounced = notification_minutes.bounced + excluded.bounced,
+			skipped = notification_minutes.skipped + excluded.skipped`,
+		campaignID, micros(minute), counts.Sent, counts.Failed, counts.Bounced, counts.Skipped)
+	if err != nil {
+		return counts, fmt.Errorf("count outcomes per minute: %w", err)
+	}
+	return counts, nil
+}
+
+func nullInt(v int) sql.NullInt64 { return sql.NullInt64{Int64: int64(v), Valid: v != 0} }
+
+// FinishCampaignIfDone marks a sending campaign done once every row is
+// enqueued and none is pending, and reports whether it did.
+func (q Queries) FinishCampaignIfDone(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE notification_campaigns SET state = $2, finished_at = $3
+		WHERE id = $1 AND state = $4 AND enqueued_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM notification_outbox WHERE campaign_id = $1 AND state = 'pending')`,
+		id, CampaignDone, micros(at), CampaignSending)
+	if err != nil {
+		return false, fmt.Errorf("finish campaign: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// NextDue returns when the campaign's next pending row is due, and false
+// when none is pending.
+func (q Queries) NextDue(ctx context.Context, campaignID string) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := q.q.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM notification_outbox WHERE campaign_id = $1 AND state = 'pending'`,
+		campaignID).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due notification: %w", err)
+	}
+	return fromMicros(at.Int64), at.Valid, nil
+}
+
+// OutboxRow is one outbox row as stored, for tests and tooling.
+type OutboxRow struct {
+	ID            int64
+	MemberID      string
+	State         string
+	Attempts      int
+	NextAttemptAt time.Time
+	Code          int
+	Enhanced      string
+}
+
+// OutboxRows lists a campaign's rows in ID order.
+func (q Queries) OutboxRows(ctx context.Context, campaignID string) ([]OutboxRow, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT id, member_id, state, attempts, next_attempt_at, COALESCE(last_code, 0), COALESCE(last_enhanced, '')
+		FROM notification_outbox WHERE campaign_id = $1 ORDER BY id`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("outbox rows: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxRow
+	for rows.Next() {
+		var r OutboxRow
+		var next int64
+		if err := rows.Scan(&r.ID, &r.MemberID, &r.State, &r.Attempts, &next, &r.Code, &r.Enhanced); err != nil {
+			return nil, fmt.Errorf("outbox rows: %w", err)
+		}
+		r.NextAttemptAt = fromMicros(next)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox rows: %w", err)
+	}
+	return out, nil
+}
+
+// MinuteCount is one minute's outcomes of a campaign.
+type MinuteCount struct {
+	Minute time.Time
+	OutcomeCounts
+}
+
+// CampaignMinutes returns the campaign's per-minute outcomes since since,
+// oldest first.
+func (q Queries) CampaignMinutes(ctx context.Context, campaignID string, since time.Time) ([]MinuteCount, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT minute, sent, failed, bounced, skipped FROM notification_minutes
+		WHERE campaign_id = $1 AND minute >= $2 ORDER BY minute`, campaignID, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("campaign minutes: %w", err)
+	}
+	defer rows.Close()
+	var out []MinuteCount
+	for rows.Next() {
+		var m MinuteCount
+		var minute int64
+		if err := rows.Scan(&minute, &m.Sent, &m.Failed, &m.Bounced, &m.Skipped); err != nil {
+			return nil, fmt.Errorf("campaign minutes: %w", err)
+		}
+		m.Minute = fromMicros(minute)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("campaign minutes: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,377 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// maxIncidentForm bounds an incident form: a summary of at most 10,000
+// characters, each up to 4 bytes and percent-encoded, and a few fields.
+const maxIncidentForm = 256 << 10
+
+// canEditIncidents: responders change incidents; auditors only read them.
+func canEditIncidents(r *http.Request) bool {
+	st := staffFrom(r.Context())
+	return st != nil && st.Role == kakunin.RoleResponder
+}
+
+func emptyIncidentForm() pages.IncidentForm {
+	return pages.IncidentForm{MaxTitle: incident.MaxTitle, MaxSummary: incident.MaxSummary, MaxUpdate: incident.MaxUpdate, MaxItem: incident.MaxItem}
+}
+
+// incidentLocal writes t as a datetime-local value in JST ("" for zero).
+func incidentLocal(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(jst).Format(localLayout)
+}
+
+func incidentFormOf(in *kakunin.Incident) pages.IncidentForm {
+	f := emptyIncidentForm()
+	f.Title, f.Summary = in.Title, in.Summary
+	f.DiscoveredAt, f.WindowFrom, f.WindowTo = incidentLocal(in.DiscoveredAt), incidentLocal(in.WindowFrom), incidentLocal(in.WindowTo)
+	f.Database, f.Blobs, f.Keys, f.StaffAccount, f.Malicious = in.Held.Database, in.Held.Blobs, in.Held.Keys, in.Held.StaffAccount, in.Malicious
+	return f
+}
+
+// incidentRecordForm reads the record form. ok is false when a time does
+// not parse; the form comes back as typed either way.
+func incidentRecordForm(r *http.Request) (incident.Record, pages.IncidentForm, bool) {
+	f := emptyIncidentForm()
+	f.Title, f.Summary = r.PostFormValue("title"), r.PostFormValue("summary")
+	f.DiscoveredAt, f.WindowFrom, f.WindowTo = r.PostFormValue("discovered_at"), r.PostFormValue("window_from"), r.PostFormValue("window_to")
+	on := func(name string) bool { return r.PostFormValue(name) == "1" }
+	f.Database, f.Blobs, f.Keys, f.StaffAccount, f.Malicious = on("held_database"), on("held_blobs"), on("held_keys"), on("held_staff_account"), on("malicious")
+	rec := incident.Record{Title: f.Title, Summary: f.Summary, Malicious: f.Malicious,
+		Held: kakunin.IncidentHeld{Database: f.Database, Blobs: f.Blobs, Keys: f.Keys, StaffAccount: f.StaffAccount}}
+	var e1, e2, e3 error
+	rec.DiscoveredAt, e1 = parseLocal(f.DiscoveredAt)
+	rec.WindowFrom, e2 = parseLocal(f.WindowFrom)
+	rec.WindowTo, e3 = parseLocal(f.WindowTo)
+	return rec, f, e1 == nil && e2 == nil && e3 == nil
+}
+
+func (s *Server) consoleIncidents(w http.ResponseWriter, r *http.Request) {
+	f := emptyIncidentForm()
+	f.DiscoveredAt = incidentLocal(s.incidentNow())
+	s.renderIncidents(w, r, http.StatusOK, f, "")
+}
+
+func (s *Server) incidentNow() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) renderIncidents(w http.ResponseWriter, r *http.Request, status int, form pages.IncidentForm, errCode string) {
+	ctx := r.Context()
+	all, err := s.Incidents.List(ctx)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	data := pages.ConsoleIncidents{Base: s.staffBase(w, r), CanEdit: canEditIncidents(r), Form: form, ErrorCode: errCode}
+	now := s.incidentNow()
+	for _, in := range all {
+		items, err := s.Incidents.CertifierItems(ctx, in.ID)
+		if err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+		pub, err := s.Incidents.Public(ctx, in)
+		if err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+		// The list does not scope every window: the people count matters
+		// only on the incident's own page, where the reasons are shown.
+		a := incident.Assess(in, items, incident.Facts{}, now)
+		row := pages.IncidentRow{ID: in.ID, Title: in.Title, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
+			Required: a.Required, Overdue: len(a.Overdue()), LastPublic: pub.Last, Stale: pub.Stale}
+		for _, o := range a.Obligations {
+			if o.Status == incident.StatusDue && (row.NextDue == nil || o.DueAt.Before(*row.NextDue)) {
+				due := o.DueAt
+				row.NextDue = &due
+			}
+		}
+		data.Incidents = append(data.Incidents, row)
+	}
+	s.render(w, r, status, "console_incidents", data)
+}
+
+func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
+	rec, form, ok := incidentRecordForm(r)
+	if !ok {
+		s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
+		return
+	}
+	in, err := s.Incidents.Create(r.Context(), rec)
+	if kakunin.ErrorCode(err) == kakunin.EINVALID {
+		s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
+		return
+	}
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/console/incidents/"+in.ID+"?done=created", http.StatusSeeOther)
+}
+
+var incidentDone = map[string]string{
+	"created": "notice.incident_created", "saved": "notice.incident_saved", "status": "notice.incident_status",
+	"noted": "notice.incident_noted", "reported": "notice.incident_reported", "item": "notice.incident_item",
+}
+
+func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
+	s.renderIncident(w, r, http.StatusOK, r.PathValue("id"), nil, "")
+}
+
+// renderIncident shows an incident; form, when not nil, is the edit form
+// as typed (after an error).
+func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status int, id string, form *pages.IncidentForm, errCode string) {
+	ctx := r.Context()
+	in, err := s.Incidents.Get(ctx, id)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	items, err := s.Incidents.CertifierItems(ctx, id)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	facts, rep, err := s.Incidents.Count(ctx, in)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	pub, err := s.Incidents.Public(ctx, in)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	timeline, err := s.Incidents.Timeline(ctx, id)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	notices, err := s.Notices.OfIncident(ctx, id)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	base := s.staffBase(w, r)
+	lang := base.Lang
+	now := s.incidentNow()
+	data := pages.ConsoleIncident{Base: base, Record: incidentRecord(in), CanEdit: canEditIncidents(r), ErrorCode: errCode,
+		Deadlines: deadlinesView(incident.Assess(in, items, facts, now), lang), Scope: scopeView(rep),
+		LastPublic: pub.Last, Stale: pub.Stale, StaleReason: pub.Reason.Text(lang),
+		Now: incidentLocal(now), ReportURL: "/console/incidents/" + id + "/report",
+		NotifyURL: "/console/incidents/" + id + "/notification", NewNoticeURL: "/console/notices?incident=" + url.QueryEscape(id)}
+	if msg, ok := incidentDone[r.URL.Query().Get("done")]; ok && errCode == "" {
+		data.Notice = msg
+	}
+	if form != nil {
+		data.Form = *form
+	} else {
+		data.Form = incidentFormOf(in)
+	}
+	for _, st := range kakunin.IncidentStatuses {
+		if st.Rank() > in.Status.Rank() {
+			data.NextStatuses = append(data.NextStatuses, st)
+		}
+	}
+	for _, u := range timeline {
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+	}
+	for _, it := range items {
+		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt,
+			Overdue: it.DoneAt == nil && now.After(it.DueAt)})
+	}
+	for _, n := range notices {
+		data.Notices = append(data.Notices, pages.IncidentNoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
+			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
+	}
+	s.render(w, r, status, "console_incident", data)
+}
+
+func incidentRecord(in *kakunin.Incident) pages.IncidentRecord {
+	rec := pages.IncidentRecord{ID: in.ID, Title: in.Title, Summary: in.Summary, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
+		Held: in.Held, Malicious: in.Malicious, PreliminaryAt: in.PreliminaryReportedAt, FinalAt: in.FinalReportedAt,
+		IndividualsAt: in.IndividualsNotifiedAt, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt}
+	if !in.WindowFrom.IsZero() {
+		from, to := in.WindowFrom, in.WindowTo
+		rec.WindowFrom, rec.WindowTo = &from, &to
+	}
+	return rec
+}
+
+func deadlinesView(a incident.Assessment, lang kakunin.Locale) pages.Deadlines {
+	d := pages.Deadlines{Required: a.Required, Verdict: a.Verdict.Text(lang), Overdue: len(a.Overdue())}
+	for _, r := range a.Reasons {
+		d.Reasons = append(d.Reasons, r.Text(lang))
+	}
+	for _, o := range a.Obligations {
+		d.Obligations = append(d.Obligations, pages.ObligationRow{Key: o.Key, Kind: o.Kind, Text: o.Text, DueAt: o.DueAt,
+			DoneAt: o.DoneAt, Status: string(o.Status), Reason: o.Reason.Text(lang)})
+	}
+	return d
+}
+
+func scopeView(rep *incident.Report) *pages.IncidentScope {
+	if rep == nil {
+		return nil
+	}
+	q := url.Values{"from": {incidentLocal(rep.Query.From)}, "to": {incidentLocal(rep.Query.To)}}
+	if rep.Query.KeysExposed {
+		q.Set("keys_exposed", "1")
+	}
+	sc := &pages.IncidentScope{People: rep.Members.Total, PeopleReadable: rep.ReadableMembers.Total, Documents: rep.Documents.Existing,
+		Readable: rep.Documents.Readable, StaffReads: rep.ReadsTotal, URL: "/console/incident/scope?" + q.Encode()}
+	for _, t := range rep.Documents.ByType {
+		sc.ByType = append(sc.ByType, pages.ScopeType{Type: t.Type, Existed: t.Existing, Readable: t.Readable})
+	}
+	return sc
+}
+
+func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
+	id := r.PathValue("id")
+	rec, form, ok := incidentRecordForm(r)
+	if ok {
+		_, err := s.Incidents.Update(r.Context(), id, rec)
+		if err == nil {
+			http.Redirect(w, r, "/console/incidents/"+id+"?done=saved", http.StatusSeeOther)
+			return
+		}
+		if kakunin.ErrorCode(err) != kakunin.EINVALID {
+			s.consoleError(w, r, err)
+			return
+		}
+	}
+	s.renderIncident(w, r, http.StatusBadRequest, id, &form, "invalid")
+}
+
+func (s *Server) advanceIncident(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	id := r.PathValue("id")
+	to := kakunin.IncidentStatus(r.PostFormValue("status"))
+	if !slices.Contains(kakunin.IncidentStatuses, to) {
+		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+		return
+	}
+	_, err := s.Incidents.Advance(r.Context(), id, to, r.PostFormValue("text"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, "/console/incidents/"+id+"?done=status", http.StatusSeeOther)
+	case kakunin.EINVALID:
+		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+	case kakunin.ECONFLICT:
+		code := "status_order"
+		if in, gerr := s.Incidents.Get(r.Context(), id); gerr == nil && to.Rank() > in.Status.Rank() {
+			code = "window_required"
+		}
+		s.renderIncident(w, r, http.StatusConflict, id, nil, code)
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+func (s *Server) noteIncident(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	id := r.PathValue("id")
+	_, err := s.Incidents.Note(r.Context(), id, r.PostFormValue("text"))
+	s.afterIncidentChange(w, r, id, "noted", err)
+}
+
+// afterIncidentChange redirects to the incident after a change, or shows
+// it again with the error.
+func (s *Server) afterIncidentChange(w http.ResponseWriter, r *http.Request, id, done string, err error) {
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, "/console/incidents/"+id+"?done="+done, http.StatusSeeOther)
+	case kakunin.EINVALID:
+		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+	case kakunin.ECONFLICT:
+		s.renderIncident(w, r, http.StatusConflict, id, nil, "done_already")
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+func (s *Server) reportedIncident(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	id := r.PathValue("id")
+	m := incident.Milestone(r.PostFormValue("milestone"))
+	at, err := parseLocal(r.PostFormValue("at"))
+	if err != nil || at.IsZero() || !slices.Contains([]incident.Milestone{incident.MilestonePreliminary, incident.MilestoneFinal, incident.MilestoneIndividuals}, m) {
+		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+		return
+	}
+	_, err = s.Incidents.RecordDone(r.Context(), id, m, at)
+	s.afterIncidentChange(w, r, id, "reported", err)
+}
+
+func (s *Server) addCertifierItem(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	id := r.PathValue("id")
+	// A due date is a day: the item is due by the end of it, in Japan.
+	due, err := time.ParseInLocation("2006-01-02", r.PostFormValue("due"), jst)
+	if err != nil {
+		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+		return
+	}
+	_, err = s.Incidents.AddCertifierItem(r.Context(), id, r.PostFormValue("text"), due.Add(24*time.Hour-time.Second))
+	s.afterIncidentChange(w, r, id, "item", err)
+}
+
+func (s *Server) certifierItemDone(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.Incidents.CertifierItemDone(r.Context(), id, r.PathValue("item"))
+	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
+		if _, gerr := s.Incidents.Get(r.Context(), id); gerr == nil {
+			s.renderIncident(w, r, http.StatusNotFound, id, nil, "not_found")
+			return
+		}
+	}
+	s.afterIncidentChange(w, r, id, "item", err)
+}
+
+// incidentReport is the printable draft of the report to the PPC, in the
+// language asked for (?lang=ja|en).
+func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	d, err := s.Incidents.Draft(ctx, id)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	base := s.staffBase(w, r)
+	lang := base.Lang
+	data := pages.IncidentReport{Base: base, Record: incidentRecord(d.Incident), Deadlines: deadlinesView(d.Assessment, lang),
+		Scope: scopeView(d.Scope), Cause: d.Cause.Text(lang), ComputedAt: d.ComputedAt, PageURL: "/console/incidents/" + id}
+	for _, h := range d.Held {
+		data.Held = append(data.Held, h.Text(lang))
+	}
+	for _, n := range d.Published {
+		title := n.TitleJA
+		if lang == kakunin.LocaleEN {
+			title = n.TitleEN
+		}
+		data.Published = append(data.Published, pages.PublishedRow{ID: n.ID, Title: title, PublishedAt: *n.PublishedAt, UpdatedAt: n.UpdatedAt})
+	}
+	for _, u := range d.Timeline {
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+	}
+	s.render(w, r, http.StatusOK, "incident_report", data)
+}

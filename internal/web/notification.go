@@ -1,0 +1,243 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/outbox"
+	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/web/pages"
+)
+
+// The mass notification console: /console/incidents/{id}/notification.
+
+// maxNotificationForm bounds the letter's form: four templates of at most
+// 20,000 characters, each up to 4 bytes and percent-encoded.
+const maxNotificationForm = 1 << 20
+
+// notificationRefresh is how often the page reloads itself while sending.
+const notificationRefresh = 30
+
+func notificationURL(id string) string { return "/console/incidents/" + id + "/notification" }
+
+func notificationForm(t outbox.Text) pages.NotificationForm {
+	return pages.NotificationForm{SubjectJA: t.SubjectJA, BodyJA: t.BodyJA, SubjectEN: t.SubjectEN, BodyEN: t.BodyEN,
+		MaxSubject: outbox.MaxSubject, MaxBody: outbox.MaxBody}
+}
+
+func notificationText(r *http.Request) outbox.Text {
+	return outbox.Text{SubjectJA: r.PostFormValue("subject_ja"), BodyJA: r.PostFormValue("body_ja"),
+		SubjectEN: r.PostFormValue("subject_en"), BodyEN: r.PostFormValue("body_en")}
+}
+
+// notificationView is what renderNotification shows besides the stored
+// state: a refilled form, a preview, an error.
+type notificationView struct {
+	form             *outbox.Text
+	preview          *outbox.Preview
+	errCode, errText string
+}
+
+func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) {
+	s.renderNotification(w, r, http.StatusOK, notificationView{})
+}
+
+func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) {
+	ctx := r.Context()
+	inc, c, err := s.Outbox.Campaign(ctx, r.PathValue("id"))
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	_, werr := incident.QueryOf(inc)
+	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: inc.ID, IncidentTitle: inc.Title,
+		WindowKnown: werr == nil, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder,
+		ErrorCode: v.errCode, ErrorDetail: v.errText}
+	text := outbox.DefaultText()
+	if c != nil {
+		text = outbox.TextOf(c)
+		data.State = c.State
+		data.Previewed = c.PreviewedAt != nil && !c.PreviewedAt.Before(c.UpdatedAt)
+	}
+	if v.form != nil {
+		text = *v.form
+	}
+	data.Form = notificationForm(text)
+	if p := v.preview; p != nil {
+		data.Preview = &pages.NotificationPreview{Sample: p.Sample, Documents: p.Documents,
+			JA: pages.NotificationLetter{Lang: string(p.JA.Lang), Subject: p.JA.Subject, Body: p.JA.Body},
+			EN: pages.NotificationLetter{Lang: string(p.EN.Lang), Subject: p.EN.Subject, Body: p.EN.Body}}
+		data.Previewed = true
+	}
+	if c != nil && c.StartedAt != nil {
+		p, err := s.Outbox.Progress(ctx, inc.ID)
+		if err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+		data.Progress = progressView(p)
+		if c.State == store.CampaignSending || p.Enqueuing {
+			data.Refresh = notificationRefresh
+		}
+	}
+	switch r.URL.Query().Get("done") {
+	case "saved":
+		data.Notice = "notification.done.saved"
+	case "started":
+		data.Notice = "notification.done.started"
+	case "paused":
+		data.Notice = "notification.done.paused"
+	case "resumed":
+		data.Notice = "notification.done.resumed"
+	}
+	s.render(w, r, status, "notification", data)
+}
+
+func progressView(p *outbox.Progress) *pages.NotificationProgress {
+	c := p.Campaign
+	v := &pages.NotificationProgress{Enqueuing: p.Enqueuing, Target: outbox.FormatCount(c.Target), Enqueued: outbox.FormatCount(c.Enqueued),
+		Sent: outbox.FormatCount(c.Sent), Failed: outbox.FormatCount(c.Failed), Bounced: outbox.FormatCount(c.Bounced),
+		Skipped: outbox.FormatCount(c.Skipped), Pending: outbox.FormatCount(p.Pending), PerMinute: fmt.Sprintf("%.0f", p.PerMinute),
+		FinishedAt: c.FinishedAt}
+	if c.StartedAt != nil {
+		v.StartedAt = *c.StartedAt
+	}
+	if p.Remaining > 0 {
+		v.HasRemaining = true
+		v.RemainingHours, v.RemainingMinutes = int(p.Remaining/time.Hour), int(p.Remaining%time.Hour/time.Minute)
+	}
+	v.Chart = chart(p.Buckets, p.BucketMinutes)
+	return v
+}
+
+// Chart geometry, in SVG user units: the SVG scales to the page's width.
+const (
+	chartWidth  = 600
+	chartHeight = 160
+	chartTop    = 10
+	chartBottom = 140 // the x axis
+)
+
+// chart lays out the sent-per-minute bars, scaled to the highest.
+func chart(buckets []outbox.Bucket, per int) pages.NotificationChart {
+	ch := pages.NotificationChart{Width: chartWidth, Height: chartHeight, BaseY: chartBottom, BucketMinutes: per}
+	for _, b := range buckets {
+		ch.Max = max(ch.Max, b.Sent)
+		ch.Total += b.Sent
+	}
+	if len(buckets) == 0 {
+		return ch
+	}
+	slot := chartWidth / len(buckets)
+	for i, b := range buckets {
+		h := 0
+		if ch.Max > 0 {
+			h = int(b.Sent * (chartBottom - chartTop) / ch.Max)
+		}
+		if b.Sent > 0 && h == 0 {
+			h = 1 // a minute with mail shows
+		}
+		ch.Bars = append(ch.Bars, pages.NotificationBar{Start: b.Start, X: i*slot + 1, Y: chartBottom - h, W: max(slot-2, 1), H: h, Sent: b.Sent})
+	}
+	return ch
+}
+
+func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxNotificationForm)
+	id, t := r.PathValue("id"), notificationText(r)
+	_, err := s.Outbox.Save(r.Context(), id, t)
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, notificationURL(id)+"/preview", http.StatusSeeOther)
+	case kakunin.EINVALID:
+		s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
+	case kakunin.ECONFLICT:
+		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+// previewNotification writes the saved letter for a sample affected member
+// in both languages (audited: it shows which documents a member sent).
+func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	_, c, err := s.Outbox.Campaign(ctx, r.PathValue("id"))
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	if c == nil {
+		http.Redirect(w, r, notificationURL(r.PathValue("id")), http.StatusSeeOther)
+		return
+	}
+	p, err := s.Outbox.Preview(ctx, r.PathValue("id"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+		v := notificationView{preview: p}
+		if r.URL.Query().Get("done") == "" {
+			r.URL.RawQuery = "done=saved"
+		}
+		s.renderNotification(w, r, http.StatusOK, v)
+	case kakunin.ECONFLICT:
+		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "no_window"})
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	_, err := s.Outbox.Start(r.Context(), id)
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, notificationURL(id)+"?done=started", http.StatusSeeOther)
+	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
+		// Not previewed as it stands, already started, or no window: say
+		// which, change nothing.
+		inc, c, cerr := s.Outbox.Campaign(r.Context(), id)
+		if cerr != nil {
+			s.consoleError(w, r, cerr)
+			return
+		}
+		code := "not_previewed"
+		if _, werr := incident.QueryOf(inc); werr != nil {
+			code = "no_window"
+		} else if c != nil && c.State != store.CampaignDraft {
+			code = "started"
+		}
+		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
+	default:
+		s.consoleError(w, r, err)
+	}
+}
+
+func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) {
+	s.setNotificationPaused(w, r, true)
+}
+
+func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) {
+	s.setNotificationPaused(w, r, false)
+}
+
+func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, paused bool) {
+	id := r.PathValue("id")
+	var err error
+	done := "paused"
+	if paused {
+		err = s.Outbox.Pause(r.Context(), id)
+	} else {
+		err, done = s.Outbox.Resume(r.Context(), id), "resumed"
+	}
+	switch kakunin.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, notificationURL(id)+"?done="+done, http.StatusSeeOther)
+	case kakunin.ECONFLICT:
+		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
+	default:
+		s.consoleError(w, r, err)
+	}
+}
