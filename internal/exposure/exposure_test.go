@@ -173,8 +173,8 @@ func TestAnUnaffectedMemberIsToldSoInEnglish(t *testing.T) {
 		t.Fatalf("%d mails", len(msgs))
 	}
 	text := msgs[0].Text
-	for _, want := range []string{"The incident discovered on 22 Nov 2026", "Not affected", "phishing",
-		"never ask you by e-mail", publicURL + "/notices", "until 25 Nov 2026, 18:00 JST"} {
+	for _, want := range []string{"The incident discovered on 22 November 2026", "Not affected", "phishing",
+		"never ask you by e-mail", publicURL + "/notices", "until 25 November 2026, 18:00 JST"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("mail lacks %q:\n%s", want, text)
 		}

@@ -3,15 +3,13 @@ package exposure
 import (
 	"fmt"
 	"strings"
-	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/notify"
 )
-
-// jst is the zone every date in a mail is written in: Japan has had no
-// daylight saving since 1951, so the fixed zone is exact.
-var jst = time.FixedZone("JST", 9*60*60)
 
 // mailText is what the mails say in one language.
 type mailText struct {
@@ -30,7 +28,6 @@ type mailText struct {
 	link                      string // %s expiry
 	footer                    string
 	noAccount                 string // %s: the check form's URL
-	docTypes                  map[kakunin.DocumentType]string
 }
 
 var mailTexts = map[kakunin.Locale]mailText{
@@ -60,10 +57,6 @@ var mailTexts = map[kakunin.Locale]mailText{
 		footer:      "このメールは送信専用です。返信いただいてもお答えできません。",
 		noAccount: "影響確認フォーム（%s）で、このメールアドレスについて確認のご依頼がありましたが、このアドレスを登録しているアカウントはありません。\n\n" +
 			"ご依頼に心当たりがない場合は、このメールを破棄してください。別のアドレスでご登録の場合は、そのアドレスで改めてご確認ください。",
-		docTypes: map[kakunin.DocumentType]string{
-			kakunin.DocDriversLicence: "運転免許証", kakunin.DocPassport: "パスポート",
-			kakunin.DocHealthInsurance: "健康保険証", kakunin.DocMyNumberCard: "マイナンバーカード",
-		},
 	},
 	kakunin.LocaleEN: {
 		subject:          "[kakunin] The result of your exposure check",
@@ -92,10 +85,6 @@ var mailTexts = map[kakunin.Locale]mailText{
 		footer:      "This mailbox is not monitored; replies cannot be answered.",
 		noAccount: "Someone asked, on the exposure-check form (%s), whether this e-mail address was affected. No account uses this address.\n\n" +
 			"If you did not ask, please ignore this message. If you registered with another address, please check with that one.",
-		docTypes: map[kakunin.DocumentType]string{
-			kakunin.DocDriversLicence: "Driver's licence", kakunin.DocPassport: "Passport",
-			kakunin.DocHealthInsurance: "Health insurance card", kakunin.DocMyNumberCard: "My Number card",
-		},
 	},
 }
 
@@ -104,42 +93,6 @@ func textOf(lang kakunin.Locale) mailText {
 		return t
 	}
 	return mailTexts[kakunin.LocaleJA]
-}
-
-// Date formats a date of an answer in lang, in Japan time.
-func Date(lang kakunin.Locale, t time.Time) string {
-	t = t.In(jst)
-	if lang == kakunin.LocaleEN {
-		return t.Format("2 Jan 2006")
-	}
-	return t.Format("2006年1月2日")
-}
-
-func dateTime(lang kakunin.Locale, t time.Time) string {
-	t = t.In(jst)
-	if lang == kakunin.LocaleEN {
-		return t.Format("2 Jan 2006, 15:04") + " JST"
-	}
-	return t.Format("2006年1月2日 15:04")
-}
-
-// Month formats an exposed document's month ("2006-01") in lang.
-func Month(lang kakunin.Locale, month string) string {
-	t, err := time.Parse("2006-01", month)
-	if err != nil {
-		return month
-	}
-	if lang == kakunin.LocaleEN {
-		return t.Format("January 2006")
-	}
-	return t.Format("2006年1月")
-}
-
-func (t mailText) docType(d kakunin.DocumentType) string {
-	if s, ok := t.docTypes[d]; ok {
-		return s
-	}
-	return string(d)
 }
 
 func base(publicURL string) string { return strings.TrimSuffix(publicURL, "/") }
@@ -157,14 +110,14 @@ func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, 
 	}
 	for _, a := range answers {
 		in := a.Incident
-		fmt.Fprintf(&b, t.incident+"\n", Date(lang, in.DiscoveredAt), dateTime(lang, in.WindowFrom), dateTime(lang, in.WindowTo))
+		fmt.Fprintf(&b, t.incident+"\n", incident.FormatDate(lang, in.DiscoveredAt), incident.FormatDateTime(lang, in.WindowFrom), incident.FormatDateTime(lang, in.WindowTo))
 		if !a.Exposure.Affected {
 			b.WriteString(t.notAffected + "\n\n")
 			continue
 		}
 		b.WriteString(t.affected + "\n")
 		for _, d := range a.Exposure.Documents {
-			fmt.Fprintf(&b, t.document+"\n", t.docType(d.Type), Month(lang, d.Month))
+			fmt.Fprintf(&b, t.document+"\n", sentenceCase(d.Type.Name(lang)), incident.FormatMonth(lang, d.Month))
 			if d.Readable {
 				anyReadable = true
 				b.WriteString(t.readable + "\n")
@@ -185,7 +138,7 @@ func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, 
 		b.WriteString(line + "\n")
 	}
 	b.WriteString("\n" + t.linkHeading + "\n")
-	fmt.Fprintf(&b, t.link+"\n", dateTime(lang, link.ExpiresAt))
+	fmt.Fprintf(&b, t.link+"\n", incident.FormatDateTime(lang, link.ExpiresAt))
 	b.WriteString(link.URL + "\n\n")
 	b.WriteString("-- \n" + t.footer + "\n")
 	return notify.Message{To: []string{to}, Subject: t.subject, Text: b.String(), ID: id,
@@ -198,4 +151,10 @@ func noAccountMessage(lang kakunin.Locale, to, publicURL, id string) notify.Mess
 	text := fmt.Sprintf(t.noAccount, base(publicURL)+"/check") + "\n\n-- \n" + t.footer + "\n"
 	return notify.Message{To: []string{to}, Subject: t.noAccountSubject, Text: text, ID: id,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+}
+
+// sentenceCase capitalises a document's name where it starts a line.
+func sentenceCase(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }

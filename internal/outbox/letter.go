@@ -137,12 +137,12 @@ func (ts *templates) render(lang kakunin.Locale, l Letter) (subject, body string
 // sampleLetters are what templates are tried on when saved.
 func sampleLetters(lang kakunin.Locale) []Letter {
 	at := time.Date(2026, 11, 20, 3, 4, 0, 0, time.UTC)
-	base := Letter{DiscoveredOn: formatDate(lang, at), WindowFrom: formatDateTime(lang, at.Add(-48*time.Hour)),
-		WindowTo: formatDateTime(lang, at), NoticesURL: "https://kakunin.example/notices", Contact: "support@example.jp"}
+	base := Letter{DiscoveredOn: incident.FormatDate(lang, at), WindowFrom: incident.FormatDateTime(lang, at.Add(-48*time.Hour)),
+		WindowTo: incident.FormatDateTime(lang, at), NoticesURL: "https://kakunin.example/notices", Contact: "support@example.jp"}
 	docs := base
 	docs.Documents = []LetterDocument{
-		{Type: documentName(lang, kakunin.DocDriversLicence), Month: formatMonth(lang, "2025-03"), Readable: true},
-		{Type: documentName(lang, kakunin.DocPassport), Month: formatMonth(lang, "2026-10")},
+		{Type: kakunin.DocDriversLicence.Name(lang), Month: incident.FormatMonth(lang, "2025-03"), Readable: true},
+		{Type: kakunin.DocPassport.Name(lang), Month: incident.FormatMonth(lang, "2026-10")},
 	}
 	docs.AnyReadable = true
 	return []Letter{base, docs}
@@ -150,78 +150,15 @@ func sampleLetters(lang kakunin.Locale) []Letter {
 
 // letterFor fills a Letter for one member.
 func letterFor(lang kakunin.Locale, inc *kakunin.Incident, ex *incident.Exposure, noticesURL, contact string) Letter {
-	l := Letter{DiscoveredOn: formatDate(lang, inc.DiscoveredAt), WindowFrom: formatDateTime(lang, inc.WindowFrom),
-		WindowTo: formatDateTime(lang, inc.WindowTo), NoticesURL: noticesURL, Contact: contact}
+	l := Letter{DiscoveredOn: incident.FormatDate(lang, inc.DiscoveredAt), WindowFrom: incident.FormatDateTime(lang, inc.WindowFrom),
+		WindowTo: incident.FormatDateTime(lang, inc.WindowTo), NoticesURL: noticesURL, Contact: contact}
 	if ex != nil {
 		for _, d := range ex.Documents {
-			l.Documents = append(l.Documents, LetterDocument{Type: documentName(lang, d.Type), Month: formatMonth(lang, d.Month), Readable: d.Readable})
+			l.Documents = append(l.Documents, LetterDocument{Type: d.Type.Name(lang), Month: incident.FormatMonth(lang, d.Month), Readable: d.Readable})
 			l.AnyReadable = l.AnyReadable || d.Readable
 		}
 	}
 	return l
-}
-
-var jst = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
-		return loc
-	}
-	return time.FixedZone("JST", 9*60*60)
-}()
-
-func formatDate(lang kakunin.Locale, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	t = t.In(jst)
-	if lang == kakunin.LocaleEN {
-		return t.Format("2 January 2006")
-	}
-	return t.Format("2006年1月2日")
-}
-
-func formatDateTime(lang kakunin.Locale, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	t = t.In(jst)
-	if lang == kakunin.LocaleEN {
-		return t.Format("2 January 2006, 15:04") + " JST"
-	}
-	return t.Format("2006年1月2日 15:04")
-}
-
-// formatMonth writes "2006-01" as "January 2006" or "2006年1月".
-func formatMonth(lang kakunin.Locale, month string) string {
-	t, err := time.Parse("2006-01", month)
-	if err != nil {
-		return month
-	}
-	if lang == kakunin.LocaleEN {
-		return t.Format("January 2006")
-	}
-	return t.Format("2006年1月")
-}
-
-var documentNames = map[kakunin.Locale]map[kakunin.DocumentType]string{
-	kakunin.LocaleJA: {
-		kakunin.DocDriversLicence:  "運転免許証",
-		kakunin.DocPassport:        "パスポート",
-		kakunin.DocHealthInsurance: "健康保険証",
-		kakunin.DocMyNumberCard:    "マイナンバーカード",
-	},
-	kakunin.LocaleEN: {
-		kakunin.DocDriversLicence:  "driving licence",
-		kakunin.DocPassport:        "passport",
-		kakunin.DocHealthInsurance: "health insurance card",
-		kakunin.DocMyNumberCard:    "My Number card",
-	},
-}
-
-func documentName(lang kakunin.Locale, t kakunin.DocumentType) string {
-	if n, ok := documentNames[lang][t]; ok {
-		return n
-	}
-	return string(t)
 }
 
 // DefaultText is the letter a new campaign starts from: calm and plain,

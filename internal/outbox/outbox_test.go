@@ -541,7 +541,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !p.Sample || p.Documents != 1 || !strings.Contains(p.JA.Body, "運転免許証") || !strings.Contains(p.EN.Body, "driving licence") ||
+		if !p.Sample || p.Documents != 1 || !strings.Contains(p.JA.Body, "運転免許証") || !strings.Contains(p.EN.Body, "driver's licence") ||
 			strings.Contains(p.JA.Body+p.EN.Body, "ext-") {
 			t.Errorf("preview: %+v", p)
 		}

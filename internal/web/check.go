@@ -5,6 +5,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/exposure"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -69,7 +70,7 @@ func (s *Server) checkResult(w http.ResponseWriter, r *http.Request) {
 		ci := pages.CheckIncident{DiscoveredAt: a.Incident.DiscoveredAt, WindowFrom: a.Incident.WindowFrom,
 			WindowTo: a.Incident.WindowTo, Affected: a.Exposure.Affected}
 		for _, d := range a.Exposure.Documents {
-			ci.Documents = append(ci.Documents, pages.CheckDocument{Type: d.Type, Month: exposure.Month(lang, d.Month), Readable: d.Readable})
+			ci.Documents = append(ci.Documents, pages.CheckDocument{Type: d.Type, Month: incident.FormatMonth(lang, d.Month), Readable: d.Readable})
 			data.AnyReadable = data.AnyReadable || d.Readable
 		}
 		data.Incidents = append(data.Incidents, ci)

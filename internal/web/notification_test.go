@@ -94,7 +94,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 		if status != http.StatusOK {
 			t.Fatalf("preview: %d", status)
 		}
-		for _, want := range []string{"運転免許証（2026年11月に提出）", "driving licence (submitted November 2026)",
+		for _, want := range []string{"運転免許証（2026年11月に提出）", "licence (submitted November 2026)",
 			"https://kakunin.example.jp/notices", `action="` + page + `/start"`, `lang="en"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("preview lacks %q", want)
