@@ -275,20 +275,7 @@ func (db *DB) ScopeMemberIDs(ctx context.Context, from, to time.Time, fn func(me
 	if err != nil {
 		return fmt.Errorf("scope member ids: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("scope member ids: %w", err)
-		}
-		if err := fn(id); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("scope member ids: %w", err)
-	}
-	return nil
+	return eachString(rows, "scope member ids", fn)
 }
 
 // ScopeSampleMember returns one member in [from, to]'s scope who has not

@@ -204,20 +204,7 @@ func (db *DB) ScopeMembers(ctx context.Context, from, to time.Time, readableOnly
 	if err != nil {
 		return fmt.Errorf("scope members: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("scope members: %w", err)
-		}
-		if err := fn(id); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("scope members: %w", err)
-	}
-	return nil
+	return eachString(rows, "scope members", fn)
 }
 
 // StaffReadCount sums one staff member's reads of document images in a window.
@@ -578,4 +565,23 @@ func insertStatement(dialect Dialect, table, columns string, ncols, rows int) st
 		sb.WriteByte(')')
 	}
 	return sb.String()
+}
+
+// eachString hands fn the one text column of each row, closing rows. fn
+// runs while the rows are open: on SQLite it must not use the database.
+func eachString(rows *sql.Rows, what string, fn func(string) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
