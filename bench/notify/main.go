@@ -38,7 +38,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -131,7 +131,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	mailer, err := notify.NewSMTPMailer("smtp://"+addr+"?tls=none", "kakunin@example.jp", notify.WithLogger(log))
+	mailer, err := mail.NewSMTPMailer("smtp://"+addr+"?tls=none", "kakunin@example.jp", mail.WithLogger(log))
 	if err != nil {
 		return err
 	}

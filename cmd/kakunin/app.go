@@ -12,6 +12,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
@@ -21,7 +22,7 @@ import (
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -44,7 +45,7 @@ type app struct {
 	audit         *audit.Log
 	incidents     *incident.Service
 	exposure      *exposure.Service
-	mailer        notify.Mailer // nil without workers; the mass notification's sender uses it
+	mailer        mail.Mailer // nil without workers; the mass notification's sender uses it
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -112,7 +113,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	if withWorkers {
 		workers = river.NewWorkers()
 		document.Register(workers, a.documents)
-		mailer, err := notify.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom, notify.WithLogger(log))
+		mailer, err := mail.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom, mail.WithLogger(log))
 		if err != nil {
 			a.close()
 			return nil, err
@@ -125,7 +126,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 			return nil, err
 		}
 		river.AddWorker(workers, hook)
-		notify.Register(workers, mailer, a.db, log)
+		alert.Register(workers, mailer, a.db, log)
 		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
 		// The incident desk's hourly watch: overdue deadlines and stale
@@ -144,7 +145,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.exposure.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
-		return notify.RaiseAlert(ctx, a.queue, tx.SQL(), notify.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
+		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
 	}
 	return a, nil
 }

@@ -15,10 +15,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/incident"
-	"github.com/kakunin/kakunin/internal/notify"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 )
@@ -99,7 +99,7 @@ func (l Limits) longestWindow() time.Duration {
 type Service struct {
 	DB    *store.DB
 	Keys  Keys
-	Jobs  notify.Enqueuer
+	Jobs  alert.Enqueuer
 	Audit *audit.Log
 	// PublicURL is the base of the links in mails and hand-offs.
 	PublicURL string

@@ -11,7 +11,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/exposure"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
 
@@ -313,7 +313,7 @@ func TestATemporaryMailFailureIsRetriedAndCountedOnce(t *testing.T) {
 	}
 	// A permanent refusal completes the job: retrying cannot help.
 	f.env.Clock.Add(25 * time.Hour)
-	mailer.fail = []error{&notify.SendError{Messages: map[int]notify.Failure{0: {Stage: "RCPT TO", Code: 550, Permanent: true}}, Total: 1}}
+	mailer.fail = []error{&mail.SendError{Messages: map[int]mail.Failure{0: {Stage: "RCPT TO", Code: 550, Permanent: true}}, Total: 1}}
 	out, err = f.svc.Deliver(context.Background(), mailer, f.check(t, "o", "flaky@example.jp", kakunin.LocaleJA))
 	if err != nil || out != exposure.OutcomeRefused {
 		t.Errorf("permanent refusal: outcome %s, err %v", out, err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/incident"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 )
 
 // mailText is what the mails say in one language.
@@ -99,7 +99,7 @@ func base(publicURL string) string { return strings.TrimSuffix(publicURL, "/") }
 
 // answerMessage is the answer mail of one member. id makes its Message-ID
 // stable, so a mail sent again after a retry shows as one.
-func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, publicURL, id string) notify.Message {
+func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, publicURL, id string) mail.Message {
 	t := textOf(lang)
 	var b strings.Builder
 	fmt.Fprintf(&b, t.intro+"\n\n", base(publicURL)+"/check")
@@ -141,15 +141,15 @@ func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, 
 	fmt.Fprintf(&b, t.link+"\n", incident.FormatDateTime(lang, link.ExpiresAt))
 	b.WriteString(link.URL + "\n\n")
 	b.WriteString("-- \n" + t.footer + "\n")
-	return notify.Message{To: []string{to}, Subject: t.subject, Text: b.String(), ID: id,
+	return mail.Message{To: []string{to}, Subject: t.subject, Text: b.String(), ID: id,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
 }
 
 // noAccountMessage tells the typed address that no account uses it.
-func noAccountMessage(lang kakunin.Locale, to, publicURL, id string) notify.Message {
+func noAccountMessage(lang kakunin.Locale, to, publicURL, id string) mail.Message {
 	t := textOf(lang)
 	text := fmt.Sprintf(t.noAccount, base(publicURL)+"/check") + "\n\n-- \n" + t.footer + "\n"
-	return notify.Message{To: []string{to}, Subject: t.noAccountSubject, Text: text, ID: id,
+	return mail.Message{To: []string{to}, Subject: t.noAccountSubject, Text: text, ID: id,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
 }
 

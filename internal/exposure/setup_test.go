@@ -9,7 +9,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/exposure"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
 )
@@ -100,11 +100,11 @@ func (f *fixture) check(t *testing.T, origin, typed string, lang kakunin.Locale)
 // returned (once per message) instead of accepting.
 type recorder struct {
 	mu   sync.Mutex
-	msgs []notify.Message
+	msgs []mail.Message
 	fail []error
 }
 
-func (r *recorder) Send(ctx context.Context, msgs ...notify.Message) error {
+func (r *recorder) Send(ctx context.Context, msgs ...mail.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.fail) > 0 {
@@ -116,10 +116,10 @@ func (r *recorder) Send(ctx context.Context, msgs ...notify.Message) error {
 	return nil
 }
 
-func (r *recorder) all() []notify.Message {
+func (r *recorder) all() []mail.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]notify.Message{}, r.msgs...)
+	return append([]mail.Message{}, r.msgs...)
 }
 
-var errTemporary = &notify.SendError{Session: &notify.Failure{Stage: "session"}, Total: 1}
+var errTemporary = &mail.SendError{Session: &mail.Failure{Stage: "session"}, Total: 1}

@@ -7,7 +7,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
-	"net/mail"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +20,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/jobs"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
 
@@ -85,7 +85,7 @@ func (s *sinkSession) Logout() error { return nil }
 // decode returns a plain-text mail's subject and body.
 func decode(t *testing.T, raw []byte) (string, string) {
 	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
 	must(t, err)
 	subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
 	must(t, err)
@@ -108,7 +108,7 @@ func TestACheckIsAnsweredByMailThroughTheQueue(t *testing.T) {
 		ctx := t.Context()
 		must(t, jobs.Migrate(ctx, env.DB.SQL(), env.DB.Dialect()))
 		srv := startSink(t)
-		mailer, err := notify.NewSMTPMailer("smtp://"+srv.addr+"?tls=none", "kakunin@example.jp", notify.WithLogger(env.Log))
+		mailer, err := mail.NewSMTPMailer("smtp://"+srv.addr+"?tls=none", "kakunin@example.jp", mail.WithLogger(env.Log))
 		must(t, err)
 		workers := river.NewWorkers()
 		exposure.Register(workers, f.svc, mailer)

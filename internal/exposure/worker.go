@@ -9,7 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 )
@@ -32,7 +32,7 @@ const (
 // address that no account uses it. Both count against the address's
 // limits, silently. A temporary mail failure is returned for River to
 // retry; the limits count a retried check once.
-func (s *Service) Deliver(ctx context.Context, m notify.Mailer, args CheckArgs) (Outcome, error) {
+func (s *Service) Deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (Outcome, error) {
 	b, err := s.Keys.OpenField(checkAddressPurpose, args.Address)
 	if err != nil {
 		return "", fmt.Errorf("check %s: %w", args.ID, err)
@@ -66,7 +66,7 @@ func (s *Service) Deliver(ctx context.Context, m notify.Mailer, args CheckArgs) 
 	if !ok {
 		return OutcomeLimited, nil
 	}
-	msgs := make([]notify.Message, 0, len(members))
+	msgs := make([]mail.Message, 0, len(members))
 	for _, rec := range members {
 		to, err := verification.OpenEmail(s.Keys, rec.EmailSealed)
 		if err != nil {
@@ -115,9 +115,9 @@ func (s *Service) take(ctx context.Context, checkID string, key []byte, limits .
 
 // send mails msgs. A permanent refusal completes the check (retrying
 // cannot help) and is logged by check ID only; anything else is returned.
-func (s *Service) send(ctx context.Context, m notify.Mailer, checkID string, done Outcome, msgs ...notify.Message) (Outcome, error) {
+func (s *Service) send(ctx context.Context, m mail.Mailer, checkID string, done Outcome, msgs ...mail.Message) (Outcome, error) {
 	err := m.Send(ctx, msgs...)
-	var se *notify.SendError
+	var se *mail.SendError
 	switch {
 	case err == nil:
 		s.log().InfoContext(ctx, "exposure check answered", "check", checkID, "outcome", string(done))
@@ -152,9 +152,9 @@ func PruneJob(interval time.Duration) *river.PeriodicJob {
 
 // Register adds the check and prune workers to workers. A nil mailer is
 // taken as mail disabled.
-func Register(workers *river.Workers, s *Service, m notify.Mailer) {
+func Register(workers *river.Workers, s *Service, m mail.Mailer) {
 	if m == nil {
-		m, _ = notify.NewSMTPMailer("", "kakunin@localhost", notify.WithLogger(s.log()))
+		m, _ = mail.NewSMTPMailer("", "kakunin@localhost", mail.WithLogger(s.log()))
 	}
 	river.AddWorker(workers, &checkWorker{s: s, mailer: m})
 	river.AddWorker(workers, &pruneWorker{s: s})
@@ -163,11 +163,11 @@ func Register(workers *river.Workers, s *Service, m notify.Mailer) {
 type checkWorker struct {
 	river.WorkerDefaults[CheckArgs]
 	s      *Service
-	mailer notify.Mailer
+	mailer mail.Mailer
 }
 
 // Timeout leaves room for a slow mail server (see notify's mail worker).
-func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 3 * notify.DefaultTimeout }
+func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 3 * mail.DefaultTimeout }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
 	_, err := w.s.Deliver(ctx, w.mailer, job.Args)

@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/notify"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -53,7 +53,7 @@ type Service struct {
 	Audit *audit.Log
 	// Queue enqueues the alerts Watch raises; nil when nothing watches
 	// (the console alone).
-	Queue notify.Enqueuer
+	Queue alert.Enqueuer
 	Now   func() time.Time
 	// StaleAfter is how long an open incident may go without a public
 	// update (--notice-stale-after); 0 means DefaultStaleAfter.

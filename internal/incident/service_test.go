@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/notice"
-	"github.com/kakunin/kakunin/internal/notify"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
@@ -227,7 +227,7 @@ func TestReportsAndCertifierItemsAreRecorded(t *testing.T) {
 }
 
 // alertJobs returns the role and detail of every alert fan-out job queued.
-func alertJobs(t *testing.T, db *store.DB) []notify.AlertArgs {
+func alertJobs(t *testing.T, db *store.DB) []alert.FanoutArgs {
 	t.Helper()
 	q := `SELECT CAST(args AS TEXT) FROM river_job WHERE kind = 'alert_fanout' ORDER BY id`
 	if db.Dialect() == store.SQLite {
@@ -238,13 +238,13 @@ func alertJobs(t *testing.T, db *store.DB) []notify.AlertArgs {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []notify.AlertArgs
+	var out []alert.FanoutArgs
 	for rows.Next() {
 		var raw string
 		if err := rows.Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
-		var a notify.AlertArgs
+		var a alert.FanoutArgs
 		if err := json.Unmarshal([]byte(raw), &a); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestTheWatchAlertsRespondersOncePerOverdueItemPerDay(t *testing.T) {
 		}
 		seen := map[string]int{}
 		for _, j := range jobs {
-			if j.Alert.Role != kakunin.RoleResponder || j.Alert.Kind != notify.KindIncidentOverdue || j.Alert.Detail["incident"] != in.ID {
+			if j.Alert.Role != kakunin.RoleResponder || j.Alert.Kind != alert.KindIncidentOverdue || j.Alert.Detail["incident"] != in.ID {
 				t.Errorf("alert %+v", j.Alert)
 			}
 			seen[j.Alert.Detail["obligation"]]++
@@ -364,7 +364,7 @@ func TestTheWatchAlertsWhenAnIdentifiedIncidentHasNoFreshPublicNotice(t *testing
 		}
 		jobs := alertJobs(t, d.db)
 		last := jobs[len(jobs)-1].Alert
-		if last.Kind != notify.KindIncidentNoticeStale || last.Role != kakunin.RoleResponder || last.Detail["last_public_update"] == "none" {
+		if last.Kind != alert.KindIncidentNoticeStale || last.Role != kakunin.RoleResponder || last.Detail["last_public_update"] == "none" {
 			t.Errorf("stale alert %+v", last)
 		}
 		// Unpublished, the notice no longer counts.

@@ -10,8 +10,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/notify"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -81,7 +81,7 @@ func (s *Service) watchOne(ctx context.Context, in *kakunin.Incident, lastPublic
 	}
 	var alerts []dueAlert
 	for _, o := range Assess(in, items, facts, now).Overdue() {
-		alerts = append(alerts, dueAlert{key: o.Key, kind: notify.KindIncidentOverdue, detail: map[string]string{
+		alerts = append(alerts, dueAlert{key: o.Key, kind: alert.KindIncidentOverdue, detail: map[string]string{
 			"incident": in.ID, "obligation": o.Key, "due": o.DueAt.UTC().Format(time.RFC3339)}})
 	}
 	var last *time.Time
@@ -93,7 +93,7 @@ func (s *Service) watchOne(ctx context.Context, in *kakunin.Incident, lastPublic
 		if last != nil {
 			d["last_public_update"] = last.UTC().Format(time.RFC3339)
 		}
-		alerts = append(alerts, dueAlert{key: ObligationNoticeStale, kind: notify.KindIncidentNoticeStale, detail: d})
+		alerts = append(alerts, dueAlert{key: ObligationNoticeStale, kind: alert.KindIncidentNoticeStale, detail: d})
 	}
 	raised := 0
 	for _, a := range alerts {
@@ -102,8 +102,8 @@ func (s *Service) watchOne(ctx context.Context, in *kakunin.Incident, lastPublic
 			if err != nil || !ok {
 				return err
 			}
-			alert := notify.Alert{Kind: a.kind, At: now, Role: kakunin.RoleResponder, Detail: a.detail}
-			if err := notify.RaiseAlert(ctx, s.Queue, tx.SQL(), alert); err != nil {
+			al := alert.Alert{Kind: a.kind, At: now, Role: kakunin.RoleResponder, Detail: a.detail}
+			if err := alert.Raise(ctx, s.Queue, tx.SQL(), al); err != nil {
 				return err
 			}
 			raised++

@@ -18,7 +18,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/outbox/outboxtest"
 	"github.com/kakunin/kakunin/internal/servicetest"
@@ -206,7 +206,7 @@ type decoded struct {
 	header                       netmail.Header
 }
 
-func decode(t *testing.T, m mail) decoded {
+func decode(t *testing.T, m accepted) decoded {
 	t.Helper()
 	msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
 	if err != nil {
@@ -250,7 +250,7 @@ func TestTheSenderDeliversRetriesTemporaryRefusalsAndRecordsBounces(t *testing.T
 		})
 		s := newSetup(t, dsn, ms)
 		ctx := t.Context()
-		mailer, err := notify.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestATemporaryFailureGivesUpAfterTheLastAttempt(t *testing.T) {
 		})
 		s := newSetup(t, dsn, members(1))
 		ctx := t.Context()
-		mailer, err := notify.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +380,7 @@ func TestAnUnreachableServerRetriesTheWholeBatchLater(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		s := newSetup(t, dsn, members(2))
 		ctx := t.Context()
-		mailer, err := notify.NewSMTPMailer("smtp://127.0.0.1:1?tls=none", "kakunin@example.jp", notify.WithTimeout(2*time.Second))
+		mailer, err := mail.NewSMTPMailer("smtp://127.0.0.1:1?tls=none", "kakunin@example.jp", mail.WithTimeout(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +427,7 @@ func TestTheSenderKeepsToTheConfiguredRate(t *testing.T) {
 	s := newSetup(t, storetest.SQLiteDSN(t), members(25))
 	ctx := t.Context()
 	srv := startSMTP(t, nil)
-	mailer, err := notify.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +571,7 @@ func TestAPausedCampaignSendsNothingUntilResumed(t *testing.T) {
 		s := newSetup(t, dsn, members(2))
 		ctx := t.Context()
 		srv := startSMTP(t, nil)
-		mailer, err := notify.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -609,7 +609,7 @@ func TestProgressCountsAndChartsPerMinute(t *testing.T) {
 	s := newSetup(t, storetest.SQLiteDSN(t), members(6))
 	ctx := t.Context()
 	srv := startSMTP(t, nil)
-	mailer, err := notify.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/incident"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 )
@@ -75,7 +75,7 @@ func Backoff(attempt int, jitter float64) time.Duration {
 type Sender struct {
 	DB     *store.DB
 	Keys   Opener
-	Mailer notify.Mailer
+	Mailer mail.Mailer
 	// Limiter throttles all of this Sender's connections together; nil
 	// sends as fast as the server takes it. With several replicas, each
 	// has its own.
@@ -345,7 +345,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 	}
 	noticesURL := strings.TrimRight(s.PublicURL, "/") + "/notices"
 	outcomes := make([]store.NotificationOutcome, 0, len(rows))
-	var msgs []notify.Message
+	var msgs []mail.Message
 	var sending []int // index in outcomes of each message
 	for _, r := range rows {
 		o := store.NotificationOutcome{ID: r.ID}
@@ -378,13 +378,13 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 		}
 		sendErr = s.Mailer.Send(ctx, msgs...)
 	}
-	var se *notify.SendError
+	var se *mail.SendError
 	if sendErr != nil && !errors.As(sendErr, &se) {
-		se = &notify.SendError{Session: &notify.Failure{Stage: "send"}, Total: len(msgs)}
+		se = &mail.SendError{Session: &mail.Failure{Stage: "send"}, Total: len(msgs)}
 	}
 	for i, oi := range sending {
 		o := &outcomes[oi]
-		f, failed := notify.Failure{}, false
+		f, failed := mail.Failure{}, false
 		if se != nil {
 			f, failed = se.Failed(i)
 		}
@@ -417,14 +417,14 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 
 // compose writes one member's message: the address is unsealed here, used
 // for this message only, and never logged.
-func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incident, r store.Notification, noticesURL string) (notify.Message, error) {
+func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incident, r store.Notification, noticesURL string) (mail.Message, error) {
 	addr, err := s.Keys.OpenField(EmailPurpose, r.EmailSealed)
 	if err != nil {
-		return notify.Message{}, fmt.Errorf("unseal address: %w", err)
+		return mail.Message{}, fmt.Errorf("unseal address: %w", err)
 	}
 	ex, err := incident.MemberExposure(ctx, s.DB, inc, r.MemberID)
 	if err != nil {
-		return notify.Message{}, err
+		return mail.Message{}, err
 	}
 	lang := r.Locale
 	if lang != kakunin.LocaleEN {
@@ -432,9 +432,9 @@ func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incide
 	}
 	subject, body, err := ts.render(lang, letterFor(lang, inc, ex, noticesURL, s.Contact))
 	if err != nil {
-		return notify.Message{}, err
+		return mail.Message{}, err
 	}
-	return notify.Message{To: []string{string(addr)}, Subject: subject, Text: body, ID: MessageID(r.CampaignID, r.MemberID),
+	return mail.Message{To: []string{string(addr)}, Subject: subject, Text: body, ID: MessageID(r.CampaignID, r.MemberID),
 		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": string(lang)}}, nil
 }
 

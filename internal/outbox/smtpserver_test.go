@@ -11,8 +11,8 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// mail is one message the test server accepted.
-type mail struct {
+// accepted is one message the test server accepted.
+type accepted struct {
 	To   string
 	Data []byte
 }
@@ -24,7 +24,7 @@ type smtpServer struct {
 	rcpt func(to string) error // answers each RCPT TO; nil accepts
 
 	mu       sync.Mutex
-	mails    []mail
+	mails    []accepted
 	sessions []int // messages accepted per session, in order of logout
 }
 
@@ -44,10 +44,10 @@ func startSMTP(t *testing.T, rcpt func(to string) error) *smtpServer {
 	return s
 }
 
-func (s *smtpServer) Mails() []mail {
+func (s *smtpServer) Mails() []accepted {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]mail{}, s.mails...)
+	return append([]accepted{}, s.mails...)
 }
 
 func (s *smtpServer) Sessions() []int {
@@ -80,7 +80,7 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	s.srv.mu.Lock()
-	s.srv.mails = append(s.srv.mails, mail{To: s.to, Data: b.Bytes()})
+	s.srv.mails = append(s.srv.mails, accepted{To: s.to, Data: b.Bytes()})
 	s.srv.mu.Unlock()
 	s.accepted++
 	return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/outbox/outboxtest"
 	"github.com/kakunin/kakunin/internal/store"
@@ -38,10 +38,10 @@ func newTestOutbox(c *testConsole) *outbox.Service {
 // recordingMailer accepts every message and keeps it.
 type recordingMailer struct {
 	mu   sync.Mutex
-	msgs []notify.Message
+	msgs []mail.Message
 }
 
-func (m *recordingMailer) Send(ctx context.Context, msgs ...notify.Message) error {
+func (m *recordingMailer) Send(ctx context.Context, msgs ...mail.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.msgs = append(m.msgs, msgs...)

@@ -1,4 +1,4 @@
-package notify
+package alert
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/kakunin/kakunin/internal/mail"
 
 	"github.com/riverqueue/river"
 
@@ -55,11 +57,11 @@ type Enqueuer interface {
 
 var _ Enqueuer = (*jobs.Queue)(nil)
 
-// RaiseAlert enqueues, inside tx, the mail of alert a to every active admin
+// Raise enqueues, inside tx, the mail of alert a to every active admin
 // (or every active staff member of a.Role) and its webhook ("alert." + a.Kind) to the alert endpoint. Both happen if
 // and only if tx commits. Who the admins are is decided when the mail is
 // sent, not now: an admin added or locked in between is honoured.
-func RaiseAlert(ctx context.Context, q Enqueuer, tx *sql.Tx, a Alert) error {
+func Raise(ctx context.Context, q Enqueuer, tx *sql.Tx, a Alert) error {
 	if !validKind(a.Kind) {
 		return fmt.Errorf("raise alert: kind %q is not lower-case words joined by dots", a.Kind)
 	}
@@ -73,7 +75,7 @@ func RaiseAlert(ctx context.Context, q Enqueuer, tx *sql.Tx, a Alert) error {
 	}
 	a.At = a.At.UTC().Truncate(time.Second)
 	id := kakunin.NewID("alr")
-	if err := q.InsertTx(ctx, tx, AlertArgs{ID: id, Alert: a}, nil); err != nil {
+	if err := q.InsertTx(ctx, tx, FanoutArgs{ID: id, Alert: a}, nil); err != nil {
 		return fmt.Errorf("raise alert %s: %w", a.Kind, err)
 	}
 	ev, err := webhook.NewEvent("alert."+a.Kind, alertEvent{AlertID: id, Kind: a.Kind, StaffID: a.StaffID, At: a.At, Detail: a.Detail})
@@ -107,58 +109,58 @@ func validKind(k string) bool {
 	return true
 }
 
-// AlertArgs is the job that finds the admins to mail an alert to, when it
-// runs, and queues one AlertMailArgs for each.
-type AlertArgs struct {
+// FanoutArgs is the job that finds the admins to mail an alert to, when it
+// runs, and queues one MailArgs for each.
+type FanoutArgs struct {
 	ID    string `json:"id"`
 	Alert Alert  `json:"alert"`
 }
 
 // Kind implements river.JobArgs. Stored jobs refer to it: never change it.
-func (AlertArgs) Kind() string { return "alert_fanout" }
+func (FanoutArgs) Kind() string { return "alert_fanout" }
 
 // InsertOpts gives the job MaxAttempts however it is enqueued.
-func (AlertArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
+func (FanoutArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
 
-// AlertMailArgs is the job that mails one alert to one admin. One job per
+// MailArgs is the job that mails one alert to one admin. One job per
 // admin means one admin's full mailbox is retried alone, and nobody else
 // gets the alert twice because of it.
-type AlertMailArgs struct {
+type MailArgs struct {
 	AlertID     string `json:"alert_id" river:"unique"`
 	RecipientID string `json:"recipient_id" river:"unique"` // a staff ID; the address is read at send time
 	Alert       Alert  `json:"alert"`
 }
 
 // Kind implements river.JobArgs. Stored jobs refer to it: never change it.
-func (AlertMailArgs) Kind() string { return "alert_mail" }
+func (MailArgs) Kind() string { return "alert_mail" }
 
 // InsertOpts gives the job MaxAttempts, and makes the fan-out idempotent:
 // if it is retried after queueing (it failed to record its own success),
 // the second mail job for the same alert and admin is not inserted.
-func (AlertMailArgs) InsertOpts() river.InsertOpts {
+func (MailArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // Register adds the alert workers to workers. A nil m is taken as mail
 // disabled (as NewSMTPMailer("", …) returns); a nil log as slog.Default().
-func Register(workers *river.Workers, m Mailer, db *store.DB, log *slog.Logger) {
+func Register(workers *river.Workers, m mail.Mailer, db *store.DB, log *slog.Logger) {
 	if log == nil {
 		log = slog.Default()
 	}
 	if m == nil {
-		m = &disabledMailer{log: log}
+		m = mail.Disabled(log)
 	}
 	river.AddWorker(workers, &fanoutWorker{db: db, log: log})
 	river.AddWorker(workers, &mailWorker{mailer: m, db: db, log: log})
 }
 
 type fanoutWorker struct {
-	river.WorkerDefaults[AlertArgs]
+	river.WorkerDefaults[FanoutArgs]
 	db  *store.DB
 	log *slog.Logger
 }
 
-func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) error {
+func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
 	a := job.Args
 	role := recipients(a.Alert)
 	ids, err := w.db.ActiveStaffIDs(ctx, role)
@@ -179,7 +181,7 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) erro
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: AlertMailArgs{AlertID: a.ID, RecipientID: id, Alert: a.Alert}}
+		params[i] = river.InsertManyParams{Args: MailArgs{AlertID: a.ID, RecipientID: id, Alert: a.Alert}}
 	}
 	if _, err := client.InsertMany(ctx, params); err != nil {
 		return fmt.Errorf("alert %s: queue mail: %w", a.ID, err)
@@ -189,20 +191,20 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[AlertArgs]) erro
 }
 
 type mailWorker struct {
-	river.WorkerDefaults[AlertMailArgs]
-	mailer Mailer
+	river.WorkerDefaults[MailArgs]
+	mailer mail.Mailer
 	db     *store.DB
 	log    *slog.Logger
 }
 
 // Timeout leaves room for a slow server: connecting and three exchanges
-// may each take DefaultTimeout before one of them gives up.
-func (w *mailWorker) Timeout(*river.Job[AlertMailArgs]) time.Duration { return 3 * DefaultTimeout }
+// may each take mail.DefaultTimeout before one of them gives up.
+func (w *mailWorker) Timeout(*river.Job[MailArgs]) time.Duration { return 3 * mail.DefaultTimeout }
 
 // Work mails the alert to one admin. A temporary failure (4xx, no answer)
 // fails the attempt for River to retry; a permanent refusal of the address
 // is logged by staff ID and completes the job, since retrying cannot help.
-func (w *mailWorker) Work(ctx context.Context, job *river.Job[AlertMailArgs]) error {
+func (w *mailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 	a := job.Args
 	log := w.log.With("alert_id", a.AlertID, "kind", a.Alert.Kind, "recipient", a.RecipientID)
 	role := recipients(a.Alert)
@@ -215,7 +217,7 @@ func (w *mailWorker) Work(ctx context.Context, job *river.Job[AlertMailArgs]) er
 		return fmt.Errorf("alert %s to %s: %w", a.AlertID, a.RecipientID, err)
 	}
 	err = w.mailer.Send(ctx, alertMessage(a, email))
-	var se *SendError
+	var se *mail.SendError
 	switch {
 	case err == nil:
 		log.DebugContext(ctx, "alert mailed", "attempt", job.Attempt)

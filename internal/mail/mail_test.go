@@ -1,16 +1,11 @@
-package notify_test
+package mail_test
 
 import (
-	"bytes"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
-	"mime/quotedprintable"
 	"net"
-	"net/mail"
 	"slices"
 	"strings"
 	"testing"
@@ -18,84 +13,42 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
+	"github.com/kakunin/kakunin/internal/mail/mailtest"
 )
 
 const from = "kakunin@example.jp"
 
-func newMailer(t *testing.T, url string, opts ...notify.Option) notify.Mailer {
+func newMailer(t *testing.T, url string, opts ...mail.Option) mail.Mailer {
 	t.Helper()
-	opts = append([]notify.Option{notify.WithTimeout(5 * time.Second)}, opts...)
-	m, err := notify.NewSMTPMailer(url, from, opts...)
+	opts = append([]mail.Option{mail.WithTimeout(5 * time.Second)}, opts...)
+	m, err := mail.NewSMTPMailer(url, from, opts...)
 	if err != nil {
 		t.Fatalf("NewSMTPMailer: %v", err)
 	}
 	return m
 }
 
-func trust(s *smtpServer) notify.Option {
-	return notify.WithTLSConfig(&tls.Config{RootCAs: s.CA})
+func trust(s *mailtest.Server) mail.Option {
+	return mail.WithTLSConfig(&tls.Config{RootCAs: s.CA})
 }
 
-func sendErr(t *testing.T, err error) *notify.SendError {
+func sendErr(t *testing.T, err error) *mail.SendError {
 	t.Helper()
-	var se *notify.SendError
+	var se *mail.SendError
 	if !errors.As(err, &se) {
-		t.Fatalf("Send = %v, want a *notify.SendError", err)
+		t.Fatalf("Send = %v, want a *mail.SendError", err)
 	}
 	return se
 }
 
-// parsed is a received message, headers decoded.
-type parsed struct {
-	Header  mail.Header
-	Subject string
-	Body    string
-}
-
-func parse(t *testing.T, data []byte) parsed {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("read message: %v\n%s", err, data)
-	}
-	dec := new(mime.WordDecoder)
-	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("decode subject %q: %v", msg.Header.Get("Subject"), err)
-	}
-	raw, err := io.ReadAll(msg.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := string(raw)
-	switch cte := strings.ToLower(msg.Header.Get("Content-Transfer-Encoding")); cte {
-	case "base64":
-		b, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(body))
-		if err != nil {
-			t.Fatalf("decode body: %v", err)
-		}
-		body = string(b)
-	case "quoted-printable":
-		b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(body)))
-		if err != nil {
-			t.Fatalf("decode body: %v", err)
-		}
-		body = string(b)
-	case "", "7bit", "8bit":
-	default:
-		t.Fatalf("unexpected Content-Transfer-Encoding %q", cte)
-	}
-	return parsed{Header: msg.Header, Subject: subject, Body: body}
-}
-
 func TestMessageIsUTF8PlainTextWithItsJapaneseSubjectIntact(t *testing.T) {
-	srv := startSMTP(t, serverConfig{})
+	srv := mailtest.Start(t, mailtest.Config{})
 	m := newMailer(t, srv.URL("smtp", "", ""))
 	// Long enough to need several encoded words and a folded header line.
 	subject := "[kakunin] 閲覧上限超過のためスタッフアカウントをロックしました / Staff account locked: read quota exceeded"
 	text := "本人確認書類の閲覧上限を超えました。\nThe read quota was exceeded.\n"
-	err := m.Send(t.Context(), notify.Message{
+	err := m.Send(t.Context(), mail.Message{
 		To: []string{"admin@example.jp"}, Subject: subject, Text: text,
 		Headers: map[string]string{"Auto-Submitted": "auto-generated"}, ID: "alr_1.stf_2",
 	})
@@ -108,9 +61,9 @@ func TestMessageIsUTF8PlainTextWithItsJapaneseSubjectIntact(t *testing.T) {
 	}
 	env := mails[0]
 	if env.From != from || !slices.Equal(env.To, []string{"admin@example.jp"}) {
-		t.Fatalf("envelope from %q to %q", env.From, env.To)
+		t.Fatalf("mailtest.Envelope from %q to %q", env.From, env.To)
 	}
-	got := parse(t, env.Data)
+	got := mailtest.Parse(t, env.Data)
 	if got.Subject != subject {
 		t.Errorf("subject = %q, want %q", got.Subject, subject)
 	}
@@ -146,23 +99,23 @@ func TestMessageIsUTF8PlainTextWithItsJapaneseSubjectIntact(t *testing.T) {
 }
 
 func TestMessagesWithoutAnIDGetDistinctMessageIDs(t *testing.T) {
-	srv := startSMTP(t, serverConfig{})
+	srv := mailtest.Start(t, mailtest.Config{})
 	m := newMailer(t, srv.URL("smtp", "", ""))
-	msg := notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}
+	msg := mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}
 	if err := m.Send(t.Context(), msg, msg); err != nil {
 		t.Fatal(err)
 	}
 	mails := srv.Mails()
-	a, b := parse(t, mails[0].Data).Header.Get("Message-Id"), parse(t, mails[1].Data).Header.Get("Message-Id")
+	a, b := mailtest.Parse(t, mails[0].Data).Header.Get("Message-Id"), mailtest.Parse(t, mails[1].Data).Header.Get("Message-Id")
 	if a == "" || a == b || !strings.HasSuffix(a, "@example.jp>") {
 		t.Fatalf("Message-IDs %q and %q, want two distinct ones at example.jp", a, b)
 	}
 }
 
 func TestMailerAuthenticatesInsideSTARTTLS(t *testing.T) {
-	srv := startSMTP(t, serverConfig{TLS: true, User: "alice", Pass: "s3cr3t pass"})
+	srv := mailtest.Start(t, mailtest.Config{TLS: true, User: "alice", Pass: "s3cr3t pass"})
 	m := newMailer(t, srv.URL("smtp", "alice:s3cr3t%20pass", "tls=required"), trust(srv))
-	if err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
+	if err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	mails := srv.Mails()
@@ -172,9 +125,9 @@ func TestMailerAuthenticatesInsideSTARTTLS(t *testing.T) {
 }
 
 func TestOpportunisticTLSIsTakenWhenOffered(t *testing.T) {
-	srv := startSMTP(t, serverConfig{TLS: true})
+	srv := mailtest.Start(t, mailtest.Config{TLS: true})
 	m := newMailer(t, srv.URL("smtp", "", ""), trust(srv))
-	if err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
+	if err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if mails := srv.Mails(); len(mails) != 1 || !mails[0].TLS {
@@ -183,10 +136,10 @@ func TestOpportunisticTLSIsTakenWhenOffered(t *testing.T) {
 }
 
 func TestImplicitTLS(t *testing.T) {
-	srv := startSMTP(t, serverConfig{Implicit: true, User: "alice", Pass: "pw"})
+	srv := mailtest.Start(t, mailtest.Config{Implicit: true, User: "alice", Pass: "pw"})
 	for _, url := range []string{srv.URL("smtps", "alice:pw", ""), srv.URL("smtp", "alice:pw", "tls=implicit")} {
 		m := newMailer(t, url, trust(srv))
-		if err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
+		if err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"}); err != nil {
 			t.Fatalf("Send via %s: %v", url, err)
 		}
 	}
@@ -197,10 +150,10 @@ func TestImplicitTLS(t *testing.T) {
 
 func TestPasswordIsNeverSentWithoutTLS(t *testing.T) {
 	// The server offers AUTH PLAIN in clear; the mailer must not take it.
-	srv := startSMTP(t, serverConfig{User: "alice", Pass: "s3cr3t", InsecureAuth: true})
+	srv := mailtest.Start(t, mailtest.Config{User: "alice", Pass: "s3cr3t", InsecureAuth: true})
 	for _, query := range []string{"", "tls=none"} {
 		m := newMailer(t, srv.URL("smtp", "alice:s3cr3t", query))
-		err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
+		err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
 		se := sendErr(t, err)
 		if se.Session == nil || !se.Retryable() {
 			t.Fatalf("tls=%q: Send = %v, want a session failure worth retrying", query, err)
@@ -218,9 +171,9 @@ func TestPasswordIsNeverSentWithoutTLS(t *testing.T) {
 }
 
 func TestTLSRequiredRefusesAServerWithoutSTARTTLS(t *testing.T) {
-	srv := startSMTP(t, serverConfig{})
+	srv := mailtest.Start(t, mailtest.Config{})
 	m := newMailer(t, srv.URL("smtp", "", "tls=required"))
-	err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
+	err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
 	if se := sendErr(t, err); se.Session == nil {
 		t.Fatalf("Send = %v, want a session failure", err)
 	}
@@ -230,9 +183,9 @@ func TestTLSRequiredRefusesAServerWithoutSTARTTLS(t *testing.T) {
 }
 
 func TestAnUntrustedCertificateIsRefused(t *testing.T) {
-	srv := startSMTP(t, serverConfig{TLS: true})
+	srv := mailtest.Start(t, mailtest.Config{TLS: true})
 	m := newMailer(t, srv.URL("smtp", "", "")) // the system roots do not know the test CA
-	err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
+	err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
 	se := sendErr(t, err)
 	if se.Session == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("Send = %v, want a certificate failure", err)
@@ -244,17 +197,17 @@ func TestAnUntrustedCertificateIsRefused(t *testing.T) {
 
 func TestOnePermanentlyRefusedMessageDoesNotStopTheOthers(t *testing.T) {
 	const refused = "gone@example.jp"
-	srv := startSMTP(t, serverConfig{Rcpt: func(to string) error {
+	srv := mailtest.Start(t, mailtest.Config{Rcpt: func(to string) error {
 		if to == refused {
-			return refuse(550, smtp.EnhancedCode{5, 1, 1}, to)
+			return mailtest.Refuse(550, smtp.EnhancedCode{5, 1, 1}, to)
 		}
 		return nil
 	}})
 	m := newMailer(t, srv.URL("smtp", "", ""))
 	err := m.Send(t.Context(),
-		notify.Message{To: []string{"a@example.jp"}, Subject: "1", Text: "t"},
-		notify.Message{To: []string{refused}, Subject: "2", Text: "t"},
-		notify.Message{To: []string{"c@example.jp"}, Subject: "3", Text: "t"})
+		mail.Message{To: []string{"a@example.jp"}, Subject: "1", Text: "t"},
+		mail.Message{To: []string{refused}, Subject: "2", Text: "t"},
+		mail.Message{To: []string{"c@example.jp"}, Subject: "3", Text: "t"})
 	se := sendErr(t, err)
 	if len(se.Messages) != 1 || se.Retryable() {
 		t.Fatalf("Send = %v, want only message 1 refused, for good", err)
@@ -276,11 +229,11 @@ func TestOnePermanentlyRefusedMessageDoesNotStopTheOthers(t *testing.T) {
 }
 
 func TestATemporaryRefusalIsWorthRetrying(t *testing.T) {
-	srv := startSMTP(t, serverConfig{Rcpt: func(to string) error {
-		return refuse(451, smtp.EnhancedCode{4, 3, 0}, to)
+	srv := mailtest.Start(t, mailtest.Config{Rcpt: func(to string) error {
+		return mailtest.Refuse(451, smtp.EnhancedCode{4, 3, 0}, to)
 	}})
 	m := newMailer(t, srv.URL("smtp", "", ""))
-	err := m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
+	err := m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
 	se := sendErr(t, err)
 	f, _ := se.Failed(0)
 	if !se.Retryable() || f.Permanent || f.Code != 451 {
@@ -296,21 +249,21 @@ func TestAnUnreachableServerIsWorthRetrying(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	m := newMailer(t, "smtp://"+addr)
-	err = m.Send(t.Context(), notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
+	err = m.Send(t.Context(), mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t"})
 	if se := sendErr(t, err); se.Session == nil || !se.Retryable() {
 		t.Fatalf("Send = %v, want a session failure worth retrying", err)
 	}
 }
 
 func TestMalformedMessagesFailAloneAndForGood(t *testing.T) {
-	srv := startSMTP(t, serverConfig{})
+	srv := mailtest.Start(t, mailtest.Config{})
 	m := newMailer(t, srv.URL("smtp", "", ""))
 	err := m.Send(t.Context(),
-		notify.Message{To: []string{"not an address"}, Subject: "s", Text: "t"},
-		notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", Headers: map[string]string{"Bcc": "x@example.jp"}},
-		notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", Headers: map[string]string{"X-Note": "a\r\nBcc: x@example.jp"}},
-		notify.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", ID: "no spaces<>"},
-		notify.Message{To: []string{"ok@example.jp"}, Subject: "s", Text: "t"})
+		mail.Message{To: []string{"not an address"}, Subject: "s", Text: "t"},
+		mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", Headers: map[string]string{"Bcc": "x@example.jp"}},
+		mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", Headers: map[string]string{"X-Note": "a\r\nBcc: x@example.jp"}},
+		mail.Message{To: []string{"a@example.jp"}, Subject: "s", Text: "t", ID: "no spaces<>"},
+		mail.Message{To: []string{"ok@example.jp"}, Subject: "s", Text: "t"})
 	se := sendErr(t, err)
 	if len(se.Messages) != 4 || se.Retryable() {
 		t.Fatalf("Send = %v, want messages 0-3 refused for good", err)
@@ -337,7 +290,7 @@ func TestNewSMTPMailerRefusesBadConfiguration(t *testing.T) {
 		{"smtp://mail.example.jp", "not an address"},
 		{"", "not an address"},
 	} {
-		_, err := notify.NewSMTPMailer(c.url, c.from)
+		_, err := mail.NewSMTPMailer(c.url, c.from)
 		if err == nil {
 			t.Errorf("NewSMTPMailer(%q, %q) succeeded, want an error", c.url, c.from)
 			continue
@@ -349,12 +302,12 @@ func TestNewSMTPMailerRefusesBadConfiguration(t *testing.T) {
 }
 
 func TestMailDisabledLogsAndSucceeds(t *testing.T) {
-	var logs syncBuffer
-	m, err := notify.NewSMTPMailer("", from, notify.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	var logs mailtest.SyncBuffer
+	m, err := mail.NewSMTPMailer("", from, mail.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil || m == nil {
 		t.Fatalf("NewSMTPMailer(\"\") = %v, %v; want a Mailer", m, err)
 	}
-	err = m.Send(t.Context(), notify.Message{To: []string{"hanako@example.jp"}, Subject: "秘密", Text: "本文"})
+	err = m.Send(t.Context(), mail.Message{To: []string{"hanako@example.jp"}, Subject: "秘密", Text: "本文"})
 	if err != nil {
 		t.Fatalf("Send = %v, want nil", err)
 	}

@@ -1,4 +1,4 @@
-package notify
+package alert
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/kakunin/kakunin/internal/mail"
 
 	"github.com/kakunin/kakunin"
 )
@@ -90,7 +92,7 @@ func detailKeys(detail map[string]string) []string {
 
 // alertMessage writes the mail of one alert to one admin. Staff are mostly
 // Japanese, so Japanese comes first and English follows in full.
-func alertMessage(a AlertMailArgs, to string) Message {
+func alertMessage(a MailArgs, to string) mail.Message {
 	al := a.Alert
 	w, known := alertWordings[al.Kind]
 	if !known {
@@ -136,7 +138,7 @@ func alertMessage(a AlertMailArgs, to string) Message {
 	fmt.Fprintf(&b, "- Alert ID: %s\n\n", a.AlertID)
 	b.WriteString(w.actionEN + "\n")
 
-	return Message{
+	return mail.Message{
 		To:      []string{to},
 		Subject: "[kakunin] " + w.subjectJA + " / " + w.subjectEN,
 		Text:    b.String(),

@@ -1,4 +1,4 @@
-package notify_test
+package alert_test
 
 import (
 	"context"
@@ -18,8 +18,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/jobs"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/mail"
+	"github.com/kakunin/kakunin/internal/mail/mailtest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 	"github.com/kakunin/kakunin/internal/webhook"
@@ -70,16 +72,16 @@ func (h *hookReceiver) Events() []webhook.Event {
 type alertEnv struct {
 	db      *store.DB
 	queue   *jobs.Queue
-	smtp    *smtpServer
+	smtp    *mailtest.Server
 	host    *hookReceiver
 	alerts  *hookReceiver
-	logs    *syncBuffer
+	logs    *mailtest.SyncBuffer
 	staff   map[string]*store.StaffRecord // by name
 	started bool
 }
 
 type envOptions struct {
-	server   serverConfig
+	server   mailtest.Config
 	disabled bool     // mail disabled: no SMTP URL
 	staff    []string // names to create; default: everyone in defaultStaff
 }
@@ -88,10 +90,12 @@ type envOptions struct {
 // and a reviewer. Only the first two may receive alerts.
 var defaultStaff = []string{"admin-a", "admin-b", "admin-locked", "reviewer"}
 
+const from = "kakunin@example.jp"
+
 func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 	t.Helper()
 	ctx := t.Context()
-	e := &alertEnv{logs: &syncBuffer{}, staff: map[string]*store.StaffRecord{}}
+	e := &alertEnv{logs: &mailtest.SyncBuffer{}, staff: map[string]*store.StaffRecord{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	var err error
@@ -112,10 +116,10 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 
 	url := ""
 	if !o.disabled {
-		e.smtp = startSMTP(t, o.server)
+		e.smtp = mailtest.Start(t, o.server)
 		url = e.smtp.URL("smtp", "", "")
 	}
-	mailer, err := notify.NewSMTPMailer(url, from, notify.WithTimeout(5*time.Second), notify.WithLogger(log))
+	mailer, err := mail.NewSMTPMailer(url, from, mail.WithTimeout(5*time.Second), mail.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 		t.Fatal(err)
 	}
 	workers := river.NewWorkers()
-	notify.Register(workers, mailer, e.db, log)
+	alert.Register(workers, mailer, e.db, log)
 	river.AddWorker(workers, hook)
 	e.queue, err = jobs.New(ctx, e.db.SQL(), e.db.Dialect(), workers, jobs.Config{
 		Logger:            slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -176,23 +180,23 @@ func (e *alertEnv) start(t *testing.T) {
 	e.started = true
 }
 
-func quotaAlert(staffID string) notify.Alert {
-	return notify.Alert{Kind: notify.KindReadQuotaExceeded, StaffID: staffID, At: time.Now(),
+func quotaAlert(staffID string) alert.Alert {
+	return alert.Alert{Kind: alert.KindReadQuotaExceeded, StaffID: staffID, At: time.Now(),
 		Detail: map[string]string{"reads": "50", "quota": "50", "window": "1h0m0s", "refused_document": "doc_x"}}
 }
 
 // raise raises a in a transaction of its own and commits it, or rolls it
 // back when commit is false.
-func (e *alertEnv) raise(t *testing.T, a notify.Alert, commit bool) {
+func (e *alertEnv) raise(t *testing.T, a alert.Alert, commit bool) {
 	t.Helper()
 	ctx := t.Context()
 	tx, err := e.db.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := notify.RaiseAlert(ctx, e.queue, tx, a); err != nil {
+	if err := alert.Raise(ctx, e.queue, tx, a); err != nil {
 		tx.Rollback()
-		t.Fatalf("RaiseAlert: %v", err)
+		t.Fatalf("Raise: %v", err)
 	}
 	if !commit {
 		if err := tx.Rollback(); err != nil {
@@ -260,11 +264,11 @@ func (e *alertEnv) jobErrors(t *testing.T) string {
 	return strings.Join(all, "\n")
 }
 
-// recipients returns the envelope recipients of every mail received.
+// recipients returns the mailtest.Envelope recipients of every mail received.
 func (e *alertEnv) recipients() []string {
 	var to []string
 	for _, m := range e.smtp.Mails() {
-		to = append(to, lower(m.To)...)
+		to = append(to, mailtest.Lower(m.To)...)
 	}
 	slices.Sort(to)
 	return to
@@ -296,7 +300,7 @@ func TestAlertIsMailedToEveryActiveAdminAndPostedToTheAlertEndpoint(t *testing.T
 			if len(m.To) != 1 {
 				t.Fatalf("one mail went to %d addresses; each admin gets their own", len(m.To))
 			}
-			msg := parse(t, m.Data)
+			msg := mailtest.Parse(t, m.Data)
 			const subject = "[kakunin] 閲覧上限超過のためスタッフアカウントをロックしました / Staff account locked: read quota exceeded"
 			if msg.Subject != subject {
 				t.Errorf("subject = %q, want %q", msg.Subject, subject)
@@ -340,7 +344,7 @@ func TestAlertIsMailedToEveryActiveAdminAndPostedToTheAlertEndpoint(t *testing.T
 		if err := json.Unmarshal(evs[0].Data, &data); err != nil {
 			t.Fatal(err)
 		}
-		if data.StaffID != reviewer.ID || data.Kind != notify.KindReadQuotaExceeded || data.Detail["quota"] != "50" || !strings.HasPrefix(data.AlertID, "alr_") {
+		if data.StaffID != reviewer.ID || data.Kind != alert.KindReadQuotaExceeded || data.Detail["quota"] != "50" || !strings.HasPrefix(data.AlertID, "alr_") {
 			t.Fatalf("event data = %s", evs[0].Data)
 		}
 		e.noAddressIn(t, "the event", string(evs[0].Data))
@@ -378,14 +382,14 @@ func TestARolledBackAlertSendsNothing(t *testing.T) {
 			t.Fatalf("%d jobs left by a rolled-back transaction, want 0", n)
 		}
 		// A committed alert after it goes through alone.
-		e.raise(t, notify.Alert{Kind: notify.KindStaffLocked, StaffID: e.staff["reviewer"].ID}, true)
+		e.raise(t, alert.Alert{Kind: alert.KindStaffLocked, StaffID: e.staff["reviewer"].ID}, true)
 		e.settle(t)
 		mails := e.smtp.Mails()
 		if len(mails) != 2 {
 			t.Fatalf("%d mails, want 2 (the committed alert to two admins)", len(mails))
 		}
 		for _, m := range mails {
-			if s := parse(t, m.Data).Subject; !strings.Contains(s, "Staff account locked") || strings.Contains(s, "quota") {
+			if s := mailtest.Parse(t, m.Data).Subject; !strings.Contains(s, "Staff account locked") || strings.Contains(s, "quota") {
 				t.Fatalf("mail %q is not the committed alert", s)
 			}
 		}
@@ -400,12 +404,12 @@ func TestATemporaryRefusalIsRetriedUntilTheMailIsAccepted(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		var mu sync.Mutex
 		refused := 0
-		e := newAlertEnv(t, dsn, envOptions{server: serverConfig{Rcpt: func(to string) error {
+		e := newAlertEnv(t, dsn, envOptions{server: mailtest.Config{Rcpt: func(to string) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if to == "admin-a@example.jp" && refused == 0 {
 				refused++
-				return refuse(451, smtp.EnhancedCode{4, 2, 2}, to) // mailbox full, for now
+				return mailtest.Refuse(451, smtp.EnhancedCode{4, 2, 2}, to) // mailbox full, for now
 			}
 			return nil
 		}}})
@@ -442,9 +446,9 @@ func TestATemporaryRefusalIsRetriedUntilTheMailIsAccepted(t *testing.T) {
 func TestAPermanentRefusalOfOneAdminDoesNotBlockTheOthers(t *testing.T) {
 	t.Parallel()
 	storetest.Engines(t, func(t *testing.T, dsn string) {
-		e := newAlertEnv(t, dsn, envOptions{server: serverConfig{Rcpt: func(to string) error {
+		e := newAlertEnv(t, dsn, envOptions{server: mailtest.Config{Rcpt: func(to string) error {
 			if to == "admin-a@example.jp" {
-				return refuse(550, smtp.EnhancedCode{5, 1, 1}, to)
+				return mailtest.Refuse(550, smtp.EnhancedCode{5, 1, 1}, to)
 			}
 			return nil
 		}}})
@@ -501,11 +505,11 @@ func TestAlertsCompleteWhenMailIsDisabled(t *testing.T) {
 
 func TestRaiseAlertRefusesABadKindOrNoTransaction(t *testing.T) {
 	for _, kind := range []string{"", "Staff Locked", "staff.", ".staff", "staff/locked"} {
-		if err := notify.RaiseAlert(t.Context(), nil, &sql.Tx{}, notify.Alert{Kind: kind}); err == nil {
-			t.Errorf("RaiseAlert(kind %q) succeeded, want an error", kind)
+		if err := alert.Raise(t.Context(), nil, &sql.Tx{}, alert.Alert{Kind: kind}); err == nil {
+			t.Errorf("Raise(kind %q) succeeded, want an error", kind)
 		}
 	}
-	if err := notify.RaiseAlert(t.Context(), nil, nil, notify.Alert{Kind: notify.KindStaffLocked}); err == nil {
-		t.Error("RaiseAlert without a transaction succeeded, want an error")
+	if err := alert.Raise(t.Context(), nil, nil, alert.Alert{Kind: alert.KindStaffLocked}); err == nil {
+		t.Error("Raise without a transaction succeeded, want an error")
 	}
 }

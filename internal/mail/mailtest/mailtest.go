@@ -1,4 +1,7 @@
-package notify_test
+// Package mailtest runs a real SMTP server (github.com/emersion/go-smtp) on
+// 127.0.0.1 for tests: STARTTLS or implicit TLS with a self-signed
+// certificate, AUTH PLAIN, and a hook that answers each RCPT TO.
+package mailtest
 
 import (
 	"bytes"
@@ -8,11 +11,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/quotedprintable"
 	"net"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -22,8 +29,8 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// envelope is one message a test server accepted.
-type envelope struct {
+// Envelope is one message a test server accepted.
+type Envelope struct {
 	From string
 	To   []string
 	Data []byte
@@ -31,8 +38,8 @@ type envelope struct {
 	TLS  bool   // whether the session was encrypted
 }
 
-// serverConfig says how a test SMTP server behaves.
-type serverConfig struct {
+// Config says how a test SMTP server behaves.
+type Config struct {
 	// TLS offers STARTTLS with cert (or, with Implicit, speaks TLS from the
 	// first byte).
 	TLS      bool
@@ -46,24 +53,25 @@ type serverConfig struct {
 	Rcpt func(to string) error
 }
 
-// smtpServer is a real SMTP server (github.com/emersion/go-smtp) on
+// Server is a real SMTP server (github.com/emersion/go-smtp) on
 // 127.0.0.1, recording what it accepts.
-type smtpServer struct {
+type Server struct {
 	Host string
 	Port int
 	CA   *x509.CertPool // trusts the server's certificate
 
-	cfg serverConfig
+	cfg Config
 
 	mu    sync.Mutex
-	mails []envelope
+	mails []Envelope
 	auths int // AUTH attempts, successful or not
 	rcpts int // RCPT TO commands seen
 }
 
-func startSMTP(t *testing.T, cfg serverConfig) *smtpServer {
+// Start runs a server on 127.0.0.1 until the test ends.
+func Start(t *testing.T, cfg Config) *Server {
 	t.Helper()
-	s := &smtpServer{cfg: cfg}
+	s := &Server{cfg: cfg}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, encrypted := c.TLSConnectionState()
 		return &session{srv: s, tls: encrypted}, nil
@@ -98,7 +106,7 @@ func startSMTP(t *testing.T, cfg serverConfig) *smtpServer {
 
 // URL returns an SMTP URL for the server: scheme "smtp" or "smtps", userinfo
 // "" or "user:pass", query "" or e.g. "tls=required".
-func (s *smtpServer) URL(scheme, userinfo, query string) string {
+func (s *Server) URL(scheme, userinfo, query string) string {
 	u := scheme + "://"
 	if userinfo != "" {
 		u += userinfo + "@"
@@ -111,29 +119,31 @@ func (s *smtpServer) URL(scheme, userinfo, query string) string {
 }
 
 // Mails returns what the server accepted so far.
-func (s *smtpServer) Mails() []envelope {
+func (s *Server) Mails() []Envelope {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]envelope{}, s.mails...)
+	return append([]Envelope{}, s.mails...)
 }
 
-func (s *smtpServer) Auths() int {
+// Auths counts AUTH attempts, successful or not.
+func (s *Server) Auths() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.auths
 }
 
-func (s *smtpServer) Rcpts() int {
+// Rcpts counts RCPT TO commands seen.
+func (s *Server) Rcpts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rcpts
 }
 
 type session struct {
-	srv  *smtpServer
+	srv  *Server
 	tls  bool
 	user string
-	env  envelope
+	env  Envelope
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -160,7 +170,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if s.srv.cfg.User != "" && s.user == "" {
 		return smtp.ErrAuthRequired
 	}
-	s.env = envelope{From: from, User: s.user, TLS: s.tls}
+	s.env = Envelope{From: from, User: s.user, TLS: s.tls}
 	return nil
 }
 
@@ -189,12 +199,12 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) Reset()        { s.env = envelope{} }
+func (s *session) Reset()        { s.env = Envelope{} }
 func (s *session) Logout() error { return nil }
 
-// refuse returns an SMTP reply a server gives to refuse a recipient. Its
+// Refuse returns an SMTP reply a server gives to refuse a recipient. Its
 // text quotes the address, as real servers' often do.
-func refuse(code int, enhanced smtp.EnhancedCode, to string) error {
+func Refuse(code int, enhanced smtp.EnhancedCode, to string) error {
 	return &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: "<" + to + ">: mailbox unavailable"}
 }
 
@@ -230,29 +240,76 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, pool
 }
 
-// syncBuffer is a log destination several goroutines write to.
-type syncBuffer struct {
+// SyncBuffer is a log destination several goroutines write to.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p under the lock.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-// lower is strings.ToLower, for comparing envelope addresses.
-func lower(ss []string) []string {
+// Lower is strings.ToLower, for comparing Envelope addresses.
+func Lower(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
 		out[i] = strings.ToLower(s)
 	}
 	return out
+}
+
+// Parsed is a received message, headers decoded.
+type Parsed struct {
+	Header  netmail.Header
+	Subject string
+	Body    string
+}
+
+// Parse decodes one received message: headers, RFC 2047 subject, and the
+// body from base64 or quoted-printable.
+func Parse(t *testing.T, data []byte) Parsed {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("read message: %v\n%s", err, data)
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("decode subject %q: %v", msg.Header.Get("Subject"), err)
+	}
+	raw, err := io.ReadAll(msg.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(raw)
+	switch cte := strings.ToLower(msg.Header.Get("Content-Transfer-Encoding")); cte {
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(body))
+		if err != nil {
+			t.Fatalf("decode body: %v", err)
+		}
+		body = string(b)
+	case "quoted-printable":
+		b, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(body)))
+		if err != nil {
+			t.Fatalf("decode body: %v", err)
+		}
+		body = string(b)
+	case "", "7bit", "8bit":
+	default:
+		t.Fatalf("unexpected Content-Transfer-Encoding %q", cte)
+	}
+	return Parsed{Header: msg.Header, Subject: subject, Body: body}
 }

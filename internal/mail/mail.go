@@ -1,4 +1,4 @@
-package notify
+package mail
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
+	netmail "net/mail"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -186,7 +186,7 @@ func NewSMTPMailer(smtpURL, from string, opts ...Option) (Mailer, error) {
 	if o.log == nil {
 		o.log = slog.Default()
 	}
-	sender, err := mail.ParseAddress(from)
+	sender, err := netmail.ParseAddress(from)
 	if err != nil {
 		return nil, errors.New("mail: the sender address (--mail-from) is not an e-mail address")
 	}
@@ -312,7 +312,7 @@ func parseSMTPURL(raw string) (smtpConfig, error) {
 
 type smtpMailer struct {
 	client   *gomail.Client
-	from     *mail.Address
+	from     *netmail.Address
 	idDomain string
 	log      *slog.Logger
 }
@@ -377,9 +377,9 @@ func (m *smtpMailer) compose(msg Message) (*gomail.Msg, error) {
 	if len(msg.To) == 0 {
 		return nil, errors.New("no recipient")
 	}
-	to := make([]*mail.Address, len(msg.To))
+	to := make([]*netmail.Address, len(msg.To))
 	for i, a := range msg.To {
-		addr, err := mail.ParseAddress(a)
+		addr, err := netmail.ParseAddress(a)
 		if err != nil {
 			// The address itself stays out of the error.
 			return nil, fmt.Errorf("recipient %d is not an e-mail address", i)
@@ -521,6 +521,10 @@ func withoutText(err error) string {
 	}
 	return "no reply"
 }
+
+// Disabled returns the Mailer used when no SMTP URL is configured: it
+// sends nothing and logs how many messages it dropped.
+func Disabled(log *slog.Logger) Mailer { return &disabledMailer{log: log} }
 
 // disabledMailer is the Mailer when no SMTP URL is configured.
 type disabledMailer struct{ log *slog.Logger }

@@ -1,4 +1,4 @@
-package notify_test
+package alert_test
 
 import (
 	"slices"
@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/notify"
+	"github.com/kakunin/kakunin/internal/alert"
+	"github.com/kakunin/kakunin/internal/mail/mailtest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
@@ -36,7 +37,7 @@ func TestAnAlertForRespondersIsMailedToEveryActiveResponderAndNoAdmin(t *testing
 		e.addResponder(t, "responder-b")
 		e.addResponder(t, "responder-locked")
 		e.start(t)
-		e.raise(t, notify.Alert{Kind: notify.KindIncidentOverdue, Role: kakunin.RoleResponder, At: time.Now(),
+		e.raise(t, alert.Alert{Kind: alert.KindIncidentOverdue, Role: kakunin.RoleResponder, At: time.Now(),
 			Detail: map[string]string{"incident": "inc_1", "obligation": "ppc_preliminary", "due": "2026-11-29T09:00:00Z"}}, true)
 		e.settle(t)
 
@@ -44,7 +45,7 @@ func TestAnAlertForRespondersIsMailedToEveryActiveResponderAndNoAdmin(t *testing
 			t.Fatalf("mailed to %v, want %v (responders only, not the locked one, no admin)", got, want)
 		}
 		for _, m := range e.smtp.Mails() {
-			msg := parse(t, m.Data)
+			msg := mailtest.Parse(t, m.Data)
 			for _, want := range []string{"インシデント対応担当者全員", "every kakunin incident responder", "inc_1", "ppc_preliminary",
 				"Incident: inc_1", "Obligation: ppc_preliminary"} {
 				if !strings.Contains(msg.Body, want) {
