@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kakunin/kakunin/internal/outbox"
+	"github.com/kakunin/kakunin/internal/massmail"
 )
 
 // The breach desk's day against the real binary, from the console only: a
@@ -94,7 +94,7 @@ func TestAResponderRunsTheBreachDayFromTheConsole(t *testing.T) {
 	}
 
 	// 4. The letter: written, previewed, started.
-	def := outbox.DefaultText()
+	def := massmail.DefaultText()
 	resp = r.post(page+"/notification", url.Values{"subject_ja": {def.SubjectJA}, "body_ja": {def.BodyJA},
 		"subject_en": {def.SubjectEN}, "body_en": {def.BodyEN}})
 	if resp.StatusCode != http.StatusSeeOther {

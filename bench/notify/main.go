@@ -1,4 +1,4 @@
-// Command notify measures the mass notification (internal/outbox) at the
+// Command notify measures the mass notification (internal/massmail) at the
 // Omiai breach's scale: it enqueues one notification per affected member
 // (1.71 million by default) and delivers them to Postfix's smtp-sink, then
 // sends same-sized messages to the same sink with a bare SMTP client over
@@ -39,7 +39,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/mail"
-	"github.com/kakunin/kakunin/internal/outbox"
+	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 )
@@ -118,9 +118,9 @@ func run(ctx context.Context, o options) error {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	al := &audit.Log{DB: db, Now: time.Now}
-	svc := &outbox.Service{DB: db, Audit: al, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
+	svc := &massmail.Service{DB: db, Audit: al, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
 	actx := audit.WithActor(ctx, "cli")
-	if _, err := svc.Save(actx, inc.ID, outbox.DefaultText()); err != nil {
+	if _, err := svc.Save(actx, inc.ID, massmail.DefaultText()); err != nil {
 		return err
 	}
 	preview, err := svc.Preview(actx, inc.ID)
@@ -135,7 +135,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	sender := &outbox.Sender{DB: db, Keys: v, Mailer: mailer, Connections: o.connections, Batch: o.batch, Audit: al, Log: log,
+	sender := &massmail.Sender{DB: db, Keys: v, Mailer: mailer, Connections: o.connections, Batch: o.batch, Audit: al, Log: log,
 		PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
 	last := time.Now()
 	sender.OnEnqueue = func(_ string, done, target int64) {
@@ -220,7 +220,7 @@ func startSink(path string) (string, func(), error) {
 
 // deliver runs the sender's connections until nothing is due, as serve's
 // sender does, and times it.
-func deliver(ctx context.Context, sender *outbox.Sender, o options) (int64, time.Duration, error) {
+func deliver(ctx context.Context, sender *massmail.Sender, o options) (int64, time.Duration, error) {
 	var sent atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, o.connections)
@@ -271,7 +271,7 @@ func deliver(ctx context.Context, sender *outbox.Sender, o options) (int64, time
 
 // rawMessage is a message like those kakunin sends: the Japanese letter,
 // base64 subject, quoted-printable body.
-func rawMessage(r outbox.Rendered) []byte {
+func rawMessage(r massmail.Rendered) []byte {
 	var b bytes.Buffer
 	b.WriteString("From: <kakunin@example.jp>\r\nTo: <m1@example.test>\r\n")
 	b.WriteString("Subject: " + mime.BEncoding.Encode("UTF-8", r.Subject) + "\r\n")
@@ -364,7 +364,7 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 				ds := make([]*store.DocumentLifecycle, 0, k)
 				for i := start; i < start+k; i++ {
 					email := "m" + strconv.Itoa(i) + "@example.test"
-					sealed, err := v.SealField(outbox.EmailPurpose, []byte(email))
+					sealed, err := v.SealField(massmail.EmailPurpose, []byte(email))
 					if err != nil {
 						return err
 					}

@@ -16,8 +16,8 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
+	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/notice"
-	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -58,7 +58,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		Exposure: a.exposure,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
-		Outbox: &outbox.Service{DB: a.db, Audit: a.audit, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
+		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
 	httpServer := &http.Server{
@@ -90,7 +90,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// The mass notification's sender enqueues started campaigns and sends
 	// their mail at --notify-rate. It records the batch in flight when
 	// stopped, and is waited for before the audit committer stops.
-	sender := &outbox.Sender{DB: a.db, Keys: a.vault, Limiter: outbox.NewLimiter(a.cfg.NotifyRate),
+	sender := &massmail.Sender{DB: a.db, Keys: a.vault, Limiter: massmail.NewLimiter(a.cfg.NotifyRate),
 		Connections: a.cfg.NotifyConnections, MaxAttempts: a.cfg.NotifyMaxAttempts, Audit: a.audit, Log: a.log,
 		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, OnFinish: a.incidents.NotificationFinished}
 	if a.cfg.SMTPURL != "" {

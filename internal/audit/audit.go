@@ -67,7 +67,7 @@ const (
 	ExposureLinkIssued = "exposure.link_issued" // the host asked for a hand-off link
 )
 
-// The mass notification's actions (internal/outbox).
+// The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
 	NotificationUpdated   = "notification.campaign_updated" // the letter's templates changed (draft only)

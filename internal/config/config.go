@@ -61,7 +61,7 @@ type Config struct {
 	// long raises an alert to responders.
 	NoticeStaleAfter time.Duration
 
-	// Mass notification of affected members (internal/outbox).
+	// Mass notification of affected members (internal/massmail).
 	NotifyRate        float64 // messages a second, per replica; 0: no throttle
 	NotifyConnections int     // SMTP sessions sending at once
 	NotifyMaxAttempts int     // a temporary failure gives up after this many attempts

@@ -16,8 +16,8 @@ import (
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/notice"
-	"github.com/kakunin/kakunin/internal/outbox"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -33,7 +33,7 @@ type Server struct {
 	Notices        *notice.Service
 	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
 	Exposure       *exposure.Service // the public "am I affected?" check
-	Outbox         *outbox.Service   // mass notification of affected members
+	MassMail       *massmail.Service // mass notification of affected members
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log
@@ -144,7 +144,7 @@ func (s *Server) Routes() []Route {
 	// The breach desk's areas keep their routes beside their handlers.
 	routes = append(routes, s.incidentRoutes()...)
 	routes = append(routes, s.exposureRoutes()...)
-	routes = append(routes, s.outboxRoutes()...)
+	routes = append(routes, s.massmailRoutes()...)
 	return routes
 }
 

@@ -1,4 +1,4 @@
-package outbox_test
+package massmail_test
 
 import (
 	"bytes"

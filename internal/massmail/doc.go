@@ -16,4 +16,4 @@
 // Rows, logs and audit events name members by ID only: never an address,
 // and of an SMTP failure only its reply codes, since servers quote the
 // address they refuse.
-package outbox
+package massmail

@@ -13,8 +13,8 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/mail"
-	"github.com/kakunin/kakunin/internal/outbox"
-	"github.com/kakunin/kakunin/internal/outbox/outboxtest"
+	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
@@ -30,8 +30,8 @@ func init() {
 	})
 }
 
-func newTestOutbox(c *testConsole) *outbox.Service {
-	return &outbox.Service{DB: c.env.DB, Audit: c.env.Audit, Now: func() time.Time { return c.now },
+func newTestMassMail(c *testConsole) *massmail.Service {
+	return &massmail.Service{DB: c.env.DB, Audit: c.env.Audit, Now: func() time.Time { return c.now },
 		PublicURL: "https://kakunin.example.jp", Contact: "support@example.jp"}
 }
 
@@ -52,7 +52,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		c := newTestConsole(t, dsn)
 		ctx := t.Context()
-		inc, _ := outboxtest.Setup(t, c.env, []outboxtest.Member{
+		inc, _ := massmailtest.Setup(t, c.env, []massmailtest.Member{
 			{ExternalID: "m1", Email: "m1-secret@example.jp"},
 			{ExternalID: "m2", Email: "m2-secret@example.jp", Locale: kakunin.LocaleEN},
 			{ExternalID: "m3", Email: "m3-secret@example.jp", Left: true},
@@ -72,14 +72,14 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 		}
 
 		// An invalid template is refused, shown, and saves nothing.
-		d := outbox.DefaultText()
+		d := massmail.DefaultText()
 		form := url.Values{"subject_ja": {d.SubjectJA}, "body_ja": {d.BodyJA + "{{.Email}}"}, "subject_en": {d.SubjectEN}, "body_en": {d.BodyEN}}
 		rec := c.post(resp.token, page, form.Encode())
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "body_ja") ||
 			!strings.Contains(rec.Body.String(), "{{.Email}}") || !strings.Contains(rec.Body.String(), `role="alert"`) {
 			t.Fatalf("invalid template: %d", rec.Code)
 		}
-		if _, camp, _ := c.srv.Outbox.Campaign(ctx, inc.ID); camp != nil {
+		if _, camp, _ := c.srv.MassMail.Campaign(ctx, inc.ID); camp != nil {
 			t.Fatal("an invalid template created a campaign")
 		}
 
@@ -117,7 +117,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 		if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/console/reauth") {
 			t.Fatalf("start without a fresh second factor: %d %s", rec.Code, rec.Header().Get("Location"))
 		}
-		if _, camp, _ := c.srv.Outbox.Campaign(ctx, inc.ID); camp.State != store.CampaignDraft {
+		if _, camp, _ := c.srv.MassMail.Campaign(ctx, inc.ID); camp.State != store.CampaignDraft {
 			t.Fatalf("started without re-authentication: %s", camp.State)
 		}
 		code, _ := auth.CurrentTOTP(resp.secret, c.now)
@@ -134,7 +134,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 
 		// A sender enqueues and sends; the page counts and charts it.
 		mailer := &recordingMailer{}
-		sender := &outbox.Sender{DB: c.env.DB, Keys: c.env.Vault, Mailer: mailer, Now: func() time.Time { return c.now },
+		sender := &massmail.Sender{DB: c.env.DB, Keys: c.env.Vault, Mailer: mailer, Now: func() time.Time { return c.now },
 			PublicURL: "https://kakunin.example.jp", Log: c.srv.Log}
 		if _, err := sender.EnqueueOnce(ctx); err != nil {
 			t.Fatal(err)
@@ -181,13 +181,13 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 
 func TestPausingAndResumingFromTheConsole(t *testing.T) {
 	c := newTestConsole(t, storetest.SQLiteDSN(t))
-	inc, _ := outboxtest.Setup(t, c.env, []outboxtest.Member{{ExternalID: "m1", Email: "m1@example.jp"}})
+	inc, _ := massmailtest.Setup(t, c.env, []massmailtest.Member{{ExternalID: "m1", Email: "m1@example.jp"}})
 	page := "/console/incidents/" + inc.ID + "/notification"
 	resp := c.signIn(kakunin.RoleResponder)
 	if rec := c.post(resp.token, page+"/start", ""); rec.Code != http.StatusNotFound && rec.Code != http.StatusConflict {
 		t.Fatalf("start without a letter: %d", rec.Code)
 	}
-	d := outbox.DefaultText()
+	d := massmail.DefaultText()
 	form := url.Values{"subject_ja": {d.SubjectJA}, "body_ja": {d.BodyJA}, "subject_en": {d.SubjectEN}, "body_en": {d.BodyEN}}
 	c.post(resp.token, page, form.Encode())
 	if rec := c.post(resp.token, page+"/start", ""); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "notification-error") {

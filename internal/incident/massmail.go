@@ -7,7 +7,7 @@ import (
 	"github.com/kakunin/kakunin"
 )
 
-// The mass notification (internal/outbox) tells the desk when it starts and
+// The mass notification (internal/massmail) tells the desk when it starts and
 // finishes, so the record follows what was done without the responder
 // writing it twice.
 

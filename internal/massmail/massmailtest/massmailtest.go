@@ -1,7 +1,7 @@
-// Package outboxtest makes an incident and its affected members for the
-// tests of the mass notification (internal/outbox and the console). It is
+// Package massmailtest makes an incident and its affected members for the
+// tests of the mass notification (internal/massmail and the console). It is
 // imported only by tests.
-package outboxtest
+package massmailtest
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package outbox_test
+package massmail_test
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/mail"
-	"github.com/kakunin/kakunin/internal/outbox"
-	"github.com/kakunin/kakunin/internal/outbox/outboxtest"
+	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
 	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
@@ -32,16 +32,16 @@ type setup struct {
 	env    *servicetest.Env
 	inc    *kakunin.Incident
 	ids    map[string]string
-	svc    *outbox.Service
-	sender *outbox.Sender
+	svc    *massmail.Service
+	sender *massmail.Sender
 }
 
-func newSetup(t *testing.T, dsn string, members []outboxtest.Member) *setup {
+func newSetup(t *testing.T, dsn string, members []massmailtest.Member) *setup {
 	t.Helper()
 	env := servicetest.New(t, dsn, servicetest.Options{})
-	inc, ids := outboxtest.Setup(t, env, members)
-	svc := &outbox.Service{DB: env.DB, Audit: env.Audit, Now: env.Clock.Now, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
-	sender := &outbox.Sender{DB: env.DB, Keys: env.Vault, Now: env.Clock.Now, Audit: env.Audit, Log: env.Log,
+	inc, ids := massmailtest.Setup(t, env, members)
+	svc := &massmail.Service{DB: env.DB, Audit: env.Audit, Now: env.Clock.Now, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
+	sender := &massmail.Sender{DB: env.DB, Keys: env.Vault, Now: env.Clock.Now, Audit: env.Audit, Log: env.Log,
 		PublicURL: "https://kakunin.example", Contact: "support@example.jp", Jitter: func() float64 { return 0.5 }}
 	return &setup{env: env, inc: inc, ids: ids, svc: svc, sender: sender}
 }
@@ -51,7 +51,7 @@ func newSetup(t *testing.T, dsn string, members []outboxtest.Member) *setup {
 func (s *setup) start(t *testing.T) *store.Campaign {
 	t.Helper()
 	ctx := audit.WithActor(t.Context(), "staff:stf_test")
-	if _, err := s.svc.Save(ctx, s.inc.ID, outbox.DefaultText()); err != nil {
+	if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.svc.Preview(ctx, s.inc.ID); err != nil {
@@ -84,18 +84,18 @@ func (s *setup) rows(t *testing.T, campaignID string) map[string]store.OutboxRow
 	return byExternal
 }
 
-func members(n int) []outboxtest.Member {
-	var ms []outboxtest.Member
+func members(n int) []massmailtest.Member {
+	var ms []massmailtest.Member
 	for i := range n {
 		ext := "ext-" + string(rune('a'+i))
-		ms = append(ms, outboxtest.Member{ExternalID: ext, Email: ext + "@example.jp"})
+		ms = append(ms, massmailtest.Member{ExternalID: ext, Email: ext + "@example.jp"})
 	}
 	return ms
 }
 
 func TestStartingEnqueuesEveryAffectedMemberOnceAndOnlyOnce(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
-		ms := append(members(5), outboxtest.Member{ExternalID: "later", Email: "later@example.jp", Outside: true})
+		ms := append(members(5), massmailtest.Member{ExternalID: "later", Email: "later@example.jp", Outside: true})
 		s := newSetup(t, dsn, ms)
 		ctx := t.Context()
 		c := s.start(t)
@@ -193,7 +193,7 @@ func TestBackoffDoublesFromAMinuteUpToSixHoursWithJitter(t *testing.T) {
 		{10, 0, 270 * time.Minute},
 		{10, 0.99, 6 * time.Hour}, // never past the cap
 	} {
-		got := outbox.Backoff(tt.attempt, tt.jitter)
+		got := massmail.Backoff(tt.attempt, tt.jitter)
 		if d := got - tt.want; d < -time.Millisecond || d > time.Millisecond {
 			t.Errorf("Backoff(%d, %v) = %v, want %v", tt.attempt, tt.jitter, got, tt.want)
 		}
@@ -225,7 +225,7 @@ func decode(t *testing.T, m accepted) decoded {
 
 func TestTheSenderDeliversRetriesTemporaryRefusalsAndRecordsBounces(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
-		ms := []outboxtest.Member{
+		ms := []massmailtest.Member{
 			{ExternalID: "ja", Email: "ja@example.jp"},
 			{ExternalID: "en", Email: "en@example.jp", Locale: kakunin.LocaleEN, Type: kakunin.DocPassport},
 			{ExternalID: "refused", Email: "refused@example.jp"},
@@ -318,7 +318,7 @@ func TestTheSenderDeliversRetriesTemporaryRefusalsAndRecordsBounces(t *testing.T
 			!strings.Contains(en.body, "From 22 November 2026, 18:00 JST to 24 November 2026, 17:00 JST") {
 			t.Errorf("English letter:\n%s\n%s", en.subject, en.body)
 		}
-		if want := "<" + outbox.MessageID(c.ID, s.ids["busy"]) + "@example.jp>"; byTo["busy@example.jp"].messageID != want {
+		if want := "<" + massmail.MessageID(c.ID, s.ids["busy"]) + "@example.jp>"; byTo["busy@example.jp"].messageID != want {
 			t.Errorf("Message-ID %q, want %q", byTo["busy@example.jp"].messageID, want)
 		}
 		if ja.header.Get("Auto-Submitted") != "auto-generated" {
@@ -367,7 +367,7 @@ func TestATemporaryFailureGivesUpAfterTheLastAttempt(t *testing.T) {
 			if n, err := s.sender.SendOnce(ctx); err != nil || n != 1 {
 				t.Fatalf("attempt %d: %d %v", i+1, n, err)
 			}
-			s.env.Clock.Add(outbox.MaxRetry)
+			s.env.Clock.Add(massmail.MaxRetry)
 		}
 		r := s.rows(t, c.ID)["ext-a"]
 		if r.State != store.NotificationFailed || r.Attempts != 3 || r.Code != 452 || r.Enhanced != "4.2.2" {
@@ -432,11 +432,11 @@ func TestTheSenderKeepsToTheConfiguredRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 5 messages a second: bursts of at most 5, each batch one session.
-	lim := outbox.NewLimiter(5).(*rate.Limiter)
+	lim := massmail.NewLimiter(5).(*rate.Limiter)
 	if lim.Limit() != 5 || lim.Burst() != 5 {
 		t.Fatalf("NewLimiter(5): limit %v burst %d", lim.Limit(), lim.Burst())
 	}
-	if outbox.NewLimiter(0) != nil {
+	if massmail.NewLimiter(0) != nil {
 		t.Fatal("NewLimiter(0) throttles")
 	}
 	start := time.Unix(0, 0)
@@ -482,20 +482,20 @@ func TestInvalidTemplatesAreRefusedAndChangeNothing(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		s := newSetup(t, dsn, members(1))
 		ctx := t.Context()
-		good := outbox.DefaultText()
+		good := massmail.DefaultText()
 		if _, err := s.svc.Save(ctx, s.inc.ID, good); err != nil {
 			t.Fatal(err)
 		}
 		for name, tt := range map[string]struct {
-			edit func(*outbox.Text)
+			edit func(*massmail.Text)
 			want string
 		}{
-			"unknown field":                     {func(x *outbox.Text) { x.BodyJA += "{{.Email}}" }, "body_ja"},
-			"does not parse":                    {func(x *outbox.Text) { x.BodyEN = "{{if .AnyReadable}}" }, "body_en"},
-			"empty subject":                     {func(x *outbox.Text) { x.SubjectEN = " " }, "subject_en"},
-			"field of a document outside range": {func(x *outbox.Text) { x.SubjectJA = "{{.Month}}" }, "subject_ja"},
-			"line break in a subject":           {func(x *outbox.Text) { x.SubjectJA = "a\u0085b" }, "subject_ja"},
-			"too long":                          {func(x *outbox.Text) { x.BodyJA = strings.Repeat("あ", outbox.MaxBody+1) }, "body_ja"},
+			"unknown field":                     {func(x *massmail.Text) { x.BodyJA += "{{.Email}}" }, "body_ja"},
+			"does not parse":                    {func(x *massmail.Text) { x.BodyEN = "{{if .AnyReadable}}" }, "body_en"},
+			"empty subject":                     {func(x *massmail.Text) { x.SubjectEN = " " }, "subject_en"},
+			"field of a document outside range": {func(x *massmail.Text) { x.SubjectJA = "{{.Month}}" }, "subject_ja"},
+			"line break in a subject":           {func(x *massmail.Text) { x.SubjectJA = "a\u0085b" }, "subject_ja"},
+			"too long":                          {func(x *massmail.Text) { x.BodyJA = strings.Repeat("あ", massmail.MaxBody+1) }, "body_ja"},
 		} {
 			bad := good
 			tt.edit(&bad)
@@ -508,7 +508,7 @@ func TestInvalidTemplatesAreRefusedAndChangeNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if outbox.TextOf(c) != good {
+		if massmail.TextOf(c) != good {
 			t.Error("a refused text changed the campaign")
 		}
 		evs, _ := s.env.Audit.List(ctx, audit.Filter{})
@@ -531,7 +531,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 		if _, err := s.svc.Start(ctx, s.inc.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Fatalf("start without a letter: %v", err)
 		}
-		if _, err := s.svc.Save(ctx, s.inc.ID, outbox.DefaultText()); err != nil {
+		if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.svc.Start(ctx, s.inc.ID); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
@@ -546,7 +546,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 			t.Errorf("preview: %+v", p)
 		}
 		s.env.Clock.Add(time.Second)
-		edited := outbox.DefaultText()
+		edited := massmail.DefaultText()
 		edited.SubjectEN = "Changed"
 		if _, err := s.svc.Save(ctx, s.inc.ID, edited); err != nil {
 			t.Fatal(err)
@@ -560,7 +560,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 		if _, err := s.svc.Start(ctx, s.inc.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.svc.Save(ctx, s.inc.ID, outbox.DefaultText()); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
+		if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 			t.Fatalf("edit after the start: %v", err)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/incident"
-	"github.com/kakunin/kakunin/internal/outbox"
+	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -23,21 +23,21 @@ const notificationRefresh = 30
 
 func notificationURL(id string) string { return "/console/incidents/" + id + "/notification" }
 
-func notificationForm(t outbox.Text) pages.NotificationForm {
+func notificationForm(t massmail.Text) pages.NotificationForm {
 	return pages.NotificationForm{SubjectJA: t.SubjectJA, BodyJA: t.BodyJA, SubjectEN: t.SubjectEN, BodyEN: t.BodyEN,
-		MaxSubject: outbox.MaxSubject, MaxBody: outbox.MaxBody}
+		MaxSubject: massmail.MaxSubject, MaxBody: massmail.MaxBody}
 }
 
-func notificationText(r *http.Request) outbox.Text {
-	return outbox.Text{SubjectJA: r.PostFormValue("subject_ja"), BodyJA: r.PostFormValue("body_ja"),
+func notificationText(r *http.Request) massmail.Text {
+	return massmail.Text{SubjectJA: r.PostFormValue("subject_ja"), BodyJA: r.PostFormValue("body_ja"),
 		SubjectEN: r.PostFormValue("subject_en"), BodyEN: r.PostFormValue("body_en")}
 }
 
 // notificationView is what renderNotification shows besides the stored
 // state: a refilled form, a preview, an error.
 type notificationView struct {
-	form             *outbox.Text
-	preview          *outbox.Preview
+	form             *massmail.Text
+	preview          *massmail.Preview
 	errCode, errText string
 }
 
@@ -47,7 +47,7 @@ func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) {
 	ctx := r.Context()
-	inc, c, err := s.Outbox.Campaign(ctx, r.PathValue("id"))
+	inc, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
@@ -56,9 +56,9 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: inc.ID, IncidentTitle: inc.Title,
 		WindowKnown: werr == nil, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder,
 		ErrorCode: v.errCode, ErrorDetail: v.errText}
-	text := outbox.DefaultText()
+	text := massmail.DefaultText()
 	if c != nil {
-		text = outbox.TextOf(c)
+		text = massmail.TextOf(c)
 		data.State = c.State
 		data.Previewed = c.PreviewedAt != nil && !c.PreviewedAt.Before(c.UpdatedAt)
 	}
@@ -73,7 +73,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 		data.Previewed = true
 	}
 	if c != nil && c.StartedAt != nil {
-		p, err := s.Outbox.Progress(ctx, inc.ID)
+		p, err := s.MassMail.Progress(ctx, inc.ID)
 		if err != nil {
 			s.consoleError(w, r, err)
 			return
@@ -96,11 +96,11 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 	s.render(w, r, status, "notification", data)
 }
 
-func progressView(p *outbox.Progress) *pages.NotificationProgress {
+func progressView(p *massmail.Progress) *pages.NotificationProgress {
 	c := p.Campaign
-	v := &pages.NotificationProgress{Enqueuing: p.Enqueuing, Target: outbox.FormatCount(c.Target), Enqueued: outbox.FormatCount(c.Enqueued),
-		Sent: outbox.FormatCount(c.Sent), Failed: outbox.FormatCount(c.Failed), Bounced: outbox.FormatCount(c.Bounced),
-		Skipped: outbox.FormatCount(c.Skipped), Pending: outbox.FormatCount(p.Pending), PerMinute: fmt.Sprintf("%.0f", p.PerMinute),
+	v := &pages.NotificationProgress{Enqueuing: p.Enqueuing, Target: massmail.FormatCount(c.Target), Enqueued: massmail.FormatCount(c.Enqueued),
+		Sent: massmail.FormatCount(c.Sent), Failed: massmail.FormatCount(c.Failed), Bounced: massmail.FormatCount(c.Bounced),
+		Skipped: massmail.FormatCount(c.Skipped), Pending: massmail.FormatCount(p.Pending), PerMinute: fmt.Sprintf("%.0f", p.PerMinute),
 		FinishedAt: c.FinishedAt}
 	if c.StartedAt != nil {
 		v.StartedAt = *c.StartedAt
@@ -122,7 +122,7 @@ const (
 )
 
 // chart lays out the sent-per-minute bars, scaled to the highest.
-func chart(buckets []outbox.Bucket, per int) pages.NotificationChart {
+func chart(buckets []massmail.Bucket, per int) pages.NotificationChart {
 	ch := pages.NotificationChart{Width: chartWidth, Height: chartHeight, BaseY: chartBottom, BucketMinutes: per}
 	for _, b := range buckets {
 		ch.Max = max(ch.Max, b.Sent)
@@ -148,7 +148,7 @@ func chart(buckets []outbox.Bucket, per int) pages.NotificationChart {
 func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxNotificationForm)
 	id, t := r.PathValue("id"), notificationText(r)
-	_, err := s.Outbox.Save(r.Context(), id, t)
+	_, err := s.MassMail.Save(r.Context(), id, t)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"/preview", http.StatusSeeOther)
@@ -165,7 +165,7 @@ func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) {
 // in both languages (audited: it shows which documents a member sent).
 func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	_, c, err := s.Outbox.Campaign(ctx, r.PathValue("id"))
+	_, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
@@ -174,7 +174,7 @@ func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, notificationURL(r.PathValue("id")), http.StatusSeeOther)
 		return
 	}
-	p, err := s.Outbox.Preview(ctx, r.PathValue("id"))
+	p, err := s.MassMail.Preview(ctx, r.PathValue("id"))
 	switch kakunin.ErrorCode(err) {
 	case "":
 		v := notificationView{preview: p}
@@ -191,14 +191,14 @@ func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	_, err := s.Outbox.Start(r.Context(), id)
+	_, err := s.MassMail.Start(r.Context(), id)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"?done=started", http.StatusSeeOther)
 	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
 		// Not previewed as it stands, already started, or no window: say
 		// which, change nothing.
-		inc, c, cerr := s.Outbox.Campaign(r.Context(), id)
+		inc, c, cerr := s.MassMail.Campaign(r.Context(), id)
 		if cerr != nil {
 			s.consoleError(w, r, cerr)
 			return
@@ -228,9 +228,9 @@ func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, p
 	var err error
 	done := "paused"
 	if paused {
-		err = s.Outbox.Pause(r.Context(), id)
+		err = s.MassMail.Pause(r.Context(), id)
 	} else {
-		err, done = s.Outbox.Resume(r.Context(), id), "resumed"
+		err, done = s.MassMail.Resume(r.Context(), id), "resumed"
 	}
 	switch kakunin.ErrorCode(err) {
 	case "":

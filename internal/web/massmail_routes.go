@@ -6,11 +6,11 @@ import (
 	"github.com/kakunin/kakunin"
 )
 
-// outboxRoutes is the route table's part for this area (see Routes): an
+// massmailRoutes is the route table's part for this area (see Routes): an
 // incident's mass notification. Responders write, preview and run it;
 // auditors may read its progress. Starting (and resuming) sends mail to
 // every affected member, so it needs a fresh second factor.
-func (s *Server) outboxRoutes() []Route {
+func (s *Server) massmailRoutes() []Route {
 	responder := staffOnly(kakunin.RoleResponder)
 	return []Route{
 		{"GET /console/incidents/{id}/notification", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), http.HandlerFunc(s.notificationPage)},
