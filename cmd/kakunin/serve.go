@@ -17,7 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/webhook"
 
 	"github.com/kakunin/kakunin/internal/massmail"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -53,7 +53,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	srv := &web.Server{
 		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
 		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
-		Notices: &notice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL, Incidents: a.incidents,
+		Notices: &publicnotice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL, Incidents: a.incidents,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		Exposure: a.exposure,
 		// The relying party of passkeys is the public URL's host.

@@ -12,7 +12,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/jobs"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
@@ -23,7 +23,7 @@ import (
 type desk struct {
 	db      *store.DB
 	s       *incident.Service
-	notices *notice.Service
+	notices *publicnotice.Service
 	now     time.Time
 	ctx     context.Context
 }
@@ -41,7 +41,7 @@ func newDesk(t *testing.T, dsn string) *desk {
 	clock := func() time.Time { return d.now }
 	log := &audit.Log{DB: d.db, Now: clock}
 	d.s = &incident.Service{DB: d.db, Audit: log, Queue: q, Now: clock, StaleAfter: 72 * time.Hour}
-	d.notices = &notice.Service{DB: d.db, Audit: log, Now: clock}
+	d.notices = &publicnotice.Service{DB: d.db, Audit: log, Now: clock}
 	d.ctx = audit.WithActor(t.Context(), audit.StaffActor("stf_resp"))
 	return d
 }
@@ -346,7 +346,7 @@ func TestTheWatchAlertsWhenAnIdentifiedIncidentHasNoFreshPublicNotice(t *testing
 		}
 
 		// A published notice about it makes it fresh…
-		n, err := d.notices.Create(d.ctx, notice.Text{TitleJA: "お知らせ", TitleEN: "Notice", BodyJA: "本文", BodyEN: "Body", IncidentID: in.ID})
+		n, err := d.notices.Create(d.ctx, publicnotice.Text{TitleJA: "お知らせ", TitleEN: "Notice", BodyJA: "本文", BodyEN: "Body", IncidentID: in.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/auth"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -40,7 +40,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.staff = auth.NewStaff(c.env.DB, c.env.Vault, c.env.Audit)
 	c.staff.Now = clock
 	c.srv = &Server{DB: c.env.DB, Verifications: c.env.Verifications, Documents: c.env.Documents, Review: c.env.Review,
-		Notices: &notice.Service{DB: c.env.DB, Audit: c.env.Audit, Now: clock}, PublicURL: "https://kakunin.example.jp",
+		Notices: &publicnotice.Service{DB: c.env.DB, Audit: c.env.Audit, Now: clock}, PublicURL: "https://kakunin.example.jp",
 		Staff: c.staff, Audit: c.env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OriginOf: func(ip string) string { return "origin-of-" + ip }}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -49,13 +49,13 @@ func noticeView(n *store.Notice, lang kakunin.Locale) pages.NoticeView {
 	return v
 }
 
-func noticeForm(t notice.Text) pages.NoticeForm {
+func noticeForm(t publicnotice.Text) pages.NoticeForm {
 	return pages.NoticeForm{TitleJA: t.TitleJA, TitleEN: t.TitleEN, BodyJA: t.BodyJA, BodyEN: t.BodyEN,
-		MaxTitle: notice.MaxTitle, MaxBody: notice.MaxBody, IncidentID: t.IncidentID}
+		MaxTitle: publicnotice.MaxTitle, MaxBody: publicnotice.MaxBody, IncidentID: t.IncidentID}
 }
 
-func noticeText(r *http.Request) notice.Text {
-	return notice.Text{TitleJA: r.PostFormValue("title_ja"), TitleEN: r.PostFormValue("title_en"),
+func noticeText(r *http.Request) publicnotice.Text {
+	return publicnotice.Text{TitleJA: r.PostFormValue("title_ja"), TitleEN: r.PostFormValue("title_en"),
 		BodyJA: r.PostFormValue("body_ja"), BodyEN: r.PostFormValue("body_en"), IncidentID: r.PostFormValue("incident_id")}
 }
 
@@ -76,7 +76,7 @@ func (s *Server) withIncidents(r *http.Request, f pages.NoticeForm) (pages.Notic
 }
 
 // noticeErrorCode is the form's error code for a refused notice.
-func noticeErrorCode(t notice.Text, err error) string {
+func noticeErrorCode(t publicnotice.Text, err error) string {
 	if t.IncidentID != "" && strings.Contains(kakunin.ErrorMessage(err), t.IncidentID) {
 		return "incident"
 	}
@@ -89,7 +89,7 @@ const maxNoticeForm = 1 << 20
 
 func (s *Server) consoleNotices(w http.ResponseWriter, r *http.Request) {
 	// "Write a notice for this incident" comes here with ?incident=.
-	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(notice.Text{IncidentID: r.URL.Query().Get("incident")}), "")
+	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(publicnotice.Text{IncidentID: r.URL.Query().Get("incident")}), "")
 }
 
 func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, status int, form pages.NoticeForm, errCode string) {
@@ -135,7 +135,7 @@ func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
-	data, err := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
+	data, err := s.noticeEditData(w, r, n, publicnotice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
@@ -153,7 +153,7 @@ func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "console_notice_edit", data)
 }
 
-func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t notice.Text) (pages.ConsoleNoticeEdit, error) {
+func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t publicnotice.Text) (pages.ConsoleNoticeEdit, error) {
 	form, err := s.withIncidents(r, noticeForm(t))
 	return pages.ConsoleNoticeEdit{Base: s.staffBase(w, r), ID: n.ID, Form: form, PublishedAt: n.PublishedAt,
 		UpdatedAt: n.UpdatedAt, PreviewJA: noticeView(n, kakunin.LocaleJA), PreviewEN: noticeView(n, kakunin.LocaleEN)}, err
@@ -216,7 +216,7 @@ func (s *Server) deleteNotice(w http.ResponseWriter, r *http.Request) {
 			s.consoleError(w, r, gerr)
 			return
 		}
-		data, derr := s.noticeEditData(w, r, n, notice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
+		data, derr := s.noticeEditData(w, r, n, publicnotice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
 		if derr != nil {
 			s.consoleError(w, r, derr)
 			return

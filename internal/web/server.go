@@ -17,7 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/massmail"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -30,7 +30,7 @@ type Server struct {
 	Verifications  *verification.Service
 	Documents      *document.Service
 	Review         *review.Service
-	Notices        *notice.Service
+	Notices        *publicnotice.Service
 	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members

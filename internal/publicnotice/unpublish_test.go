@@ -1,4 +1,4 @@
-package notice_test
+package publicnotice_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package notice_test
+package publicnotice_test
 
 import (
 	"strings"
@@ -7,12 +7,12 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/notice"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
 
-func newService(t *testing.T, dsn string, now *time.Time) *notice.Service {
+func newService(t *testing.T, dsn string, now *time.Time) *publicnotice.Service {
 	t.Helper()
 	db, err := store.Open(t.Context(), dsn)
 	if err != nil {
@@ -20,10 +20,10 @@ func newService(t *testing.T, dsn string, now *time.Time) *notice.Service {
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := func() time.Time { return *now }
-	return &notice.Service{DB: db, Audit: &audit.Log{DB: db, Now: clock}, Now: clock}
+	return &publicnotice.Service{DB: db, Audit: &audit.Log{DB: db, Now: clock}, Now: clock}
 }
 
-var text = notice.Text{TitleJA: "不正アクセスについて", TitleEN: "About unauthorised access",
+var text = publicnotice.Text{TitleJA: "不正アクセスについて", TitleEN: "About unauthorised access",
 	BodyJA: "第一段落。\n\n第二段落。", BodyEN: "First paragraph.\n\nSecond paragraph."}
 
 func TestADraftIsPublishedOnceAndEditsMoveItsUpdatedTime(t *testing.T) {
@@ -97,28 +97,28 @@ func TestADraftIsPublishedOnceAndEditsMoveItsUpdatedTime(t *testing.T) {
 }
 
 func TestInvalidTextIsRefused(t *testing.T) {
-	long := strings.Repeat("あ", notice.MaxTitle+1)
-	for name, change := range map[string]func(*notice.Text){
-		"empty title":      func(t *notice.Text) { t.TitleJA = "" },
-		"blank title":      func(t *notice.Text) { t.TitleEN = "  " },
-		"long title":       func(t *notice.Text) { t.TitleJA = long },
-		"empty body":       func(t *notice.Text) { t.BodyEN = "" },
-		"long body":        func(t *notice.Text) { t.BodyJA = strings.Repeat("x", notice.MaxBody+1) },
-		"invalid UTF-8":    func(t *notice.Text) { t.BodyJA = "a\xffb" },
-		"control in body":  func(t *notice.Text) { t.BodyEN = "bell\x07" },
-		"newline in title": func(t *notice.Text) { t.TitleEN = "two\nlines" },
-		"escape in title":  func(t *notice.Text) { t.TitleJA = "\x1b[31m" },
+	long := strings.Repeat("あ", publicnotice.MaxTitle+1)
+	for name, change := range map[string]func(*publicnotice.Text){
+		"empty title":      func(t *publicnotice.Text) { t.TitleJA = "" },
+		"blank title":      func(t *publicnotice.Text) { t.TitleEN = "  " },
+		"long title":       func(t *publicnotice.Text) { t.TitleJA = long },
+		"empty body":       func(t *publicnotice.Text) { t.BodyEN = "" },
+		"long body":        func(t *publicnotice.Text) { t.BodyJA = strings.Repeat("x", publicnotice.MaxBody+1) },
+		"invalid UTF-8":    func(t *publicnotice.Text) { t.BodyJA = "a\xffb" },
+		"control in body":  func(t *publicnotice.Text) { t.BodyEN = "bell\x07" },
+		"newline in title": func(t *publicnotice.Text) { t.TitleEN = "two\nlines" },
+		"escape in title":  func(t *publicnotice.Text) { t.TitleJA = "\x1b[31m" },
 	} {
 		tx := text
 		change(&tx)
-		if err := notice.Validate(tx); kakunin.ErrorCode(err) != kakunin.EINVALID {
+		if err := publicnotice.Validate(tx); kakunin.ErrorCode(err) != kakunin.EINVALID {
 			t.Errorf("%s: %v, want invalid", name, err)
 		}
 	}
 	ok := text
-	ok.TitleJA = strings.Repeat("あ", notice.MaxTitle)
+	ok.TitleJA = strings.Repeat("あ", publicnotice.MaxTitle)
 	ok.BodyEN = "tab\tand\nnewline"
-	if err := notice.Validate(ok); err != nil {
+	if err := publicnotice.Validate(ok); err != nil {
 		t.Errorf("valid text refused: %v", err)
 	}
 }

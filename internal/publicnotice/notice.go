@@ -1,4 +1,4 @@
-// Package notice keeps the public notices the breach desk writes in
+// Package publicnotice keeps the public notices the breach desk writes in
 // Japanese and English. A notice is a draft until published; edits to a
 // published notice move its "last updated" time, which the public page
 // shows. A notice may be about an incident: the incident's "last public
@@ -6,7 +6,7 @@
 // be unpublished (it becomes a draft again, and the public pages answer
 // for it exactly as for an unknown ID); only drafts can be deleted. Every
 // change is audited in the same transaction as the change itself.
-package notice
+package publicnotice
 
 import (
 	"context"
