@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/massmail"
 )
 
@@ -45,7 +46,7 @@ func TestAResponderRunsTheBreachDayFromTheConsole(t *testing.T) {
 	windowTo := time.Now().Add(time.Second)
 
 	r := in.signIn(in.AddStaff("responder@example.test", "responder"))
-	local := func(t time.Time) string { return t.In(jst).Format("2006-01-02T15:04:05") }
+	local := func(t time.Time) string { return t.In(kakunin.JST).Format("2006-01-02T15:04:05") }
 
 	// 1. The incident, before anything is known but that it happened.
 	resp := r.post("/console/incidents", url.Values{"title": {"Blob bucket readable from outside"},
@@ -167,8 +168,6 @@ func TestAResponderRunsTheBreachDayFromTheConsole(t *testing.T) {
 		}
 	}
 }
-
-var jst = time.FixedZone("JST", 9*60*60)
 
 func keys(m map[string]string) []string {
 	var out []string

@@ -5,7 +5,7 @@
 //	go run ./bench/scope [-documents 2000000] [-members M] [-days 730] [-reviewers 20] [-seed 1]
 //	                     [-runs 3] [-engine sqlite|postgres -database URL] [-data DIR] [-keep]
 //
-// It seeds a fresh database with incident.Seed (what "kakunin dev seed"
+// It seeds a fresh database with synth.Seed (what "kakunin dev seed"
 // runs), then times, on the same data:
 //
 //   - the baseline: SELECT COUNT(*), SUM(size) FROM documents, which must
@@ -38,10 +38,11 @@ import (
 
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/synth"
 )
 
 type options struct {
-	seed     incident.SeedOptions
+	seed     synth.Options
 	runs     int
 	engine   string
 	database string
@@ -138,7 +139,7 @@ func run(ctx context.Context, opt options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "command:  go run ./bench/scope -documents %d -days %d -reviewers %d -seed %d -runs %d -engine %s -cold=%t\n",
 		opt.seed.Documents, opt.seed.Days, opt.seed.Reviewers, opt.seed.Seed, opt.runs, opt.engine, opt.cold)
 	opt.seed.Progress = stderr
-	res, err := incident.Seed(ctx, db, opt.seed)
+	res, err := synth.Seed(ctx, db, opt.seed)
 	if err != nil {
 		return err
 	}

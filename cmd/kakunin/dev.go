@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/synth"
 )
 
 const devUsage = `usage: kakunin dev seed --documents N [--members M] [--reviewers R] [--days D] [--seed S] [--force]
@@ -25,7 +25,7 @@ it is for throw-away databases.
 `
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var opt incident.SeedOptions
+	var opt synth.Options
 	cfg, pos, code := parseCommon("dev", args, stderr, func(fs *flag.FlagSet) {
 		fs.IntVar(&opt.Documents, "documents", 0, "documents to make (required)")
 		fs.IntVar(&opt.Members, "members", 0, "members to make, at most --documents (default 4/5 of --documents)")
@@ -47,7 +47,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer db.Close()
 	opt.Progress = stderr
-	res, err := incident.Seed(ctx, db, opt)
+	res, err := synth.Seed(ctx, db, opt)
 	switch kakunin.ErrorCode(err) {
 	case "":
 	case kakunin.EINVALID, kakunin.ECONFLICT:

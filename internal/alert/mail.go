@@ -5,16 +5,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/kakunin/kakunin/internal/mail"
 
 	"github.com/kakunin/kakunin"
 )
-
-// jst is the zone the Japanese half of an alert shows times in.
-var jst = time.FixedZone("JST", 9*60*60)
 
 // alertWording is what an alert of one kind says, Japanese then English.
 // The %s in a summary is the staff ID the alert is about.
@@ -119,7 +115,7 @@ func alertMessage(a MailArgs, to string) mail.Message {
 	b.WriteString(summary(w.summaryJA, staff) + "\n\n")
 	fmt.Fprintf(&b, "・種別: %s\n", clean(al.Kind))
 	fmt.Fprintf(&b, "・対象スタッフ: %s\n", staff)
-	fmt.Fprintf(&b, "・日時: %s\n", al.At.In(jst).Format("2006年01月02日 15:04:05 JST"))
+	fmt.Fprintf(&b, "・日時: %s\n", al.At.In(kakunin.JST).Format("2006年01月02日 15:04:05 JST"))
 	for _, k := range keys {
 		fmt.Fprintf(&b, "・%s: %s\n", label(k, true), clean(al.Detail[k]))
 	}

@@ -243,7 +243,7 @@ func reportable(in *kakunin.Incident, f Facts) (bool, Reason, []Reason) {
 		}
 		if f.Counted {
 			s = Reason{
-				JA: fmt.Sprintf("スタッフアカウントが使われ、期間内に書類の画像が %s 回開かれています（閲覧ログ）。", num(f.StaffReads)),
+				JA: fmt.Sprintf("スタッフアカウントが使われ、期間内に書類の画像が %s 回開かれています（閲覧ログ）。", kakunin.FormatCount(f.StaffReads)),
 				EN: fmt.Sprintf("A staff account was held, and document images were opened %s in the window (read log).", plural(f.StaffReads, "time", "times")),
 			}
 		}
@@ -272,12 +272,12 @@ func reportable(in *kakunin.Incident, f Facts) (bool, Reason, []Reason) {
 		})
 	case f.People > ManyPeople:
 		why = append(why, Reason{
-			JA: fmt.Sprintf("(iv) 1,000人超: 該当します。期間内に書類があった本人は %s 人です（施行規則第7条第4号）。", num(f.People)),
+			JA: fmt.Sprintf("(iv) 1,000人超: 該当します。期間内に書類があった本人は %s 人です（施行規則第7条第4号）。", kakunin.FormatCount(f.People)),
 			EN: fmt.Sprintf("(iv) More than 1,000 people: applies. %s had a document in the window (Enforcement Rules Art. 7(iv)).", plural(f.People, "person", "people")),
 		})
 	default:
 		why = append(why, Reason{
-			JA: fmt.Sprintf("(iv) 1,000人超: 該当しません。期間内に書類があった本人は %s 人です。", num(f.People)),
+			JA: fmt.Sprintf("(iv) 1,000人超: 該当しません。期間内に書類があった本人は %s 人です。", kakunin.FormatCount(f.People)),
 			EN: fmt.Sprintf("(iv) More than 1,000 people: does not apply. %s had a document in the window.", plural(f.People, "person", "people")),
 		})
 	}

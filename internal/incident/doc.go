@@ -1,6 +1,20 @@
-// Package incident answers "what was exposed between T1 and T2" in seconds
-// (the Omiai breach of 2021 took three weeks to scope), and makes the
-// synthetic histories that measure it.
+// Package incident is the breach desk: the record of an incident and
+// everything a responder must do about it.
+//
+//   - Service keeps incident records: when it was discovered, the window the
+//     intruder had, what they held (database, blobs, keys, a staff account),
+//     whether it was malicious, a status that only moves forward and a
+//     timeline. Every change is audited in its own transaction.
+//   - The deadline rules (deadline.go) compute from the record whether the PPC
+//     must be told and by when (APPI Art. 26; Enforcement Rules Arts. 7, 8
+//     and 10), the certifier's items and their due dates; Watch (watch.go)
+//     alerts responders to overdue ones and to public silence.
+//   - Draft (report.go) writes the PPC report draft from the record.
+//   - Scope (scope.go) answers "what was exposed between T1 and T2" in
+//     seconds (the Omiai breach of 2021 took three weeks to scope), and
+//     MemberExposure (exposure.go) the same question for one member, which
+//     the exposure check's answer (package exposure) and the mass
+//     notification's letters (package massmail) are written from.
 //
 // # Scope
 //
@@ -66,10 +80,4 @@
 //	reads              [{at, staff_id, email, role, document_id, document_type, origin}],
 //	                   the first max_reads reads, oldest first; origin is the keyed
 //	                   hash of the client address
-//
-// # Synthetic histories
-//
-// Seed fills a throw-away database (it refuses one that holds members unless
-// forced) with millions of rows in minutes: "kakunin dev seed" and
-// bench/scope use it. Nothing it writes is readable.
 package incident

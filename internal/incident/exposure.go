@@ -3,7 +3,6 @@ package incident
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/store"
@@ -58,17 +57,10 @@ func MemberExposure(ctx context.Context, db *store.DB, in *kakunin.Incident, mem
 		}
 		ex.Documents = append(ex.Documents, ExposedDocument{
 			Type:     d.Type,
-			Month:    d.ReceivedAt.In(jstZone).Format("2006-01"),
+			Month:    d.ReceivedAt.In(kakunin.JST).Format("2006-01"),
 			Readable: viaStaff || (viaStore && in.Held.Keys && in.Held.Database && d.ReadableWithKeys),
 		})
 	}
 	ex.Affected = len(ex.Documents) > 0
 	return ex, nil
 }
-
-var jstZone = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
-		return loc
-	}
-	return time.FixedZone("JST", 9*60*60)
-}()

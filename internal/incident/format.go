@@ -28,7 +28,7 @@ func FormatDate(lang kakunin.Locale, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.In(jstZone)
+	t = t.In(kakunin.JST)
 	if lang == kakunin.LocaleEN {
 		return t.Format("2 January 2006")
 	}
@@ -40,7 +40,7 @@ func FormatDateTime(lang kakunin.Locale, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.In(jstZone)
+	t = t.In(kakunin.JST)
 	if lang == kakunin.LocaleEN {
 		return t.Format("2 January 2006, 15:04") + " JST"
 	}

@@ -3,7 +3,6 @@ package incident
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/kakunin/kakunin"
@@ -207,7 +206,7 @@ func explain(r *Report) (string, []string) {
 	case d.Readable == 0:
 		verdict = "keys exposed, but no document had all its keys in the window: none readable"
 	default:
-		verdict = fmt.Sprintf("keys exposed: %s of %s documents readable", num(d.Readable), num(d.Existing))
+		verdict = fmt.Sprintf("keys exposed: %s of %s documents readable", kakunin.FormatCount(d.Readable), kakunin.FormatCount(d.Existing))
 	}
 	why := []string{
 		fmt.Sprintf("The window runs from %s to %s; both ends are included.", q.From.Format(time.RFC3339Nano), q.To.Format(time.RFC3339Nano)),
@@ -218,21 +217,21 @@ func explain(r *Report) (string, []string) {
 		why = append(why, fmt.Sprintf("Keys not exposed: ciphertext only. Each image's data key is wrapped by its day's epoch key, "+
 			"and epoch keys are sealed by the key-encryption keyset, which is kept outside the database and the blob store; "+
 			"whoever held only those two could read none of them (0 readable). "+
-			"Had the keyset and the epoch key files been taken too, %s would have been readable.", num(d.ReadableIfKeysExposed)))
+			"Had the keyset and the epoch key files been taken too, %s would have been readable.", kakunin.FormatCount(d.ReadableIfKeysExposed)))
 	} else {
 		why = append(why, fmt.Sprintf("Keys exposed: with the key-encryption keyset and the epoch key files, a document was readable "+
 			"if its wrapped data key, its encrypted image and its day's epoch key all still existed at some moment in the window: "+
 			"%s of %s. The other %s had already lost their wrapped data key or their epoch key when the window began.",
-			num(d.Readable), num(d.Existing), num(d.Existing-d.Readable)))
+			kakunin.FormatCount(d.Readable), kakunin.FormatCount(d.Existing), kakunin.FormatCount(d.Existing-d.Readable)))
 	}
 	m := r.Members
 	why = append(why, fmt.Sprintf("%s had a document in the window; %s of them had left the platform by the end of the window "+
 		"and %s left after it. Leavers count as affected: their documents were there all the same.",
-		plural(m.Total, "member", "distinct members"), num(m.LeftBeforeEnd), num(m.LeftSince)))
+		plural(m.Total, "member", "distinct members"), kakunin.FormatCount(m.LeftBeforeEnd), kakunin.FormatCount(m.LeftSince)))
 	if q.KeysExposed {
 		rm := r.ReadableMembers
 		why = append(why, fmt.Sprintf("%s had a readable document (%s of them had left by the end of the window, %s after it).",
-			plural(rm.Total, "member", "members"), num(rm.LeftBeforeEnd), num(rm.LeftSince)))
+			plural(rm.Total, "member", "members"), kakunin.FormatCount(rm.LeftBeforeEnd), kakunin.FormatCount(rm.LeftSince)))
 	}
 	if r.ReadsTotal == 0 {
 		why = append(why, "No staff account opened a document image in the window (read log).")
@@ -246,27 +245,11 @@ func explain(r *Report) (string, []string) {
 	return verdict, why
 }
 
-// num writes n with thousands separators: 1,234,567.
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
 func plural(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return num(n) + " " + many
+	return kakunin.FormatCount(n) + " " + many
 }
 
 // AffectedMembers calls fn with the external ID of every member with at

@@ -328,7 +328,7 @@ func (s *Service) RecordDone(ctx context.Context, id string, m Milestone, at tim
 			return err
 		}
 		u := &kakunin.IncidentUpdate{ID: kakunin.NewID("iup"), IncidentID: id, At: now, Actor: audit.ActorFrom(ctx), Status: in.Status,
-			Text: fmt.Sprintf("%s on %s.", what, at.In(jstZone).Format("2006-01-02 15:04 JST"))}
+			Text: fmt.Sprintf("%s on %s.", what, at.In(kakunin.JST).Format("2006-01-02 15:04 JST"))}
 		if err := tx.InsertIncidentUpdate(ctx, u); err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kakunin/kakunin"
 )
 
 // WriteText writes the report as an aligned summary for a terminal or a
@@ -40,16 +42,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	wd := width(labels...)
 	p("%-*s\texisting\treadable\treadable if keys exposed\t", wd, "Documents")
 	for _, t := range d.ByType {
-		p("%-*s\t%s\t%s\t%s\t", wd, "  "+string(t.Type), num(t.Existing), num(t.Readable), num(t.ReadableIfKeysExposed))
+		p("%-*s\t%s\t%s\t%s\t", wd, "  "+string(t.Type), kakunin.FormatCount(t.Existing), kakunin.FormatCount(t.Readable), kakunin.FormatCount(t.ReadableIfKeysExposed))
 	}
-	p("%-*s\t%s\t%s\t%s\t", wd, "  total", num(d.Existing), num(d.Readable), num(d.ReadableIfKeysExposed))
+	p("%-*s\t%s\t%s\t%s\t", wd, "  total", kakunin.FormatCount(d.Existing), kakunin.FormatCount(d.Readable), kakunin.FormatCount(d.ReadableIfKeysExposed))
 	p("")
 	m, rm := r.Members, r.ReadableMembers
 	const withDoc, withReadable = "  with a document in the window", "  with a readable document"
 	wm := width("Members", withDoc, withReadable)
 	p("%-*s\tall\tleft by the end\tleft since\t", wm, "Members")
-	p("%-*s\t%s\t%s\t%s\t", wm, withDoc, num(m.Total), num(m.LeftBeforeEnd), num(m.LeftSince))
-	p("%-*s\t%s\t%s\t%s\t", wm, withReadable, num(rm.Total), num(rm.LeftBeforeEnd), num(rm.LeftSince))
+	p("%-*s\t%s\t%s\t%s\t", wm, withDoc, kakunin.FormatCount(m.Total), kakunin.FormatCount(m.LeftBeforeEnd), kakunin.FormatCount(m.LeftSince))
+	p("%-*s\t%s\t%s\t%s\t", wm, withReadable, kakunin.FormatCount(rm.Total), kakunin.FormatCount(rm.LeftBeforeEnd), kakunin.FormatCount(rm.LeftSince))
 	p("")
 	if err := tw.Flush(); err != nil {
 		return err
@@ -62,12 +64,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("Staff reads in the window: %s by %s", plural(r.ReadsTotal, "read", "reads"), plural(int64(len(r.Staff)), "account", "accounts"))
 		p("  staff\temail\trole\treads\tfirst read\tlast read")
 		for _, s := range r.Staff {
-			p("  %s\t%s\t%s\t%s\t%s\t%s", s.StaffID, orUnknown(s.Email), s.Role, num(s.Reads),
+			p("  %s\t%s\t%s\t%s\t%s\t%s", s.StaffID, orUnknown(s.Email), s.Role, kakunin.FormatCount(s.Reads),
 				s.FirstRead.Format(time.RFC3339), s.LastRead.Format(time.RFC3339))
 		}
 		p("")
 		if int64(len(r.Reads)) < r.ReadsTotal {
-			p("Reads, the first %s of %s (list them all with max reads 0):", num(int64(len(r.Reads))), num(r.ReadsTotal))
+			p("Reads, the first %s of %s (list them all with max reads 0):", kakunin.FormatCount(int64(len(r.Reads))), kakunin.FormatCount(r.ReadsTotal))
 		} else {
 			p("Reads:")
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -375,13 +374,4 @@ func buckets(minutes []store.MinuteCount, first, last time.Time) ([]Bucket, int)
 		out[i].Skipped += m.Skipped
 	}
 	return out, per
-}
-
-// FormatCount writes n with thousands separators.
-func FormatCount(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

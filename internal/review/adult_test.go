@@ -4,14 +4,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/review"
 )
 
-var jst = time.FixedZone("JST", 9*60*60)
-
 func TestIsAdultFromTheEighteenthBirthdayInJapan(t *testing.T) {
-	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, jst) }
-	at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, jst) }
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, kakunin.JST) }
+	at := func(y int, m time.Month, d, h, min int) time.Time {
+		return time.Date(y, m, d, h, min, 0, 0, kakunin.JST)
+	}
 	cases := []struct {
 		name  string
 		birth time.Time
@@ -43,7 +44,7 @@ func TestIsAdultFromTheEighteenthBirthdayInJapan(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if got := review.IsAdult(c.birth, c.now); got != c.adult {
-				t.Errorf("IsAdult(%s, %s) = %v, want %v", c.birth.Format(time.DateOnly), c.now.In(jst).Format(time.DateTime), got, c.adult)
+				t.Errorf("IsAdult(%s, %s) = %v, want %v", c.birth.Format(time.DateOnly), c.now.In(kakunin.JST).Format(time.DateTime), got, c.adult)
 			}
 		})
 	}

@@ -31,8 +31,7 @@ var RejectReasons = []string{"unreadable", "wrong_document", "back_side", "expir
 // the dating-site law asks to be checked.
 const AdultAge = 18
 
-// jst is where the calendar day of a birthday is counted.
-var jst = time.FixedZone("JST", 9*60*60)
+// kakunin.JST is where the calendar day of a birthday is counted.
 
 // Service runs reviews.
 type Service struct {
@@ -220,7 +219,7 @@ func (s *Service) Approve(ctx context.Context, reviewerID, docID string, a Appro
 		return kakunin.Errorf(kakunin.EINVALID, "the document's name and issuer are required (100 characters at most)")
 	}
 	now := s.Now().UTC()
-	birth, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(a.BirthDate), jst)
+	birth, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(a.BirthDate), kakunin.JST)
 	if err != nil || birth.Year() < 1900 || !birth.Before(now) {
 		return kakunin.Errorf(kakunin.EINVALID, "the date of birth must be a real past date (YYYY-MM-DD)")
 	}
@@ -316,9 +315,9 @@ func (s *Service) Release(ctx context.Context, reviewerID, docID string) error {
 // years (time.Date normalises 29 February to 1 March).
 func IsAdult(birth, now time.Time) bool {
 	// A birth date is a calendar date, not an instant: take its own day.
-	b := time.Date(birth.Year(), birth.Month(), birth.Day(), 0, 0, 0, 0, jst)
-	n := now.In(jst)
-	threshold := time.Date(b.Year()+AdultAge, b.Month(), b.Day(), 0, 0, 0, 0, jst)
-	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, jst)
+	b := time.Date(birth.Year(), birth.Month(), birth.Day(), 0, 0, 0, 0, kakunin.JST)
+	n := now.In(kakunin.JST)
+	threshold := time.Date(b.Year()+AdultAge, b.Month(), b.Day(), 0, 0, 0, 0, kakunin.JST)
+	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, kakunin.JST)
 	return !today.Before(threshold)
 }

@@ -18,15 +18,14 @@ import (
 )
 
 func TestEpochOfIsTheUTCDayOfSubmission(t *testing.T) {
-	jst := time.FixedZone("JST", 9*60*60)
 	tests := []struct {
 		t    time.Time
 		want string
 	}{
 		{time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), "2026-11-25"},
 		{time.Date(2026, 11, 25, 23, 59, 59, 999, time.UTC), "2026-11-25"},
-		{time.Date(2026, 11, 26, 8, 59, 0, 0, jst), "2026-11-25"},
-		{time.Date(2026, 11, 26, 9, 0, 0, 0, jst), "2026-11-26"},
+		{time.Date(2026, 11, 26, 8, 59, 0, 0, kakunin.JST), "2026-11-25"},
+		{time.Date(2026, 11, 26, 9, 0, 0, 0, kakunin.JST), "2026-11-26"},
 	}
 	for _, tt := range tests {
 		if got := EpochOf(tt.t); got != tt.want {

@@ -10,7 +10,6 @@ package watermark
 import (
 	"bytes"
 	"fmt"
-	"github.com/kakunin/kakunin/internal/raster"
 	"image"
 	"image/color"
 	"image/draw"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/kakunin/kakunin/internal/raster"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gomonobold"
@@ -160,7 +161,7 @@ func (m Mark) lines(f *opentype.Font) markLines {
 	return markLines{
 		reviewer:     printable(f, m.Reviewer, maxReviewerRunes),
 		utc:          m.At.UTC().Format("2006-01-02 15:04:05") + " UTC",
-		jst:          m.At.In(time.FixedZone("JST", 9*60*60)).Format("2006-01-02 15:04:05") + " JST",
+		jst:          m.At.In(kakunin.JST).Format("2006-01-02 15:04:05") + " JST",
 		task:         "kakunin review " + printable(f, m.TaskID, maxTaskRunes),
 		confidential: "CONFIDENTIAL",
 	}

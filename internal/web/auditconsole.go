@@ -17,9 +17,6 @@ import (
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
-// jst is the zone staff type times in (datetime-local inputs carry none).
-var jst = time.FixedZone("JST", 9*60*60)
-
 const localLayout = "2006-01-02T15:04"
 
 // parseLocal reads a datetime-local value as a JST time; "" is the zero time.
@@ -27,10 +24,10 @@ func parseLocal(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.ParseInLocation(localLayout, v, jst); err == nil {
+	if t, err := time.ParseInLocation(localLayout, v, kakunin.JST); err == nil {
 		return t, nil
 	}
-	return time.ParseInLocation(localLayout+":05", v, jst)
+	return time.ParseInLocation(localLayout+":05", v, kakunin.JST)
 }
 
 const auditPageSize = 50

@@ -73,7 +73,7 @@ func TestAuditorsFilterAndExportTheLogAndRespondersScopeAWindow(t *testing.T) {
 		// export itself is audited.
 		c.now = c.now.Add(c.staff.ReauthAfter + time.Minute)
 		c.env.Clock.Set(c.now)
-		exportPath := "/console/audit/export?" + url.Values{"from": {windowFrom.In(jst).Format(localLayout)}, "to": {c.now.Add(time.Hour).In(jst).Format(localLayout)}}.Encode()
+		exportPath := "/console/audit/export?" + url.Values{"from": {windowFrom.In(kakunin.JST).Format(localLayout)}, "to": {c.now.Add(time.Hour).In(kakunin.JST).Format(localLayout)}}.Encode()
 		status, loc := c.get(aud.token, exportPath)
 		if status != http.StatusSeeOther || loc != "/console/reauth?next="+url.QueryEscape(exportPath) {
 			t.Fatalf("stale export: %d %s", status, loc)
@@ -108,7 +108,7 @@ func TestAuditorsFilterAndExportTheLogAndRespondersScopeAWindow(t *testing.T) {
 		// A responder scopes the window: one document, its member, and the
 		// reviewer's read.
 		resp := c.signIn(kakunin.RoleResponder)
-		q := url.Values{"from": {windowFrom.In(jst).Format(localLayout)}, "to": {c.now.In(jst).Format(localLayout)}}
+		q := url.Values{"from": {windowFrom.In(kakunin.JST).Format(localLayout)}, "to": {c.now.In(kakunin.JST).Format(localLayout)}}
 		status, page = c.get(resp.token, "/console/incident/scope?"+q.Encode())
 		if status != http.StatusOK || !strings.Contains(page, rev.email) {
 			t.Fatalf("scope page %d lacks the reviewer's read", status)

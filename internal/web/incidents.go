@@ -30,7 +30,7 @@ func incidentLocal(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(jst).Format(localLayout)
+	return t.In(kakunin.JST).Format(localLayout)
 }
 
 func incidentFormOf(in *kakunin.Incident) pages.IncidentForm {
@@ -325,7 +325,7 @@ func (s *Server) addCertifierItem(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	id := r.PathValue("id")
 	// A due date is a day: the item is due by the end of it, in Japan.
-	due, err := time.ParseInLocation("2006-01-02", r.PostFormValue("due"), jst)
+	due, err := time.ParseInLocation("2006-01-02", r.PostFormValue("due"), kakunin.JST)
 	if err != nil {
 		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 		return

@@ -98,9 +98,9 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 
 func progressView(p *massmail.Progress) *pages.NotificationProgress {
 	c := p.Campaign
-	v := &pages.NotificationProgress{Enqueuing: p.Enqueuing, Target: massmail.FormatCount(c.Target), Enqueued: massmail.FormatCount(c.Enqueued),
-		Sent: massmail.FormatCount(c.Sent), Failed: massmail.FormatCount(c.Failed), Bounced: massmail.FormatCount(c.Bounced),
-		Skipped: massmail.FormatCount(c.Skipped), Pending: massmail.FormatCount(p.Pending), PerMinute: fmt.Sprintf("%.0f", p.PerMinute),
+	v := &pages.NotificationProgress{Enqueuing: p.Enqueuing, Target: kakunin.FormatCount(c.Target), Enqueued: kakunin.FormatCount(c.Enqueued),
+		Sent: kakunin.FormatCount(c.Sent), Failed: kakunin.FormatCount(c.Failed), Bounced: kakunin.FormatCount(c.Bounced),
+		Skipped: kakunin.FormatCount(c.Skipped), Pending: kakunin.FormatCount(p.Pending), PerMinute: fmt.Sprintf("%.0f", p.PerMinute),
 		FinishedAt: c.FinishedAt}
 	if c.StartedAt != nil {
 		v.StartedAt = *c.StartedAt

@@ -93,7 +93,7 @@ func newRenderer(strict bool) (*Renderer, error) {
 		bundle:     i18n.NewBundle(language.Japanese),
 		pages:      make(map[kakunin.Locale]map[string]*template.Template),
 		localizers: make(map[kakunin.Locale]*i18n.Localizer),
-		tokyo:      tokyo(),
+		tokyo:      kakunin.JST,
 		strict:     strict,
 	}
 	for _, lang := range locales {
@@ -138,15 +138,6 @@ func newRenderer(strict bool) (*Renderer, error) {
 		}
 	}
 	return r, nil
-}
-
-// tokyo returns Asia/Tokyo, or a fixed +09:00 zone: Japan has had no daylight
-// saving since 1951, so the fixed zone is exact for any date we show.
-func tokyo() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
-		return loc
-	}
-	return time.FixedZone("JST", 9*60*60)
 }
 
 // localized is satisfied by every page type through its embedded Base.

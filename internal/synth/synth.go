@@ -1,4 +1,4 @@
-package incident
+package synth
 
 import (
 	"context"
@@ -16,14 +16,14 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 )
 
-// SeedOptions shapes a synthetic history (see Seed).
-type SeedOptions struct {
+// Options shapes a synthetic history (see Seed).
+type Options struct {
 	Documents int       // documents to make; at least 1
 	Members   int       // members to make, 1..Documents; 0: 4/5 of Documents (the others are second attempts)
 	Reviewers int       // reviewer accounts; 0: 20
 	Days      int       // days of history; 0: 730
 	End       time.Time // the history ends here, its "now"; zero: the current time
-	Seed      uint64    // the same seed, options and End make the same rows; 0: a random seed (SeedResult.Seed tells)
+	Seed      uint64    // the same seed, options and End make the same rows; 0: a random seed (Result.Seed tells)
 	// Force seeds a database that already holds members (with a seed of its
 	// own: the same seed would repeat every ID). Without it Seed refuses:
 	// it is meant for throw-away databases only.
@@ -32,8 +32,8 @@ type SeedOptions struct {
 	Progress io.Writer
 }
 
-// SeedResult says what Seed made.
-type SeedResult struct {
+// Result says what Seed made.
+type Result struct {
 	Seed            uint64    // the seed used
 	Start, End      time.Time // the span of the history
 	Members         int
@@ -84,7 +84,7 @@ const (
 // which 40% was never destroyed; a day's epoch key is destroyed once all its
 // documents are. Rows go in as multi-row INSERTs in large transactions; a
 // seed that fails or is interrupted leaves the transactions it committed.
-func Seed(ctx context.Context, db *store.DB, opt SeedOptions) (*SeedResult, error) {
+func Seed(ctx context.Context, db *store.DB, opt Options) (*Result, error) {
 	began := time.Now()
 	if err := opt.defaults(); err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func Seed(ctx context.Context, db *store.DB, opt SeedOptions) (*SeedResult, erro
 	return &g.res, nil
 }
 
-func (o *SeedOptions) defaults() error {
+func (o *Options) defaults() error {
 	if o.Documents < 1 {
 		return kakunin.Errorf(kakunin.EINVALID, "make at least one document")
 	}
@@ -159,7 +159,7 @@ func (o *SeedOptions) defaults() error {
 
 // generator makes the history in order of receipt, a batch at a time.
 type generator struct {
-	opt        SeedOptions
+	opt        Options
 	rng        *rand.Rand
 	start, end time.Time
 	legacyEnd  time.Time // end of the legacy era
@@ -179,7 +179,7 @@ type generator struct {
 	epochs    map[string]*epochState
 	days      []string // epochs in order
 
-	res SeedResult
+	res Result
 }
 
 type member struct {
@@ -195,7 +195,7 @@ type epochState struct {
 	alive         bool
 }
 
-func newGenerator(opt SeedOptions) *generator {
+func newGenerator(opt Options) *generator {
 	g := &generator{opt: opt, rng: rand.New(rand.NewPCG(opt.Seed, 0x6b616b756e696e)), epochs: map[string]*epochState{}}
 	g.end = opt.End
 	g.start = g.end.AddDate(0, 0, -opt.Days)
@@ -494,7 +494,7 @@ func (g *generator) progress(began time.Time) {
 		return
 	}
 	n := g.opt.Documents
-	fmt.Fprintf(g.opt.Progress, "\rseed: %s / %s documents (%d%%), %.1f s", num(int64(g.next)), num(int64(n)), g.next*100/n, time.Since(began).Seconds())
+	fmt.Fprintf(g.opt.Progress, "\rseed: %s / %s documents (%d%%), %.1f s", kakunin.FormatCount(int64(g.next)), kakunin.FormatCount(int64(n)), g.next*100/n, time.Since(began).Seconds())
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

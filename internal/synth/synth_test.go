@@ -1,4 +1,4 @@
-package incident_test
+package synth_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
+	"github.com/kakunin/kakunin/internal/synth"
 )
 
 var seedEnd = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func seedSmall(t *testing.T, db *store.DB, seed uint64, force bool) *incident.SeedResult {
+func seedSmall(t *testing.T, db *store.DB, seed uint64, force bool) *synth.Result {
 	t.Helper()
-	res, err := incident.Seed(context.Background(), db, incident.SeedOptions{
+	res, err := synth.Seed(context.Background(), db, synth.Options{
 		Documents: 1500, Reviewers: 4, Days: 60, End: seedEnd, Seed: seed, Force: force})
 	if err != nil {
 		t.Fatalf("seed: %v", err)
@@ -94,7 +95,7 @@ func TestSeedRefusesADatabaseWithMembersUnlessForced(t *testing.T) {
 	db := openDB(t, storetest.SQLiteDSN(t))
 	ctx := context.Background()
 	seedSmall(t, db, 1, false)
-	_, err := incident.Seed(ctx, db, incident.SeedOptions{Documents: 10, End: seedEnd, Seed: 2})
+	_, err := synth.Seed(ctx, db, synth.Options{Documents: 10, End: seedEnd, Seed: 2})
 	if kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 		t.Fatalf("second seed without force: %v, want a conflict", err)
 	}
@@ -143,13 +144,30 @@ func TestSeedLeavesTheConnectionAsItFoundIt(t *testing.T) {
 
 func TestSeedRefusesNonsense(t *testing.T) {
 	db := openDB(t, storetest.SQLiteDSN(t))
-	for _, o := range []incident.SeedOptions{
+	for _, o := range []synth.Options{
 		{},
 		{Documents: 10, Members: 11},
 		{Documents: 10, Days: -1},
 	} {
-		if _, err := incident.Seed(context.Background(), db, o); kakunin.ErrorCode(err) != kakunin.EINVALID {
+		if _, err := synth.Seed(context.Background(), db, o); kakunin.ErrorCode(err) != kakunin.EINVALID {
 			t.Errorf("Seed(%+v) = %v, want invalid", o, err)
 		}
+	}
+}
+
+func openDB(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
