@@ -364,7 +364,7 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 				ds := make([]*store.DocumentLifecycle, 0, k)
 				for i := start; i < start+k; i++ {
 					email := "m" + strconv.Itoa(i) + "@example.test"
-					sealed, err := v.SealField(massmail.EmailPurpose, []byte(email))
+					sealed, err := v.SealField(vault.PurposeMemberEmail, []byte(email))
 					if err != nil {
 						return err
 					}
@@ -374,7 +374,7 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 					}
 					at := received.Add(time.Duration(i) * time.Millisecond)
 					m := &store.MemberRecord{ID: kakunin.NewID("mem"), ExternalID: "ext-" + strconv.Itoa(i), EmailSealed: sealed,
-						EmailIndex: v.BlindIndex("member-email-index/v1", []byte(email)), Locale: locale, CreatedAt: at, UpdatedAt: at}
+						EmailIndex: v.BlindIndex(vault.PurposeMemberEmailIndex, []byte(email)), Locale: locale, CreatedAt: at, UpdatedAt: at}
 					ver := &kakunin.Verification{ID: kakunin.NewID("ver"), MemberID: m.ID, Status: kakunin.StatusApproved,
 						ExpiresAt: at.Add(24 * time.Hour), CreatedAt: at, UpdatedAt: at,
 						Result: &kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, CheckedAt: at, CheckedBy: "stf_bench"}}

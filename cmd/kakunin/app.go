@@ -154,7 +154,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 // enough to see that two events came from the same place, or to check one
 // given address, without keeping addresses.
 func (a *app) originOf(ip string) string {
-	return hex.EncodeToString(a.vault.BlindIndex("audit-origin/v1", []byte(ip))[:12])
+	return hex.EncodeToString(a.vault.BlindIndex(vault.PurposeAuditOrigin, []byte(ip))[:12])
 }
 
 func (a *app) close() {

@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 )
 
 // FieldSealer seals small secrets (TOTP seeds) with the vault's record key
@@ -23,8 +24,6 @@ type FieldSealer interface {
 	OpenField(purpose string, ciphertext []byte) ([]byte, error)
 	BlindIndex(purpose string, value []byte) []byte
 }
-
-const totpPurpose = "staff-totp/v1"
 
 // Session stages: after the password, before the second factor; and fully
 // signed in.
@@ -69,7 +68,7 @@ func (s *Staff) record(ctx context.Context, action, staffID string, detail map[s
 func (s *Staff) failed(ctx context.Context, staffID, email, reason string) error {
 	d := map[string]string{"reason": reason}
 	if staffID == "" {
-		d["email_hash"] = hexPrefix(s.Sealer.BlindIndex("audit-staff-email/v1", []byte(strings.ToLower(email))))
+		d["email_hash"] = hexPrefix(s.Sealer.BlindIndex(vault.PurposeAuditStaffEmail, []byte(strings.ToLower(email))))
 		return s.Audit.Append(ctx, audit.Event{Action: audit.StaffLoginFailed, Actor: "anonymous", Origin: audit.OriginFrom(ctx), Detail: d})
 	}
 	return s.record(ctx, audit.StaffLoginFailed, staffID, d)
@@ -93,7 +92,7 @@ func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewA
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.Sealer.SealField(totpPurpose, []byte(key.Secret()))
+	sealed, err := s.Sealer.SealField(vault.PurposeStaffTOTP, []byte(key.Secret()))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +205,7 @@ func (s *Staff) matchTOTP(rec *store.StaffRecord, code string) (int64, bool, err
 	if len(code) != 6 {
 		return 0, false, nil
 	}
-	seed, err := s.Sealer.OpenField(totpPurpose, rec.TOTPSealed)
+	seed, err := s.Sealer.OpenField(vault.PurposeStaffTOTP, rec.TOTPSealed)
 	if err != nil {
 		return 0, false, err
 	}

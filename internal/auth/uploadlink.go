@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/vault"
 )
 
 // Signer is the part of the vault that makes and checks keyed tags.
@@ -15,15 +16,13 @@ type Signer interface {
 	VerifyMAC(purpose string, msg, tag []byte) bool
 }
 
-const uploadLinkPurpose = "upload-link/v1"
-
 // UploadToken returns the token of a member's upload link: the
 // verification's ID, its expiry and a MAC over both. It cannot be forged or
 // stretched without the index key; single use is enforced by the
 // verification's status, which leaves awaiting_upload on the first upload.
 func UploadToken(s Signer, verificationID string, expires time.Time) string {
 	exp := strconv.FormatInt(expires.Unix(), 10)
-	tag := s.MAC(uploadLinkPurpose, []byte(verificationID+"."+exp))
+	tag := s.MAC(vault.PurposeUploadLink, []byte(verificationID+"."+exp))
 	return verificationID + "." + exp + "." + base64.RawURLEncoding.EncodeToString(tag)
 }
 
@@ -40,7 +39,7 @@ func CheckUploadToken(s Signer, token string, now time.Time) (string, error) {
 	}
 	// Strict: one link has exactly one spelling.
 	tag, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
-	if err != nil || !s.VerifyMAC(uploadLinkPurpose, []byte(parts[0]+"."+parts[1]), tag) {
+	if err != nil || !s.VerifyMAC(vault.PurposeUploadLink, []byte(parts[0]+"."+parts[1]), tag) {
 		return "", invalid
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)

@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin/internal/samplecard"
 	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 )
 
 // endedEvents records every VerificationEnded call.
@@ -83,13 +84,13 @@ func newEnv(t *testing.T, dsn string) *env {
 // member registers a member directly in the store, address sealed.
 func (e *env) member(email string) *store.MemberRecord {
 	e.t.Helper()
-	sealed, err := e.Vault.SealField("member-email/v1", []byte(email))
+	sealed, err := e.Vault.SealField(vault.PurposeMemberEmail, []byte(email))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	now := e.Clock.Now()
 	m := &store.MemberRecord{ID: kakunin.NewID("mem"), ExternalID: kakunin.NewID("ext"), EmailSealed: sealed,
-		EmailIndex: e.Vault.BlindIndex("member-email-index/v1", []byte(email)), Locale: kakunin.LocaleJA, CreatedAt: now, UpdatedAt: now}
+		EmailIndex: e.Vault.BlindIndex(vault.PurposeMemberEmailIndex, []byte(email)), Locale: kakunin.LocaleJA, CreatedAt: now, UpdatedAt: now}
 	if err := e.DB.InsertMember(e.ctx, m); err != nil {
 		e.t.Fatal(err)
 	}

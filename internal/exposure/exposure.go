@@ -20,6 +20,7 @@ import (
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/verification"
 )
 
@@ -30,16 +31,6 @@ type Keys interface {
 	OpenField(purpose string, ciphertext []byte) ([]byte, error)
 	BlindIndex(purpose string, value []byte) []byte
 }
-
-const (
-	// checkAddressPurpose seals the typed address into the job's
-	// arguments: the job table never holds it in clear.
-	checkAddressPurpose = "exposure-check-address/v1"
-	// auditAddressPurpose keys the address hash in the audit event. It is
-	// not the members' blind index, so the audit log cannot be joined to
-	// the members table without the key.
-	auditAddressPurpose = "audit-exposure-address/v1"
-)
 
 // Rate-limit scopes, as stored in exposure_limits.
 const (
@@ -185,7 +176,7 @@ func (s *Service) Check(ctx context.Context, address string, lang kakunin.Locale
 	if _, ok := kakunin.ParseLocale(string(lang)); !ok {
 		lang = kakunin.LocaleJA
 	}
-	sealed, err := s.Keys.SealField(checkAddressPurpose, []byte(addr))
+	sealed, err := s.Keys.SealField(vault.PurposeExposureCheckAddress, []byte(addr))
 	if err != nil {
 		return fmt.Errorf("exposure check: %w", err)
 	}
@@ -193,7 +184,7 @@ func (s *Service) Check(ctx context.Context, address string, lang kakunin.Locale
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("chk")
 	origin := audit.OriginFrom(ctx)
-	hash := s.Keys.BlindIndex(auditAddressPurpose, []byte(verification.NormalizeEmail(addr)))
+	hash := s.Keys.BlindIndex(vault.PurposeAuditExposureAddress, []byte(verification.NormalizeEmail(addr)))
 	opts := &river.InsertOpts{MaxAttempts: MaxAttempts}
 	if s.Spread > 0 {
 		opts.ScheduledAt = now.Add(randomDuration(s.Spread))

@@ -8,10 +8,8 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/vault"
 )
-
-// linkPurpose keys the MAC of answer links; no other link verifies under it.
-const linkPurpose = "exposure-link/v1"
 
 // How a member came by a link, recorded in the audit event of each view.
 const (
@@ -33,7 +31,7 @@ func viaName(via byte) string {
 // expires: the answer page is the same as the mail that carried it.
 func LinkToken(s auth.Signer, memberID string, via byte, expires time.Time) string {
 	msg := memberID + "." + strconv.FormatInt(expires.Unix(), 10) + "." + string(via)
-	return msg + "." + base64.RawURLEncoding.EncodeToString(s.MAC(linkPurpose, []byte(msg)))
+	return msg + "." + base64.RawURLEncoding.EncodeToString(s.MAC(vault.PurposeExposureLink, []byte(msg)))
 }
 
 // CheckLinkToken returns the member, the way and the expiry of a token. An
@@ -50,7 +48,7 @@ func CheckLinkToken(s auth.Signer, token string, now time.Time) (memberID string
 	}
 	// Strict: one link has exactly one spelling.
 	tag, err := base64.RawURLEncoding.Strict().DecodeString(parts[3])
-	if err != nil || !s.VerifyMAC(linkPurpose, []byte(parts[0]+"."+parts[1]+"."+parts[2]), tag) {
+	if err != nil || !s.VerifyMAC(vault.PurposeExposureLink, []byte(parts[0]+"."+parts[1]+"."+parts[2]), tag) {
 		return "", 0, time.Time{}, invalid
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)

@@ -11,6 +11,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/verification"
 )
 
@@ -33,7 +34,7 @@ const (
 // limits, silently. A temporary mail failure is returned for River to
 // retry; the limits count a retried check once.
 func (s *Service) Deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (Outcome, error) {
-	b, err := s.Keys.OpenField(checkAddressPurpose, args.Address)
+	b, err := s.Keys.OpenField(vault.PurposeExposureCheckAddress, args.Address)
 	if err != nil {
 		return "", fmt.Errorf("check %s: %w", args.ID, err)
 	}

@@ -21,12 +21,8 @@ import (
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
-	"github.com/kakunin/kakunin/internal/verification"
+	"github.com/kakunin/kakunin/internal/vault"
 )
-
-// EmailPurpose is the vault purpose member addresses are sealed under
-// (by internal/verification).
-const EmailPurpose = verification.EmailSealPurpose
 
 // Opener unseals a member's address: the vault.
 type Opener interface {
@@ -418,7 +414,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 // compose writes one member's message: the address is unsealed here, used
 // for this message only, and never logged.
 func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incident, r store.Notification, noticesURL string) (mail.Message, error) {
-	addr, err := s.Keys.OpenField(EmailPurpose, r.EmailSealed)
+	addr, err := s.Keys.OpenField(vault.PurposeMemberEmail, r.EmailSealed)
 	if err != nil {
 		return mail.Message{}, fmt.Errorf("unseal address: %w", err)
 	}

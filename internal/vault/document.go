@@ -6,16 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/kakunin/kakunin"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/streamingaead"
-)
 
-// Associated-data prefixes binding a data key and a ciphertext to their
-// document, so a wrapped key or blob moved to another document fails to open.
-const (
-	adDocumentKey = "kakunin/document-key/v1/"
-	adDocument    = "kakunin/document/v1/"
+	"github.com/kakunin/kakunin"
 )
 
 // SealDocument returns a writer that encrypts everything written to it into

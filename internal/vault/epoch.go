@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kakunin/kakunin"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/kakunin/kakunin"
 )
 
 // ErrKeyDestroyed means the epoch key a document was sealed with no longer
@@ -39,7 +40,7 @@ func (v *Vault) epochDir() string { return filepath.Join(v.keyDir, "epochs") }
 func (v *Vault) epochKeyFile(epoch string) wrappedKeyFile {
 	return wrappedKeyFile{
 		path:     filepath.Join(v.epochDir(), epoch+".json"),
-		ad:       "kakunin/epoch-key/v1/" + epoch,
+		ad:       adEpochKey + epoch,
 		template: aead.AES256GCMKeyTemplate(),
 	}
 }

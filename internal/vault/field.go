@@ -12,12 +12,6 @@ import (
 // HMAC-SHA256 output, so neither collisions nor forgeries are practical.
 const prfSize = 32
 
-// Labels separating the two uses of the index key.
-const (
-	labelBlindIndex = "kakunin/blind-index/v1"
-	labelMAC        = "kakunin/mac/v1"
-)
-
 // SealField encrypts a small value (an e-mail address, a TOTP secret) with
 // the record key. purpose is the associated data, so a value sealed for one
 // purpose does not open as another.

@@ -11,12 +11,6 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
-// Associated data binding each KEK-wrapped keyset file to its role.
-const (
-	adRecordKey = "kakunin/record-key/v1"
-	adIndexKey  = "kakunin/index-key/v1"
-)
-
 // Vault seals documents and fields with keys kept in one key directory.
 // It holds the long-lived record and index keys in memory, never epoch keys:
 // those are read from disk on every use so that DestroyEpoch in any process

@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
@@ -28,10 +29,7 @@ type Keys interface {
 	BlindIndex(purpose string, value []byte) []byte
 }
 
-const (
-	emailPurpose      = "member-email/v1"
-	emailIndexPurpose = "member-email-index/v1"
-)
+const ()
 
 // Service carries out the host platform's requests.
 type Service struct {
@@ -72,14 +70,14 @@ func (s *Service) UpsertMember(ctx context.Context, externalID, email string, lo
 	if _, ok := kakunin.ParseLocale(string(locale)); !ok {
 		return nil, false, kakunin.Errorf(kakunin.EINVALID, "locale must be \"ja\" or \"en\"")
 	}
-	sealed, err := s.Keys.SealField(emailPurpose, []byte(email))
+	sealed, err := s.Keys.SealField(vault.PurposeMemberEmail, []byte(email))
 	if err != nil {
 		return nil, false, err
 	}
 	now := s.Now().UTC()
 	rec := &store.MemberRecord{
 		ExternalID: externalID, EmailSealed: sealed, Locale: locale, UpdatedAt: now,
-		EmailIndex: s.Keys.BlindIndex(emailIndexPurpose, []byte(NormalizeEmail(email))),
+		EmailIndex: s.Keys.BlindIndex(vault.PurposeMemberEmailIndex, []byte(NormalizeEmail(email))),
 	}
 	created := false
 	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
@@ -112,7 +110,7 @@ func (s *Service) Member(ctx context.Context, externalID string) (*kakunin.Membe
 func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
 	m := &kakunin.Member{ID: rec.ID, ExternalID: rec.ExternalID, Locale: rec.Locale, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, DeletedAt: rec.DeletedAt}
 	if rec.EmailSealed != nil {
-		b, err := s.Keys.OpenField(emailPurpose, rec.EmailSealed)
+		b, err := s.Keys.OpenField(vault.PurposeMemberEmail, rec.EmailSealed)
 		if err != nil {
 			return nil, err
 		}

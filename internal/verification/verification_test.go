@@ -11,6 +11,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/store/storetest"
+	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/verification"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
@@ -121,7 +122,7 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 				t.Errorf("the stored row of m1 contains %q", plain)
 			}
 		}
-		if got, err := e.Vault.OpenField("member-email/v1", sealed1); err != nil || string(got) != addr {
+		if got, err := e.Vault.OpenField(vault.PurposeMemberEmail, sealed1); err != nil || string(got) != addr {
 			t.Errorf("sealed address opens as %q, %v; want %q", got, err, addr)
 		}
 		if bytes.Equal(sealed1, sealed2) {
@@ -133,7 +134,7 @@ func TestUpsertMemberStoresTheAddressOnlySealedWithABlindIndexOfItsNormalForm(t 
 		if bytes.Equal(index1, index3) {
 			t.Error("two different addresses share a blind index")
 		}
-		if want := e.Vault.BlindIndex("member-email-index/v1", []byte(verification.NormalizeEmail(addr))); !bytes.Equal(index1, want) {
+		if want := e.Vault.BlindIndex(vault.PurposeMemberEmailIndex, []byte(verification.NormalizeEmail(addr))); !bytes.Equal(index1, want) {
 			t.Error("the stored index is not the blind index of the normalised address")
 		}
 		if m, err := e.Verifications.Member(e.ctx, "m1"); err != nil || m.Email != addr {
@@ -186,7 +187,7 @@ func TestUpsertMemberTwiceUpdatesTheMemberAndReportsItWasNotCreated(t *testing.T
 		if err != nil || m.Email != "new@example.jp" || m.Locale != kakunin.LocaleEN || !m.UpdatedAt.Equal(start.Add(time.Hour)) {
 			t.Errorf("member after update = %+v, %v", m, err)
 		}
-		if _, index := e.row("m1"); !bytes.Equal(index, e.Vault.BlindIndex("member-email-index/v1", []byte("new@example.jp"))) {
+		if _, index := e.row("m1"); !bytes.Equal(index, e.Vault.BlindIndex(vault.PurposeMemberEmailIndex, []byte("new@example.jp"))) {
 			t.Error("the blind index still points at the old address")
 		}
 		if n := e.countMembers(); n != 1 {

@@ -1,0 +1,55 @@
+package vault
+
+// Every string that keeps one use of a key apart from another lives here,
+// so that two uses can never share one by accident (purpose_test.go fails
+// if two are equal). A value sealed, indexed or MAC'd under one purpose
+// does not open, match or verify under another. Changing a string breaks
+// every value made under it: add a /v2 instead.
+
+// Associated data of the vault's own keys and ciphertexts (see doc.go for
+// the formats).
+const (
+	adRecordKey   = "kakunin/record-key/v1"
+	adIndexKey    = "kakunin/index-key/v1"
+	adEpochKey    = "kakunin/epoch-key/v1/"    // + the epoch, YYYY-MM-DD
+	adDocumentKey = "kakunin/document-key/v1/" // + the document ID
+	adDocument    = "kakunin/document/v1/"     // + the document ID
+)
+
+// Labels separating the two uses of the index key.
+const (
+	labelBlindIndex = "kakunin/blind-index/v1"
+	labelMAC        = "kakunin/mac/v1"
+)
+
+// Purposes of SealField, BlindIndex and MAC, one per kind of value.
+const (
+	// Members' e-mail addresses (members.email_sealed) and their look-up
+	// index (members.email_index).
+	PurposeMemberEmail      = "member-email/v1"
+	PurposeMemberEmailIndex = "member-email-index/v1"
+	// Staff TOTP secrets (staff.totp_sealed).
+	PurposeStaffTOTP = "staff-totp/v1"
+	// The member's upload link (/u/{token}).
+	PurposeUploadLink = "upload-link/v1"
+	// The exposure check's answer links (/check/r/{token}), the address
+	// typed into /check while its job waits, and the keyed hash of that
+	// address in the audit event (kept apart from the members' index so
+	// the two cannot be joined).
+	PurposeExposureLink         = "exposure-link/v1"
+	PurposeExposureCheckAddress = "exposure-check-address/v1"
+	PurposeAuditExposureAddress = "audit-exposure-address/v1"
+	// Keyed hashes in the audit log: a client's address, and the address
+	// of a failed staff sign-in.
+	PurposeAuditOrigin     = "audit-origin/v1"
+	PurposeAuditStaffEmail = "audit-staff-email/v1"
+)
+
+// allLabels lists every string above, for the test that no two are equal.
+var allLabels = []string{
+	adRecordKey, adIndexKey, adEpochKey, adDocumentKey, adDocument,
+	labelBlindIndex, labelMAC,
+	PurposeMemberEmail, PurposeMemberEmailIndex, PurposeStaffTOTP, PurposeUploadLink,
+	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
+	PurposeAuditOrigin, PurposeAuditStaffEmail,
+}
