@@ -170,12 +170,15 @@ func (in *instance) Kill() {
 }
 
 // CLI runs a kakunin subcommand against the same data and returns stdout.
+// It passes the storage flags only: an admin command takes the settings it
+// reads, not the server's.
 func (in *instance) CLI(args ...string) string {
 	in.t.Helper()
-	var pos, flags []string
-	pos = args
-	flags = in.common()
-	cmd := exec.Command(kakuninBin, append(pos, flags...)...)
+	flags := []string{"--data", in.Data}
+	if in.Database != "" {
+		flags = append(flags, "--database", in.Database)
+	}
+	cmd := exec.Command(kakuninBin, append(args, flags...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

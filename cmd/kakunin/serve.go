@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -22,25 +23,67 @@ import (
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, _, code := parseCommon("serve", args, stderr, nil)
-	if cfg == nil {
-		return code
+const serveAbout = `
+Listens on --addr; members and staff reach it at --public-url. Applies the
+database migrations, and creates the keyset and the key directory on first
+start. Logs go to stderr: text on a terminal, JSON lines otherwise (set
+--log-format to choose). Every setting below is also a KAKUNIN_* variable.`
+
+func cmdServe(ctx context.Context, c *call) error {
+	cfg := c.cfg
+	terminal := isTerminal(c.stderr)
+	if terminal && !c.given["log-format"] {
+		cfg.LogFormat = "text" // a person reads a terminal; a log stack reads the rest
 	}
-	log := newLogger(cfg, stderr)
-	a, err := openApp(ctx, cfg, log, true)
+	a, err := openApp(ctx, cfg, newLogger(cfg, c.stderr), true)
 	if err != nil {
-		return fail("start: %v", err)
+		return fmt.Errorf("start: %w", err)
 	}
 	defer a.close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fail("listen on %s: %v", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	if err := a.serve(ctx, ln); err != nil {
-		return fail("%v", err)
+	if terminal {
+		a.welcome(ctx, c.stderr, ln.Addr().String(), c.given)
 	}
-	return 0
+	return a.serve(ctx, ln)
+}
+
+// welcome tells the person at the terminal where kakunin listens, where it
+// keeps its data and keys, and what to do next. It names no secret: the
+// database URL may hold a password, so only its kind is shown.
+func (a *app) welcome(ctx context.Context, w io.Writer, addr string, given map[string]bool) {
+	local := "http://" + addr
+	fmt.Fprintf(w, "\nkakunin is listening on %s\n", local)
+	if a.cfg.PublicURL != local {
+		fmt.Fprintf(w, "  public URL  %s\n", a.cfg.PublicURL)
+	}
+	fmt.Fprintf(w, "  data        %s (%s database)\n", a.cfg.Data, a.db.Dialect())
+	fmt.Fprintf(w, "  keys        %s (keyset %s)\n", a.cfg.KeyDir, a.cfg.Keyset)
+	admins, err := a.db.ActiveAdminIDs(ctx)
+	if err == nil && len(admins) == 0 {
+		same := ""
+		for _, name := range []string{"data", "database", "keyset", "key-dir"} {
+			if given[name] {
+				same = " (with the same --data, --database and key settings as serve)"
+			}
+		}
+		fmt.Fprintf(w, "next: kakunin staff add you@example.jp --role admin%s, or try kakunin demo\n\n", same)
+		return
+	}
+	fmt.Fprintf(w, "  console     %s/console/login\n\n", a.cfg.PublicURL)
+}
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// person rather than a log collector reads.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // serve runs the job queue and the HTTP server on ln until ctx ends, then
