@@ -228,3 +228,34 @@ func TestVersionNamesTheModuleAndTheToolchain(t *testing.T) {
 		t.Errorf("--version differs from version:\n%s", again)
 	}
 }
+
+func TestServeTellsANewcomerWhereItListensAndWhatToDoNext(t *testing.T) {
+	cfg := &config.Config{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", Data: "/srv/kk", KeyDir: "/srv/kk/keys", Keyset: "/etc/kk/master.json"}
+	for _, tc := range []struct {
+		noAdmin bool
+		given   map[string]bool
+		want    []string
+		not     []string
+	}{
+		{true, map[string]bool{}, []string{"kakunin is listening on http://127.0.0.1:8080\n", "/srv/kk (sqlite database)", "/etc/kk/master.json",
+			"next: kakunin staff add you@example.jp --role admin, or try kakunin demo\n"}, []string{"public URL", "console"}},
+		{true, map[string]bool{"data": true, "keyset": true}, []string{"--role admin --data /srv/kk (with serve's --database and key settings), or try kakunin demo"}, nil},
+		{false, map[string]bool{}, []string{"console     http://127.0.0.1:8080/console/login"}, []string{"next:"}},
+	} {
+		var b strings.Builder
+		welcome(&b, cfg, "127.0.0.1:8080", "sqlite", tc.noAdmin, tc.given)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("welcome lacks %q:\n%s", w, b.String())
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("welcome has %q:\n%s", w, b.String())
+			}
+		}
+	}
+	if isTerminal(&strings.Builder{}) {
+		t.Error("a buffer is taken for a terminal")
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
@@ -45,7 +46,8 @@ func cmdServe(ctx context.Context, c *call) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if terminal {
-		a.welcome(ctx, c.stderr, ln.Addr().String(), c.given)
+		admins, err := a.db.ActiveAdminIDs(ctx)
+		welcome(c.stderr, cfg, ln.Addr().String(), string(a.db.Dialect()), err == nil && len(admins) == 0, c.given)
 	}
 	return a.serve(ctx, ln)
 }
@@ -53,26 +55,32 @@ func cmdServe(ctx context.Context, c *call) error {
 // welcome tells the person at the terminal where kakunin listens, where it
 // keeps its data and keys, and what to do next. It names no secret: the
 // database URL may hold a password, so only its kind is shown.
-func (a *app) welcome(ctx context.Context, w io.Writer, addr string, given map[string]bool) {
+func welcome(w io.Writer, cfg *config.Config, addr, dialect string, noAdmin bool, given map[string]bool) {
 	local := "http://" + addr
 	fmt.Fprintf(w, "\nkakunin is listening on %s\n", local)
-	if a.cfg.PublicURL != local {
-		fmt.Fprintf(w, "  public URL  %s\n", a.cfg.PublicURL)
+	if cfg.PublicURL != local {
+		fmt.Fprintf(w, "  public URL  %s\n", cfg.PublicURL)
 	}
-	fmt.Fprintf(w, "  data        %s (%s database)\n", a.cfg.Data, a.db.Dialect())
-	fmt.Fprintf(w, "  keys        %s (keyset %s)\n", a.cfg.KeyDir, a.cfg.Keyset)
-	admins, err := a.db.ActiveAdminIDs(ctx)
-	if err == nil && len(admins) == 0 {
-		same := ""
-		for _, name := range []string{"data", "database", "keyset", "key-dir"} {
-			if given[name] {
-				same = " (with the same --data, --database and key settings as serve)"
-			}
-		}
-		fmt.Fprintf(w, "next: kakunin staff add you@example.jp --role admin%s, or try kakunin demo\n\n", same)
+	fmt.Fprintf(w, "  data        %s (%s database)\n", cfg.Data, dialect)
+	fmt.Fprintf(w, "  keys        %s (keyset %s)\n", cfg.KeyDir, cfg.Keyset)
+	if !noAdmin {
+		fmt.Fprintf(w, "  console     %s/console/login\n\n", cfg.PublicURL)
 		return
 	}
-	fmt.Fprintf(w, "  console     %s/console/login\n\n", a.cfg.PublicURL)
+	// No admin yet: the first account is the next step. The command names
+	// the same data directory; other storage and key settings are only
+	// pointed at (a database URL may hold a password).
+	staffAdd := "kakunin staff add you@example.jp --role admin"
+	if given["data"] {
+		staffAdd += " --data " + cfg.Data
+	}
+	for _, name := range []string{"database", "keyset", "key-dir"} {
+		if given[name] {
+			staffAdd += " (with serve's --database and key settings)"
+			break
+		}
+	}
+	fmt.Fprintf(w, "next: %s, or try kakunin demo\n\n", staffAdd)
 }
 
 // isTerminal reports whether w is a terminal (a character device), where a
