@@ -28,7 +28,7 @@ const serveAbout = `
 Listens on --addr; members and staff reach it at --public-url. Applies the
 database migrations, and creates the keyset and the key directory on first
 start. Logs go to stderr: text on a terminal, JSON lines otherwise (set
---log-format to choose). Every setting below is also a KAKUNIN_* variable.`
+--log-format to choose).`
 
 func cmdServe(ctx context.Context, c *call) error {
 	cfg := c.cfg
