@@ -169,16 +169,20 @@ func (in *instance) Kill() {
 	in.cmd = nil
 }
 
-// CLI runs a kakunin subcommand against the same data and returns stdout.
-// It passes the storage flags only: an admin command takes the settings it
-// reads, not the server's.
-func (in *instance) CLI(args ...string) string {
-	in.t.Helper()
+// cliFlags are the storage flags of the instance: what its admin commands
+// take (they do not take the server's settings).
+func (in *instance) cliFlags() []string {
 	flags := []string{"--data", in.Data}
 	if in.Database != "" {
 		flags = append(flags, "--database", in.Database)
 	}
-	cmd := exec.Command(kakuninBin, append(args, flags...)...)
+	return flags
+}
+
+// CLI runs a kakunin subcommand against the same data and returns stdout.
+func (in *instance) CLI(args ...string) string {
+	in.t.Helper()
+	cmd := exec.Command(kakuninBin, append(args, in.cliFlags()...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
