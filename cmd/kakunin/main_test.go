@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -257,5 +258,17 @@ func TestServeTellsANewcomerWhereItListensAndWhatToDoNext(t *testing.T) {
 	}
 	if isTerminal(&strings.Builder{}) {
 		t.Error("a buffer is taken for a terminal")
+	}
+}
+
+func TestVersionShowsTheCommitItWasBuiltFrom(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/kakunin/kakunin", Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "82ba3d6e"},
+			{Key: "vcs.time", Value: "2026-12-01T09:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	var b strings.Builder
+	writeVersion(&b, bi)
+	want := "kakunin (devel)\n  module    github.com/kakunin/kakunin\n  revision  82ba3d6e (with uncommitted changes)\n  committed 2026-12-01T09:00:00Z\n  go        go1.26.0\n"
+	if b.String() != want {
+		t.Errorf("version:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

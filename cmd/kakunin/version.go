@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime/debug"
 )
 
@@ -14,21 +15,27 @@ func cmdVersion(_ context.Context, c *call) error {
 		fmt.Fprintln(c.stdout, "kakunin (no build information: built without module support)")
 		return nil
 	}
+	writeVersion(c.stdout, bi)
+	return nil
+}
+
+// writeVersion writes the version ("(devel)" for a build from a checkout,
+// whose commit then says which), the module, the commit and the toolchain.
+func writeVersion(w io.Writer, bi *debug.BuildInfo) {
 	settings := map[string]string{}
 	for _, s := range bi.Settings {
 		settings[s.Key] = s.Value
 	}
-	fmt.Fprintf(c.stdout, "kakunin %s\n", bi.Main.Version)
-	fmt.Fprintf(c.stdout, "  module    %s\n", bi.Main.Path)
+	fmt.Fprintf(w, "kakunin %s\n", bi.Main.Version)
+	fmt.Fprintf(w, "  module    %s\n", bi.Main.Path)
 	if rev := settings["vcs.revision"]; rev != "" {
 		if settings["vcs.modified"] == "true" {
 			rev += " (with uncommitted changes)"
 		}
-		fmt.Fprintf(c.stdout, "  revision  %s\n", rev)
+		fmt.Fprintf(w, "  revision  %s\n", rev)
 	}
 	if t := settings["vcs.time"]; t != "" {
-		fmt.Fprintf(c.stdout, "  committed %s\n", t)
+		fmt.Fprintf(w, "  committed %s\n", t)
 	}
-	fmt.Fprintf(c.stdout, "  go        %s\n", bi.GoVersion)
-	return nil
+	fmt.Fprintf(w, "  go        %s\n", bi.GoVersion)
 }
