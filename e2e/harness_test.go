@@ -169,13 +169,20 @@ func (in *instance) Kill() {
 	in.cmd = nil
 }
 
+// cliFlags are the storage flags of the instance: what its admin commands
+// take (they do not take the server's settings).
+func (in *instance) cliFlags() []string {
+	flags := []string{"--data", in.Data}
+	if in.Database != "" {
+		flags = append(flags, "--database", in.Database)
+	}
+	return flags
+}
+
 // CLI runs a kakunin subcommand against the same data and returns stdout.
 func (in *instance) CLI(args ...string) string {
 	in.t.Helper()
-	var pos, flags []string
-	pos = args
-	flags = in.common()
-	cmd := exec.Command(kakuninBin, append(pos, flags...)...)
+	cmd := exec.Command(kakuninBin, append(args, in.cliFlags()...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -336,7 +336,7 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	cmd := exec.Command(kakuninBin, append([]string{"audit", "verify", "--checkpoints", published}, in.common()...)...)
+	cmd := exec.Command(kakuninBin, append([]string{"audit", "verify", "--checkpoints", published}, in.cliFlags()...)...)
 	out, err := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), fmt.Sprintf("first bad event %d", seq)) {
 		t.Fatalf("verify of an edited chain: exit %d (%v)\n%s", code, err, out)

@@ -4,156 +4,187 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
+	"log/slog"
 	"time"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/config"
+	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
-func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, _, code := parseCommon("migrate", args, stderr, nil)
-	if cfg == nil {
-		return code
-	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
+// Admin commands print their answer on stdout and nothing on stderr unless
+// something is wrong: they log through quietLogger, and check their
+// arguments before they open (and so create) anything.
+
+func cmdMigrate(ctx context.Context, c *call) error {
+	// River's migrator reports each step to the default logger.
+	slog.SetDefault(quietLogger(c.stderr))
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("migrate: %v", err)
+		return err
 	}
-	a.close()
-	fmt.Fprintln(stdout, "database is up to date")
-	return 0
+	defer db.Close()
+	if err := jobs.Migrate(ctx, db.SQL(), db.Dialect()); err != nil {
+		return fmt.Errorf("migrate the job queue: %w", err)
+	}
+	fmt.Fprintln(c.stdout, "database is up to date")
+	return nil
 }
 
-func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, pos, code := parseCommon("apikey", args, stderr, nil)
-	if cfg == nil {
-		return code
+func cmdAPIKeyCreate(ctx context.Context, c *call) error {
+	name := c.args[0]
+	if err := auth.CheckAPIKeyName(name); err != nil {
+		return usagef("apikey create: %s", kakunin.ErrorMessage(err))
 	}
-	if len(pos) == 0 {
-		return fail("usage: kakunin apikey create NAME | list | revoke ID")
-	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	defer a.close()
-	switch {
-	case pos[0] == "create" && len(pos) == 2:
-		k, secret, err := auth.CreateAPIKey(ctx, a.db, pos[1], time.Now().UTC())
-		if err != nil {
-			return fail("create API key: %s", kakunin.ErrorMessage(err))
-		}
-		if err := a.audit.Append(ctx, audit.Event{Action: audit.APIKeyCreated, Actor: "cli", Subject: k.ID}); err != nil {
-			return fail("audit: %v", err)
-		}
-		fmt.Fprintf(stdout, "API key %s (%s) created. It is shown only this once; store it in the host platform's secrets:\n%s\n", k.ID, k.Name, secret)
-	case pos[0] == "list" && len(pos) == 1:
-		keys, err := a.db.APIKeys(ctx)
-		if err != nil {
-			return fail("list API keys: %v", err)
-		}
-		for _, k := range keys {
-			state := "live"
-			if k.RevokedAt != nil {
-				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(stdout, "%s\t%s\tcreated %s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), state)
-		}
-	case pos[0] == "revoke" && len(pos) == 2:
-		if err := a.db.RevokeAPIKey(ctx, pos[1], time.Now().UTC()); err != nil {
-			return fail("revoke: %s", kakunin.ErrorMessage(err))
-		}
-		if err := a.audit.Append(ctx, audit.Event{Action: audit.APIKeyRevoked, Actor: "cli", Subject: pos[1]}); err != nil {
-			return fail("audit: %v", err)
-		}
-		fmt.Fprintf(stdout, "API key %s revoked\n", pos[1])
-	default:
-		return fail("usage: kakunin apikey create NAME | list | revoke ID")
+	defer db.Close()
+	k, secret, err := auth.CreateAPIKey(ctx, db, name, time.Now().UTC())
+	if err != nil {
+		return failure("create API key", err)
 	}
-	return 0
+	if err := cliAudit(db).Append(ctx, audit.Event{Action: audit.APIKeyCreated, Actor: "cli", Subject: k.ID}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "API key %s (%s) created. It is shown only this once; store it in the host platform's secrets:\n%s\n", k.ID, k.Name, secret)
+	return nil
 }
 
-func cmdStaff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var role string
-	cfg, pos, code := parseCommon("staff", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&role, "role", "reviewer", "the staff member's role: reviewer, support, responder, admin or auditor")
-	})
-	if cfg == nil {
-		return code
-	}
-	if len(pos) != 2 || (pos[0] != "add" && pos[0] != "unlock") {
-		return fail("usage: kakunin staff add EMAIL --role ROLE | unlock EMAIL")
-	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
+func cmdAPIKeyList(ctx context.Context, c *call) error {
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	defer a.close()
-	ctx = audit.WithActor(ctx, "cli")
-	if pos[0] == "unlock" {
-		st, err := a.db.StaffByEmail(ctx, pos[1])
+	defer db.Close()
+	keys, err := db.APIKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list API keys: %w", err)
+	}
+	for _, k := range keys {
+		state := "live"
+		if k.RevokedAt != nil {
+			state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(c.stdout, "%s\t%s\tcreated %s\t%s\n", k.ID, k.Name, k.CreatedAt.Format(time.RFC3339), state)
+	}
+	return nil
+}
+
+func cmdAPIKeyRevoke(ctx context.Context, c *call) error {
+	id := c.args[0]
+	db, err := openStore(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.RevokeAPIKey(ctx, id, time.Now().UTC()); err != nil {
+		return failure("revoke", err)
+	}
+	if err := cliAudit(db).Append(ctx, audit.Event{Action: audit.APIKeyRevoked, Actor: "cli", Subject: id}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "API key %s revoked\n", id)
+	return nil
+}
+
+func defineStaffAdd(fs *flag.FlagSet) action {
+	role := fs.String("role", "reviewer", "`ROLE`: reviewer, support, responder, admin or auditor")
+	return func(ctx context.Context, c *call) error {
+		email := c.args[0]
+		r, err := kakunin.ParseRole(*role)
 		if err != nil {
-			return fail("unlock: %s", kakunin.ErrorMessage(err))
+			return usagef("staff add: %s", kakunin.ErrorMessage(err))
 		}
-		if err := a.staff.Unlock(ctx, st.ID); err != nil {
-			return fail("unlock: %v", err)
+		if err := auth.CheckStaffEmail(email); err != nil {
+			return usagef("staff add: %s", kakunin.ErrorMessage(err))
 		}
-		fmt.Fprintf(stdout, "%s unlocked\n", st.Email)
-		return 0
-	}
-	r, err := kakunin.ParseRole(role)
-	if err != nil {
-		return fail("%s", kakunin.ErrorMessage(err))
-	}
-	acct, err := a.staff.Add(ctx, pos[1], r)
-	if err != nil {
-		return fail("add staff: %s", kakunin.ErrorMessage(err))
-	}
-	fmt.Fprintf(stdout, `Staff account created: %s (%s)
+		a, err := openApp(ctx, c.cfg, quietLogger(c.stderr), false)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		acct, err := a.staff.Add(audit.WithActor(ctx, "cli"), email, r)
+		if err != nil {
+			return failure("add staff", err)
+		}
+		fmt.Fprintf(c.stdout, `Staff account created: %s (%s)
 One-time password (must be changed at first sign-in): %s
 Add this to an authenticator app (scan the URI as a QR code, or type the secret):
   secret: %s
   %s
 Sign in at %s/console/login
-`, acct.Staff.Email, acct.Staff.Role, acct.Password, acct.Secret, acct.TOTPURI, cfg.PublicURL)
-	return 0
+`, acct.Staff.Email, acct.Staff.Role, acct.Password, acct.Secret, acct.TOTPURI, c.cfg.PublicURL)
+		return nil
+	}
 }
 
-func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	// rotate-kek has a flag of its own, which the parse below would refuse.
-	if len(args) > 0 {
-		switch args[0] {
-		case "rotate-kek":
-			return cmdKeysRotateKEK(ctx, args[1:], stdout, stderr)
-		}
-	}
-	cfg, pos, code := parseCommon("keys", args, stderr, nil)
-	if cfg == nil {
-		return code
-	}
-	if len(pos) != 1 || pos[0] != "list" {
-		return fail("usage: kakunin keys list | rotate-kek [--retire-old]")
-	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
+func cmdStaffUnlock(ctx context.Context, c *call) error {
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("%v", err)
+		return err
+	}
+	defer db.Close()
+	ctx = audit.WithActor(ctx, "cli")
+	st, err := db.StaffByEmail(ctx, c.args[0])
+	if err != nil {
+		return failure("unlock", err)
+	}
+	// Unlocking reads and writes no sealed field: no keys needed.
+	if err := auth.NewStaff(db, nil, cliAudit(db)).Unlock(ctx, st.ID); err != nil {
+		return fmt.Errorf("unlock: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "%s unlocked\n", st.Email)
+	return nil
+}
+
+func cmdKeysList(ctx context.Context, c *call) error {
+	a, err := openApp(ctx, c.cfg, quietLogger(c.stderr), false)
+	if err != nil {
+		return err
 	}
 	defer a.close()
 	epochs, err := a.vault.Epochs(ctx)
 	if err != nil {
-		return fail("list keys: %v", err)
+		return fmt.Errorf("list keys: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d epoch key(s) exist (one per UTC day with readable documents):\n", len(epochs))
+	fmt.Fprintf(c.stdout, "%d epoch key(s) exist (one per UTC day with readable documents):\n", len(epochs))
 	for _, e := range epochs {
-		fmt.Fprintln(stdout, e)
+		fmt.Fprintln(c.stdout, e)
 	}
-	return 0
+	return nil
 }
 
-func cmdWebhookSecret(stdout io.Writer) int {
-	fmt.Fprintln(stdout, webhook.NewSecret())
-	return 0
+func cmdWebhookSecret(_ context.Context, c *call) error {
+	fmt.Fprintln(c.stdout, webhook.NewSecret())
+	return nil
+}
+
+// openStore opens (and migrates) the database, for commands that need no
+// keys and no job queue.
+func openStore(ctx context.Context, cfg *config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// cliAudit is the audit log as a CLI command appends to it: directly, with
+// no group committer running.
+func cliAudit(db *store.DB) *audit.Log { return &audit.Log{DB: db, Now: time.Now} }
+
+// failure wraps err with what was being done: a domain error in its own
+// words, an internal one with its detail (the operator reads it, not a
+// client).
+func failure(what string, err error) error {
+	if kakunin.ErrorCode(err) == kakunin.EINTERNAL {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %s", what, kakunin.ErrorMessage(err))
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -56,6 +54,13 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// quietLogger is the logger of admin commands: their answer is what they
+// print, so only warnings and errors are logged (not River's migration
+// steps, for one).
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // openApp opens the database (applying migrations), the keys and the blob
@@ -164,28 +169,4 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
-}
-
-// interleaved parses flags that may stand before, between or after the
-// positional arguments ("staff add EMAIL --role admin"), and returns the
-// positional ones.
-func interleaved(parse func([]string) error, args func() []string, in []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(in); err != nil {
-			return nil, err
-		}
-		rest := args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		in = rest[1:]
-	}
-}
-
-func fail(format string, args ...any) int {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintln(os.Stderr, "kakunin: "+strings.TrimSpace(msg))
-	return 1
 }

@@ -5,90 +5,67 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/config"
-	"github.com/kakunin/kakunin/internal/store"
 )
 
-const auditUsage = `usage:
-  kakunin audit verify [--checkpoints FILE] [--verifier-key KEY-or-FILE]
-  kakunin audit export --from RFC3339 --to RFC3339 [--out FILE]
-  kakunin audit key`
-
-type auditFlags struct {
-	checkpoints string
-	verifierKey string
-	from, to    string
-	out         string
+func defineAuditVerify(fs *flag.FlagSet) action {
+	checkpoints := fs.String("checkpoints", "", "also check the published checkpoint file `FILE` (default --audit-checkpoint-file, when it exists)")
+	verifierKey := fs.String("verifier-key", "", "the checkpoint verifier key, or a file of them (default AUDIT_KEY.pub)")
+	return func(ctx context.Context, c *call) error {
+		return auditVerify(ctx, c, *checkpoints, *verifierKey)
+	}
 }
 
-func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var f auditFlags
-	cfg, pos, code := parseCommon("audit", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.checkpoints, "checkpoints", "", "verify: also check the published checkpoint file FILE (default --audit-checkpoint-file, when it exists)")
-		fs.StringVar(&f.verifierKey, "verifier-key", "", "verify: the checkpoint verifier key, or a file of them (default AUDIT_KEY.pub)")
-		fs.StringVar(&f.from, "from", "", "export: start of the period, RFC 3339, inclusive")
-		fs.StringVar(&f.to, "to", "", "export: end of the period, RFC 3339, exclusive")
-		fs.StringVar(&f.out, "out", "", "export: write to FILE (created 0600) instead of standard output")
-	})
-	if cfg == nil {
-		return code
+func defineAuditExport(fs *flag.FlagSet) action {
+	from := fs.String("from", "", "start of the period, RFC 3339, inclusive")
+	to := fs.String("to", "", "end of the period, RFC 3339, exclusive")
+	out := fs.String("out", "", "write to `FILE` (created 0600) instead of standard output")
+	return func(ctx context.Context, c *call) error {
+		return auditExport(ctx, c, *from, *to, *out)
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, auditUsage)
-		return 2
-	}
-	switch pos[0] {
-	case "verify":
-		return auditVerify(ctx, cfg, f, stdout, stderr)
-	case "export":
-		return auditExport(ctx, cfg, f, stdout, stderr)
-	case "key":
-		return auditKey(cfg, stdout, stderr)
-	}
-	fmt.Fprintln(stderr, auditUsage)
-	return 2
 }
 
-func auditVerify(ctx context.Context, cfg *config.Config, f auditFlags, stdout, stderr io.Writer) int {
-	keyFrom := f.verifierKey
+func auditVerify(ctx context.Context, c *call, checkpoints, verifierKey string) error {
+	cfg, stdout := c.cfg, c.stdout
+	keyFrom := verifierKey
 	if keyFrom == "" {
 		keyFrom = audit.VerifierKeyFile(cfg.AuditKey)
 		if _, err := os.Stat(keyFrom); err != nil {
-			fmt.Fprintf(stderr, "kakunin: no verifier key at %s: pass --verifier-key (the key \"kakunin audit key\" prints where the service runs)\n", keyFrom)
-			return 2
+			return usagef("audit verify: no verifier key at %s: pass --verifier-key (the key \"kakunin audit key\" prints where the service runs)", keyFrom)
 		}
 	}
 	verifiers, err := audit.LoadVerifiers(keyFrom)
 	if err != nil {
-		fmt.Fprintln(stderr, "kakunin:", err)
-		return 2
+		return usagef("audit verify: %v", err)
 	}
-	file := f.checkpoints
+	file := checkpoints
 	if file == "" && cfg.AuditCheckpointFile != "" {
 		if _, err := os.Stat(cfg.AuditCheckpointFile); err == nil {
 			file = cfg.AuditCheckpointFile
 		}
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
-		return fail("open database: %v", err)
+		return err
 	}
 	defer db.Close()
 
-	start := time.Now()
-	rep, err := audit.Verify(ctx, db, audit.VerifyOptions{Verifiers: verifiers, CheckpointFile: file,
-		Progress: func(done, total int64) {
-			fmt.Fprintf(stderr, "verified %d of %d events (%s)\n", done, total, time.Since(start).Round(time.Millisecond))
-		}})
+	opt := audit.VerifyOptions{Verifiers: verifiers, CheckpointFile: file}
+	if isTerminal(c.stderr) {
+		// A long chain takes minutes: show a person that it moves.
+		start := time.Now()
+		opt.Progress = func(done, total int64) {
+			fmt.Fprintf(c.stderr, "verified %d of %d events (%s)\n", done, total, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	rep, err := audit.Verify(ctx, db, opt)
 	if err != nil {
-		return fail("verify: %v", err)
+		return fmt.Errorf("verify: %w", err)
 	}
 	if !rep.OK() {
 		p := rep.First()
@@ -99,7 +76,7 @@ func auditVerify(ctx context.Context, cfg *config.Config, f auditFlags, stdout, 
 				fmt.Fprintf(stdout, "  %s\n", q)
 			}
 		}
-		return 1
+		return errors.New("audit verify: the audit log was tampered with (report above)")
 	}
 	fmt.Fprintf(stdout, "ok: %d events, %d checkpoints, last checkpoint at size %d\n",
 		rep.Events, rep.Checkpoints, rep.LastCheckpoint)
@@ -111,36 +88,33 @@ func auditVerify(ctx context.Context, cfg *config.Config, f auditFlags, stdout, 
 	if rest := rep.Events - rep.LastCheckpoint; rest > 0 {
 		fmt.Fprintf(stdout, "%d event(s) after the last checkpoint are not yet covered by a signature\n", rest)
 	}
-	return 0
+	return nil
 }
 
-func auditExport(ctx context.Context, cfg *config.Config, f auditFlags, stdout, stderr io.Writer) int {
-	from, err := parseAuditTime("--from", f.from)
+func auditExport(ctx context.Context, c *call, fromFlag, toFlag, out string) error {
+	from, err := parseAuditTime("--from", fromFlag)
 	if err != nil {
-		fmt.Fprintln(stderr, "kakunin:", err)
-		return 2
+		return usagef("audit export: %v", err)
 	}
-	to, err := parseAuditTime("--to", f.to)
+	to, err := parseAuditTime("--to", toFlag)
 	if err != nil {
-		fmt.Fprintln(stderr, "kakunin:", err)
-		return 2
+		return usagef("audit export: %v", err)
 	}
 	if !to.After(from) {
-		fmt.Fprintln(stderr, "kakunin: --to must be after --from")
-		return 2
+		return usagef("audit export: --to must be after --from")
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("open database: %v", err)
+		return err
 	}
 	defer db.Close()
 
-	w, dest := stdout, "stdout"
+	w, dest := c.stdout, "stdout"
 	var file *os.File
-	if f.out != "" {
+	if out != "" {
 		// Events name staff and documents: readable by this user only.
-		if file, err = os.OpenFile(f.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
-			return fail("export: %v", err)
+		if file, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return fmt.Errorf("export: %w", err)
 		}
 		w, dest = file, "file"
 	}
@@ -148,26 +122,26 @@ func auditExport(ctx context.Context, cfg *config.Config, f auditFlags, stdout, 
 	if file != nil {
 		err = errors.Join(err, file.Sync(), file.Close())
 		if err != nil {
-			os.Remove(f.out)
+			os.Remove(out)
 		}
 	}
 	if err != nil {
-		return fail("export: %v", err)
+		return fmt.Errorf("export: %w", err)
 	}
 	// The export is itself audited, after it succeeded.
-	l := &audit.Log{DB: db, Now: time.Now}
-	err = l.Append(ctx, audit.Event{Action: audit.AuditExported, Actor: "cli", Subject: "audit",
+	err = cliAudit(db).Append(ctx, audit.Event{Action: audit.AuditExported, Actor: "cli", Subject: "audit",
 		Detail: map[string]string{"from": from.Format(time.RFC3339Nano), "to": to.Format(time.RFC3339Nano),
 			"count": strconv.Itoa(n), "destination": dest}})
 	if err != nil {
-		return fail("record the export in the audit log: %v", err)
+		return fmt.Errorf("record the export in the audit log: %w", err)
 	}
-	if f.out != "" {
-		fmt.Fprintf(stderr, "exported %d event(s) to %s\n", n, f.out)
+	if out != "" {
+		fmt.Fprintf(c.stdout, "exported %d event(s) to %s\n", n, out)
 	} else {
-		fmt.Fprintf(stderr, "exported %d event(s)\n", n)
+		// stdout holds the events; the count goes beside them.
+		fmt.Fprintf(c.stderr, "exported %d event(s)\n", n)
 	}
-	return 0
+	return nil
 }
 
 func parseAuditTime(name, v string) (time.Time, error) {
@@ -181,15 +155,17 @@ func parseAuditTime(name, v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func auditKey(cfg *config.Config, stdout, stderr io.Writer) int {
+func cmdAuditKey(_ context.Context, c *call) error {
+	cfg := c.cfg
 	_, statErr := os.Stat(cfg.AuditKey)
 	s, err := audit.LoadOrCreateSigner(cfg.AuditKey)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		fmt.Fprintf(stderr, "created the audit signing key %s (keep it apart from the database)\n", cfg.AuditKey)
+		// stdout is the key alone, to redirect into a file.
+		fmt.Fprintf(c.stderr, "created the audit signing key %s (keep it apart from the database)\n", cfg.AuditKey)
 	}
-	fmt.Fprintln(stdout, s.VerifierKey)
-	return 0
+	fmt.Fprintln(c.stdout, s.VerifierKey)
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,16 +16,14 @@ import (
 
 func runAudit(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"audit"}, args...), &out, &errb)
-	return code, out.String(), errb.String()
+	return runCLI(t, append([]string{"audit"}, args...)...)
 }
 
 func TestAuditCommandsVerifyExportAndPrintTheKey(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
 	published := filepath.Join(t.TempDir(), "checkpoints.jsonl")
-	common := []string{"--data", data, "--log-level", "error"}
+	common := []string{"--data", data}
 
 	code, keyOut, _ := runAudit(t, append([]string{"key"}, common...)...)
 	if code != 0 || !strings.HasPrefix(keyOut, audit.CheckpointOrigin+"+") {

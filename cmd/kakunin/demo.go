@@ -35,20 +35,21 @@ var demoMembers = []demoMember{
 		BirthDate: time.Date(1988, 11, 30, 0, 0, 0, 0, time.UTC), Issuer: "MINISTRY OF FOREIGN AFFAIRS (SAMPLE)", Number: "SAMPLE-0000-0003", Seed: 3}},
 }
 
-// cmdDemo runs kakunin on a throw-away data directory with sample members,
-// two submitted SAMPLE documents, one member still to upload, a reviewer
-// and an API key, and prints how to try each part.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var keep bool
-	cfg, _, code := parseCommon("demo", args, stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&keep, "keep", false, "keep the demo's data directory when it stops")
-	})
-	if cfg == nil {
-		return code
+// defineDemo runs kakunin on a throw-away data directory with sample
+// members, two submitted SAMPLE documents, one member still to upload, a
+// reviewer and an API key, and prints how to try each part.
+func defineDemo(fs *flag.FlagSet) action {
+	keep := fs.Bool("keep", false, "keep the demo's data directory when it stops")
+	return func(ctx context.Context, c *call) error {
+		return runDemo(ctx, c, *keep)
 	}
+}
+
+func runDemo(ctx context.Context, c *call, keep bool) error {
+	cfg := c.cfg
 	dir, err := os.MkdirTemp("", "kakunin-demo-")
 	if err != nil {
-		return fail("demo: %v", err)
+		return fmt.Errorf("demo: %w", err)
 	}
 	if !keep {
 		defer os.RemoveAll(dir)
@@ -58,21 +59,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg.LogLevel = "warn"
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fail("demo: listen on %s: %v (choose another with --addr)", cfg.Addr, err)
+		return fmt.Errorf("demo: listen on %s: %w (choose another with --addr)", cfg.Addr, err)
 	}
 	if err := cfg.Finish(); err != nil {
-		return fail("demo: %v", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), true)
+	a, err := openApp(ctx, cfg, newLogger(cfg, c.stderr), true)
 	if err != nil {
-		return fail("demo: %v", err)
+		return fmt.Errorf("demo: %w", err)
 	}
 	defer a.close()
 	info, err := seedDemo(ctx, a, dir)
 	if err != nil {
-		return fail("demo: %v", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(stdout, `
+	fmt.Fprintf(c.stdout, `
 kakunin demo — every document here is a synthetic SAMPLE card, never real data.
 Data directory (deleted when you stop the demo unless --keep): %s
 
@@ -96,11 +97,11 @@ Data directory (deleted when you stop the demo unless --keep): %s
 Press Ctrl-C to stop.
 `, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.uploadURL, info.samplePath,
 		info.apiKey, cfg.PublicURL, info.submittedID, cfg.PublicURL, cfg.PublicURL)
-	go printCodes(ctx, stdout, info.totpSecret)
+	go printCodes(ctx, c.stdout, info.totpSecret)
 	if err := a.serve(ctx, ln); err != nil {
-		return fail("demo: %v", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	return 0
+	return nil
 }
 
 type demoInfo struct {

@@ -16,47 +16,37 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 )
 
-const incidentUsage = `usage: kakunin incident scope --from T1 --to T2 [--keys-exposed] [--json | --members [--readable-only]] [--max-reads N]
-
-What was exposed between T1 and T2 (RFC 3339 times, both included): the
-documents whose encrypted images existed then, how many of them were
+const incidentAbout = `
+What was exposed between --from and --to (RFC 3339 times, both included):
+the documents whose encrypted images existed then, how many of them were
 readable given what the intruder held, the members they belong to (and
-those of them who had left), and which staff opened which images.
-
-  --keys-exposed   the key-encryption keyset and the epoch key files were taken
-                   too, not only the database and the blob store
-  --json           print the report as one JSON object (fields: internal/incident/doc.go)
-  --members        print only the affected members' external IDs, one a line,
-                   sorted bytewise: the list to notify
-  --readable-only  with --members: only members with a readable document
-  --max-reads N    list at most N staff reads in the report (0: all; default 200)
+those of them who had left), and which staff opened which images. --json
+prints the report as one JSON object (fields: internal/incident/doc.go);
+--members prints only the affected members' external IDs, the list to
+notify.
 
 If the intruder reached backups, move --from back to the oldest backup they
-could read. Every scope is recorded in the audit log.
-`
+could read. Every scope is recorded in the audit log.`
 
-func cmdIncident(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var f struct {
-		from, to                          string
-		keys, json, members, readableOnly bool
-		maxReads                          int
-	}
-	cfg, pos, code := parseCommon("incident", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&f.from, "from", "", "start of the window, RFC 3339 (e.g. 2026-11-01T00:00:00+09:00), included")
-		fs.StringVar(&f.to, "to", "", "end of the window, RFC 3339, included")
-		fs.BoolVar(&f.keys, "keys-exposed", false, "the key-encryption keyset and the epoch key files were taken too")
-		fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
-		fs.BoolVar(&f.members, "members", false, "print only the affected members' external IDs, one a line, sorted")
-		fs.BoolVar(&f.readableOnly, "readable-only", false, "with --members: only members with a readable document")
-		fs.IntVar(&f.maxReads, "max-reads", 200, "list at most this many staff reads (0: all)")
-	})
-	if cfg == nil {
-		return code
-	}
-	if len(pos) != 1 || pos[0] != "scope" {
-		fmt.Fprint(stderr, incidentUsage)
-		return 2
-	}
+type scopeFlags struct {
+	from, to                          string
+	keys, json, members, readableOnly bool
+	maxReads                          int
+}
+
+func defineIncidentScope(fs *flag.FlagSet) action {
+	var f scopeFlags
+	fs.StringVar(&f.from, "from", "", "start of the window, RFC 3339 (e.g. 2026-11-01T00:00:00+09:00), included")
+	fs.StringVar(&f.to, "to", "", "end of the window, RFC 3339, included")
+	fs.BoolVar(&f.keys, "keys-exposed", false, "the key-encryption keyset and the epoch key files were taken too, not only the database and the blob store")
+	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&f.members, "members", false, "print only the affected members' external IDs, one a line, sorted bytewise")
+	fs.BoolVar(&f.readableOnly, "readable-only", false, "with --members: only members with a readable document")
+	fs.IntVar(&f.maxReads, "max-reads", 200, "list at most this many staff reads (0: all)")
+	return func(ctx context.Context, c *call) error { return incidentScope(ctx, c, f) }
+}
+
+func incidentScope(ctx context.Context, c *call, f scopeFlags) error {
 	q, msg := scopeQuery(f.from, f.to, f.keys, f.maxReads)
 	switch {
 	case msg == "" && f.json && f.members:
@@ -65,22 +55,20 @@ func cmdIncident(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		msg = "--readable-only goes with --members"
 	}
 	if msg != "" {
-		fmt.Fprintf(stderr, "kakunin: incident scope: %s\n", msg)
-		return 2
+		return usagef("incident scope: %s", msg)
 	}
 
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, c.cfg)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
 	defer db.Close()
 	rep, err := incident.Scope(ctx, db, q)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
-		fmt.Fprintf(stderr, "kakunin: incident scope: %s\n", kakunin.ErrorMessage(err))
-		return 2
+		return usagef("incident scope: %s", kakunin.ErrorMessage(err))
 	}
 	if err != nil {
-		return fail("incident scope: %v", err)
+		return fmt.Errorf("incident scope: %w", err)
 	}
 	// Recorded before anything is shown: a scope names members and staff,
 	// and nobody reads one that the audit log does not know of.
@@ -95,26 +83,25 @@ func cmdIncident(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			detail["members_listed"] = "readable"
 		}
 	}
-	l := &audit.Log{DB: db, Now: time.Now}
-	if err := l.Append(ctx, audit.Event{Action: audit.IncidentScoped, Actor: "cli", Subject: "scope", Detail: detail}); err != nil {
-		return fail("record the scope in the audit log: %v", err)
+	if err := cliAudit(db).Append(ctx, audit.Event{Action: audit.IncidentScoped, Actor: "cli", Subject: "scope", Detail: detail}); err != nil {
+		return fmt.Errorf("record the scope in the audit log: %w", err)
 	}
 
 	switch {
 	case f.members:
-		return printMembers(ctx, db, q, f.readableOnly, stdout, stderr)
+		return printMembers(ctx, db, q, f.readableOnly, c.stdout, c.stderr)
 	case f.json:
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			return fail("write report: %v", err)
+			return fmt.Errorf("write report: %w", err)
 		}
 	default:
-		if err := rep.WriteText(stdout); err != nil {
-			return fail("write report: %v", err)
+		if err := rep.WriteText(c.stdout); err != nil {
+			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	return 0
+	return nil
 }
 
 // scopeQuery reads the flags into a query, or says what is wrong with them.
@@ -141,7 +128,7 @@ func scopeQuery(from, to string, keys bool, maxReads int) (incident.Query, strin
 
 // printMembers writes the members' external IDs to stdout, one a line, and
 // how many to stderr, so that stdout can go straight to a file.
-func printMembers(ctx context.Context, db *store.DB, q incident.Query, readableOnly bool, stdout, stderr io.Writer) int {
+func printMembers(ctx context.Context, db *store.DB, q incident.Query, readableOnly bool, stdout, stderr io.Writer) error {
 	w := bufio.NewWriter(stdout)
 	n := 0
 	list := incident.AffectedMembers
@@ -157,12 +144,12 @@ func printMembers(ctx context.Context, db *store.DB, q incident.Query, readableO
 		err = w.Flush()
 	}
 	if err != nil {
-		return fail("list members: %v", err)
+		return fmt.Errorf("list members: %w", err)
 	}
 	what := "affected"
 	if readableOnly {
 		what = "with a readable document"
 	}
 	fmt.Fprintf(stderr, "%d member(s) %s, %s to %s\n", n, what, q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
-	return 0
+	return nil
 }

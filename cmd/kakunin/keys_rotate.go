@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,8 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/vault"
 )
 
-const rotateKEKHelp = `Usage: kakunin keys rotate-kek [--retire-old] [flags]
-
+const rotateKEKAbout = `
 Adds a new key to the key-encryption keyset (--keyset), makes it the
 primary, and re-wraps every key file in --key-dir under it. Documents,
 fields and indexes do not change. A crash part way is safe: run it again.
@@ -34,59 +34,46 @@ before the rotation then open only with the old keyset file. Keep that file
 offline and apart from those backups for as long as you need them, then
 destroy every copy of it.
 
-Only a local keyset is rotated here; with a KMS, rotate the key in the KMS.
+Only a local keyset is rotated here; with a KMS, rotate the key in the KMS.`
 
-Flags:
-`
-
-// cmdKeysRotateKEK rotates the local key-encryption key (vault.RotateKEK)
+// defineRotateKEK rotates the local key-encryption key (vault.RotateKEK)
 // and records it in the audit log.
-func cmdKeysRotateKEK(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var retireOld bool
-	cfg, pos, code := parseCommon("keys rotate-kek", args, stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&retireOld, "retire-old", false, "remove the old keys from the keyset once every key file is re-wrapped")
-		fs.Usage = func() {
-			fmt.Fprint(fs.Output(), rotateKEKHelp)
-			fs.PrintDefaults()
-		}
-	})
-	if cfg == nil {
-		return code
-	}
-	if len(pos) != 0 {
-		return fail("usage: kakunin keys rotate-kek [--retire-old]")
-	}
+func defineRotateKEK(fs *flag.FlagSet) action {
+	retireOld := fs.Bool("retire-old", false, "remove the old keys from the keyset once every key file is re-wrapped")
+	return func(ctx context.Context, c *call) error { return rotateKEK(ctx, c, *retireOld) }
+}
+
+func rotateKEK(ctx context.Context, c *call, retireOld bool) error {
+	cfg := c.cfg
 	if kakuninAnswersAt(ctx, cfg.Addr) {
-		return fail("a kakunin server answers at %s: stop the service (and every other kakunin process using %s) before rotating the key-encryption key", cfg.Addr, cfg.KeyDir)
+		return fmt.Errorf("a kakunin server answers at %s: stop the service (and every other kakunin process using %s) before rotating the key-encryption key", cfg.Addr, cfg.KeyDir)
 	}
-	a, err := openApp(ctx, cfg, newLogger(cfg, stderr), false)
+	a, err := openApp(ctx, cfg, quietLogger(c.stderr), false)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
 	defer a.close()
 
 	rot, err := a.vault.RotateKEK(ctx, vault.RotateOptions{RetireOld: retireOld})
 	if rot.NewKeyID == 0 {
 		// Nothing changed: no key was added.
-		return fail("rotate KEK: %v", err)
+		return fmt.Errorf("rotate KEK: %w", err)
 	}
-	printRotation(stdout, rot)
+	printRotation(c.stdout, rot)
 	// A rotation that stopped part way still added a key: record it too.
-	if aerr := a.audit.Append(ctx, audit.Event{Action: audit.KEKRotated, Actor: "cli", Subject: "kek", Detail: map[string]string{
+	aerr := a.audit.Append(ctx, audit.Event{Action: audit.KEKRotated, Actor: "cli", Subject: "kek", Detail: map[string]string{
 		"new_key_id": strconv.FormatUint(uint64(rot.NewKeyID), 10),
 		"rewrapped":  strconv.Itoa(rot.Rewrapped),
 		"retired":    strconv.FormatBool(rot.Retired),
 		"complete":   strconv.FormatBool(err == nil),
-	}}); aerr != nil {
-		fail("audit: %v (the rotation above did happen)", aerr)
-		if err == nil {
-			return 1
-		}
+	}})
+	if aerr != nil {
+		aerr = fmt.Errorf("audit: %w (the rotation above did happen)", aerr)
 	}
 	if err != nil {
-		return fail("rotate KEK: %v\nEvery key file still opens with %s; run kakunin keys rotate-kek again to finish.", err, rot.Keyset)
+		err = fmt.Errorf("rotate KEK: %w\nEvery key file still opens with %s; run kakunin keys rotate-kek again to finish.", err, rot.Keyset)
 	}
-	return 0
+	return errors.Join(aerr, err)
 }
 
 func printRotation(w io.Writer, rot vault.KEKRotation) {

@@ -1,114 +1,210 @@
-// Command kakunin runs the identity-document vault and its tools: serve,
-// migrate, apikey, staff, keys, webhook-secret and demo.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/kakunin/kakunin/internal/config"
 )
 
-const usage = `kakunin — verify identity documents without hoarding them
-
-Usage:
-  kakunin serve [flags]                      run the service
-  kakunin demo [flags]                       run a throw-away instance with sample data
-  kakunin migrate [flags]                    apply database migrations and exit
-  kakunin apikey create NAME [flags]         make an API key for the host platform
-  kakunin apikey list [flags]                list API keys
-  kakunin apikey revoke ID [flags]           revoke an API key
-  kakunin staff add EMAIL --role ROLE        create a staff account (reviewer, support, responder, admin, auditor)
-  kakunin staff unlock EMAIL                 unlock a locked staff account
-  kakunin keys list [flags]                  list the epoch keys that still exist
-  kakunin keys rotate-kek [--retire-old]     re-wrap every key under a new key-encryption key (stop the service first)
-  kakunin audit verify [--checkpoints FILE]  check the audit chain against its signed checkpoints
-  kakunin audit export --from T --to T       write audit events as JSON lines (for a SIEM)
-  kakunin audit key                          print the checkpoint verifier key
-  kakunin incident scope --from T --to T     what was exposed in a window [--keys-exposed] [--json]
-  kakunin dev seed --documents N             fill a throw-away database with synthetic documents
-  kakunin webhook-secret                     print a new webhook signing secret
-  kakunin version
-
-Every command takes the common flags (see "kakunin serve --help"), each also
-settable as a KAKUNIN_* environment variable.
-`
-
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(code)
+	os.Exit(exitCode(os.Stderr, err))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run runs the command named by args. It reads and writes only the streams
+// it is given; the error it returns decides the exit status (exitCode).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmds := commands()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+		return usagef("no command given\n\n%s", commandList(cmds, ""))
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return cmdServe(ctx, rest, stdout, stderr)
-	case "demo":
-		return cmdDemo(ctx, rest, stdout, stderr)
-	case "migrate":
-		return cmdMigrate(ctx, rest, stdout, stderr)
-	case "apikey":
-		return cmdAPIKey(ctx, rest, stdout, stderr)
-	case "staff":
-		return cmdStaff(ctx, rest, stdout, stderr)
-	case "keys":
-		return cmdKeys(ctx, rest, stdout, stderr)
-	case "audit":
-		return cmdAudit(ctx, rest, stdout, stderr)
-	case "incident":
-		return cmdIncident(ctx, rest, stdout, stderr)
-	case "dev":
-		return cmdDev(ctx, rest, stdout, stderr)
-	case "webhook-secret":
-		return cmdWebhookSecret(stdout)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "kakunin", version)
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
+	switch args[0] {
+	case "-h", "-help", "--help":
+		args = append([]string{"help"}, args[1:]...)
+	case "-v", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
-	fmt.Fprintf(stderr, "kakunin: unknown command %q\n\n%s", cmd, usage)
-	return 2
+	cmd, rest, err := lookup(cmds, args)
+	if err != nil {
+		return err
+	}
+	if cmd == nil {
+		// "kakunin staff --help": the family's commands.
+		fmt.Fprint(stdout, commandList(cmds, args[0]))
+		return nil
+	}
+	return cmd.run(ctx, rest, stdin, stdout, stderr)
 }
 
-// parseCommon parses the common flags plus any extra ones a command adds,
-// allowing flags between positional arguments.
-func parseCommon(name string, args []string, stderr io.Writer, extra func(fs *flag.FlagSet)) (*config.Config, []string, int) {
-	var cfg config.Config
-	fs := config.FlagSet("kakunin "+name, &cfg, stderr)
-	if extra != nil {
-		extra(fs)
+// commands is every command, in the order "kakunin help" lists them.
+func commands() []*command {
+	storage := []config.Group{config.Storage}
+	withKeys := []config.Group{config.Storage, config.Keys}
+	return []*command{
+		{name: "serve", summary: "Run the service: member pages, staff console, API and jobs.",
+			about:   serveAbout,
+			example: "kakunin serve --public-url https://id.example.jp --data /var/lib/kakunin --keyset /etc/kakunin/master.json",
+			groups:  config.All, do: cmdServe},
+		{name: "demo", summary: "Run a throw-away instance with sample data.",
+			about: `It prints how to try each part: the console, a member's upload, the API.
+Every document is a synthetic SAMPLE card. The data directory is a new
+temporary one, deleted when the demo stops unless --keep.`,
+			// Its own data directory and keys, and quiet text logs: no
+			// storage, keys or log settings.
+			example: "kakunin demo --addr 127.0.0.1:9090",
+			groups: []config.Group{config.Server, config.Webhook, config.Uploads, config.Retention, config.Staff,
+				config.Audit, config.Mail, config.Incident, config.Check},
+			define: defineDemo},
+		{name: "migrate", summary: "Apply the database migrations and exit.",
+			about:   "serve also applies them when it starts; this is for deployments that migrate first.",
+			example: "kakunin migrate --database postgres://kakunin@db.internal/kakunin",
+			groups:  storage, do: cmdMigrate},
+		{name: "apikey create", args: "NAME", nargs: 1, summary: "Make an API key for the host platform.",
+			about:   "The key is shown only this once, alone on the last line of the output.",
+			example: "kakunin apikey create dating-app", groups: storage, do: cmdAPIKeyCreate},
+		{name: "apikey list", summary: "List the API keys, live and revoked.",
+			example: "kakunin apikey list", groups: storage, do: cmdAPIKeyList},
+		{name: "apikey revoke", args: "ID", nargs: 1, summary: "Revoke an API key.",
+			example: "kakunin apikey revoke key_43rpt7ltrxdxdnvikbjg2dvhbq", groups: storage, do: cmdAPIKeyRevoke},
+		{name: "staff add", args: "EMAIL --role ROLE", nargs: 1,
+			summary: "Create a staff account and print how it signs in.",
+			about: `ROLE is reviewer, support, responder, admin or auditor. It prints a
+one-time password (changed at first sign-in) and the authenticator (TOTP)
+secret: hand them to the person in a safe way. It works while the server runs.`,
+			example: "kakunin staff add rev@example.jp --role reviewer",
+			// The public URL is where the account signs in.
+			groups: []config.Group{config.Storage, config.Keys, config.Server}, define: defineStaffAdd},
+		{name: "staff unlock", args: "EMAIL", nargs: 1, summary: "Unlock a locked staff account.",
+			about:   "An account locks when it reaches its read quota or after failed sign-ins.",
+			example: "kakunin staff unlock rev@example.jp", groups: storage, do: cmdStaffUnlock},
+		{name: "keys list", summary: "List the epoch keys that still exist.",
+			about:   "One per UTC day with documents still readable; a day whose key is destroyed cannot be read by anyone.",
+			example: "kakunin keys list", groups: withKeys, do: cmdKeysList},
+		{name: "keys rotate-kek", args: "[--retire-old]",
+			summary: "Re-wrap every key under a new key-encryption key.",
+			about:   rotateKEKAbout, example: "kakunin keys rotate-kek --keyset /etc/kakunin/master.json",
+			// --addr: it refuses to run while a server answers there.
+			groups: []config.Group{config.Storage, config.Keys, config.Server}, define: defineRotateKEK},
+		{name: "audit verify", args: "[--checkpoints FILE]", summary: "Check the audit chain against its signed checkpoints.",
+			example: "kakunin audit verify --checkpoints /mnt/worm/checkpoints.jsonl",
+			// The verifier key sits beside --audit-key; the published
+			// checkpoints default to --audit-checkpoint-file.
+			groups: []config.Group{config.Storage, config.Keys, config.Audit}, define: defineAuditVerify},
+		{name: "audit export", args: "--from T --to T", summary: "Write audit events as JSON lines (for a SIEM).",
+			example: "kakunin audit export --from 2026-11-01T00:00:00+09:00 --to 2026-12-01T00:00:00+09:00 --out nov.jsonl",
+			groups:  storage, define: defineAuditExport},
+		{name: "audit key", summary: "Print the checkpoint verifier key.",
+			about:   "Keep it wherever checkpoints are checked (audit verify --verifier-key). Creates the signing key if there is none yet.",
+			example: "kakunin audit key > verifier.pub", groups: withKeys, do: cmdAuditKey},
+		{name: "incident scope", args: "--from T --to T", summary: "Say what was exposed in a time window.",
+			about:   incidentAbout,
+			example: "kakunin incident scope --from 2026-11-01T00:00:00+09:00 --to 2026-11-20T00:00:00+09:00 --keys-exposed",
+			groups:  storage, define: defineIncidentScope},
+		{name: "dev seed", args: "--documents N", summary: "Fill a throw-away database with synthetic documents.",
+			about: devAbout, example: "kakunin dev seed --documents 100000 --database /tmp/seed.db",
+			groups: storage, define: defineDevSeed},
+		{name: "webhook-secret", summary: "Print a new webhook signing secret.",
+			example: `kakunin serve --webhook-url https://app.example.jp/hooks/kakunin --webhook-secret "$(kakunin webhook-secret)"`,
+			do:      cmdWebhookSecret},
+		{name: "version", summary: "Print the version and build of this binary.", example: "kakunin version", do: cmdVersion},
+		{name: "help", args: "[COMMAND]", nargs: -1, summary: "List the commands, or show one command's usage.",
+			example: "kakunin help staff add", do: cmdHelp},
 	}
-	pos, err := interleaved(fs.Parse, fs.Args, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, nil, 0
+}
+
+// lookup finds the command args name (one word or two) and returns it with
+// the arguments after its name. It returns no command and no error for
+// "FAMILY --help" (apikey, staff, keys, ...), whose list is the answer.
+func lookup(cmds []*command, args []string) (*command, []string, error) {
+	for n := min(2, len(args)); n >= 1; n-- {
+		name := strings.Join(args[:n], " ")
+		for _, cmd := range cmds {
+			if cmd.name == name {
+				return cmd, args[n:], nil
+			}
+		}
 	}
+	if !isFamily(cmds, args[0]) {
+		return nil, nil, usagef("unknown command %q\n\n%s", args[0], commandList(cmds, ""))
+	}
+	switch {
+	case len(args) == 1:
+		return nil, nil, usagef("%s: which one?\n\n%s", args[0], commandList(cmds, args[0]))
+	case slices.Contains([]string{"-h", "-help", "--help"}, args[1]):
+		return nil, nil, nil
+	}
+	return nil, nil, usagef("unknown command %q\n\n%s", args[0]+" "+args[1], commandList(cmds, args[0]))
+}
+
+// isFamily reports whether some commands are named "family ...".
+func isFamily(cmds []*command, family string) bool {
+	for _, cmd := range cmds {
+		if strings.HasPrefix(cmd.name, family+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// commandList lists the commands, or those of one family, one a line with
+// what they do.
+func commandList(cmds []*command, family string) string {
+	var b strings.Builder
+	if family == "" {
+		b.WriteString("kakunin — verify identity documents without hoarding them\n\nUsage: kakunin COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n")
+	}
+	width := 0
+	var shown []*command
+	for _, cmd := range cmds {
+		if family == "" || strings.HasPrefix(cmd.name, family+" ") {
+			shown = append(shown, cmd)
+			width = max(width, len(cmd.usageLine(false))-len("kakunin "))
+		}
+	}
+	for _, cmd := range shown {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, strings.TrimPrefix(cmd.usageLine(false), "kakunin "), firstSentence(cmd.summary))
+	}
+	b.WriteString("\n\"kakunin help COMMAND\" or \"kakunin COMMAND --help\" shows what a command takes, with an example.\n")
+	if family == "" {
+		b.WriteString("Every setting is also a KAKUNIN_* environment variable; a flag beats its variable.\n")
+	}
+	return b.String()
+}
+
+// firstSentence is the summary as a list shows it: lower case, no full stop.
+func firstSentence(s string) string {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// cmdHelp prints the command list, a family's list, or the usage of the
+// command named.
+func cmdHelp(_ context.Context, c *call) error {
+	cmds := commands()
+	if len(c.args) == 0 || (len(c.args) == 1 && isFamily(cmds, c.args[0])) {
+		fmt.Fprint(c.stdout, commandList(cmds, strings.Join(c.args, "")))
+		return nil
+	}
+	cmd, rest, err := lookup(cmds, c.args)
 	if err != nil {
-		return nil, nil, 2
+		return err
 	}
-	if err := config.ApplyEnv(fs, os.Getenv); err != nil {
-		fmt.Fprintln(stderr, "kakunin:", err)
-		return nil, nil, 2
+	if cmd == nil || len(rest) > 0 {
+		return usagef("unknown command %q\n\n%s", strings.Join(c.args, " "), commandList(cmds, ""))
 	}
-	if err := cfg.Finish(); err != nil {
-		fmt.Fprintln(stderr, "kakunin: invalid configuration:\n"+err.Error())
-		return nil, nil, 2
-	}
-	return &cfg, pos, -1
+	fs, _ := cmd.flagSet(new(config.Config))
+	cmd.help(c.stdout, fs)
+	return nil
 }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
@@ -22,25 +24,74 @@ import (
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, _, code := parseCommon("serve", args, stderr, nil)
-	if cfg == nil {
-		return code
+const serveAbout = `
+Listens on --addr; members and staff reach it at --public-url. Applies the
+database migrations, and creates the keyset and the key directory on first
+start. Logs go to stderr: text on a terminal, JSON lines otherwise (set
+--log-format to choose).`
+
+func cmdServe(ctx context.Context, c *call) error {
+	cfg := c.cfg
+	terminal := isTerminal(c.stderr)
+	if terminal && !c.given["log-format"] {
+		cfg.LogFormat = "text" // a person reads a terminal; a log stack reads the rest
 	}
-	log := newLogger(cfg, stderr)
-	a, err := openApp(ctx, cfg, log, true)
+	a, err := openApp(ctx, cfg, newLogger(cfg, c.stderr), true)
 	if err != nil {
-		return fail("start: %v", err)
+		return fmt.Errorf("start: %w", err)
 	}
 	defer a.close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fail("listen on %s: %v", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	if err := a.serve(ctx, ln); err != nil {
-		return fail("%v", err)
+	if terminal {
+		admins, err := a.db.ActiveAdminIDs(ctx)
+		welcome(c.stderr, cfg, ln.Addr().String(), string(a.db.Dialect()), err == nil && len(admins) == 0, c.given)
 	}
-	return 0
+	return a.serve(ctx, ln)
+}
+
+// welcome tells the person at the terminal where kakunin listens, where it
+// keeps its data and keys, and what to do next. It names no secret: the
+// database URL may hold a password, so only its kind is shown.
+func welcome(w io.Writer, cfg *config.Config, addr, dialect string, noAdmin bool, given map[string]bool) {
+	local := "http://" + addr
+	fmt.Fprintf(w, "\nkakunin is listening on %s\n", local)
+	if cfg.PublicURL != local {
+		fmt.Fprintf(w, "  public URL  %s\n", cfg.PublicURL)
+	}
+	fmt.Fprintf(w, "  data        %s (%s database)\n", cfg.Data, dialect)
+	fmt.Fprintf(w, "  keys        %s (keyset %s)\n", cfg.KeyDir, cfg.Keyset)
+	if !noAdmin {
+		fmt.Fprintf(w, "  console     %s/console/login\n\n", cfg.PublicURL)
+		return
+	}
+	// No admin yet: the first account is the next step. The command names
+	// the same data directory; other storage and key settings are only
+	// pointed at (a database URL may hold a password).
+	staffAdd := "kakunin staff add you@example.jp --role admin"
+	if given["data"] {
+		staffAdd += " --data " + cfg.Data
+	}
+	for _, name := range []string{"database", "keyset", "key-dir"} {
+		if given[name] {
+			staffAdd += " (with serve's --database and key settings)"
+			break
+		}
+	}
+	fmt.Fprintf(w, "next: %s, or try kakunin demo\n\n", staffAdd)
+}
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// person rather than a log collector reads.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // serve runs the job queue and the HTTP server on ln until ctx ends, then

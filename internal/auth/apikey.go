@@ -16,8 +16,8 @@ const apiKeyPrefix = "kkn_"
 // its secret, which is shown once and never stored.
 func CreateAPIKey(ctx context.Context, db *store.DB, name string, now time.Time) (*kakunin.APIKey, string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return nil, "", kakunin.Errorf(kakunin.EINVALID, "an API key needs a name of 1 to 100 characters")
+	if err := CheckAPIKeyName(name); err != nil {
+		return nil, "", err
 	}
 	k := &kakunin.APIKey{ID: kakunin.NewID("key"), Name: name, CreatedAt: now}
 	secret := apiKeyPrefix + newToken()
@@ -25,6 +25,15 @@ func CreateAPIKey(ctx context.Context, db *store.DB, name string, now time.Time)
 		return nil, "", err
 	}
 	return k, secret, nil
+}
+
+// CheckAPIKeyName refuses a name CreateAPIKey would refuse, so the CLI can
+// say so before it opens anything.
+func CheckAPIKeyName(name string) error {
+	if name = strings.TrimSpace(name); name == "" || len(name) > 100 {
+		return kakunin.Errorf(kakunin.EINVALID, "an API key needs a name of 1 to 100 characters")
+	}
+	return nil
 }
 
 // CheckAPIKey returns the live key whose secret is given. The look-up is by

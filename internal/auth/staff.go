@@ -82,11 +82,20 @@ type NewAccount struct {
 	Secret   string // the TOTP seed, for authenticators that take it typed
 }
 
-// Add creates a staff account with a one-time password and a TOTP seed.
-func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewAccount, error) {
+// CheckStaffEmail refuses what cannot be a staff member's address, so the
+// CLI can say so before it opens anything.
+func CheckStaffEmail(email string) error {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || len(email) > 254 {
-		return nil, kakunin.Errorf(kakunin.EINVALID, "%q is not an e-mail address", email)
+		return kakunin.Errorf(kakunin.EINVALID, "%q is not an e-mail address", email)
+	}
+	return nil
+}
+
+// Add creates a staff account with a one-time password and a TOTP seed.
+func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewAccount, error) {
+	if err := CheckStaffEmail(email); err != nil {
+		return nil, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "kakunin", AccountName: strings.ToLower(email)})
 	if err != nil {

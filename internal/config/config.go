@@ -10,8 +10,9 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,102 +78,188 @@ type Config struct {
 	LogFormat string
 }
 
+// A Group is a set of settings that belong together. Each command registers
+// only the groups it reads, so its --help lists what it takes and nothing
+// else, and a variable of a group it does not take is not even looked at.
+type Group string
+
+// The groups, in the order --help lists them.
+const (
+	Server    Group = "server"    // where the service listens and how it is reached
+	Storage   Group = "storage"   // database and blob store
+	Keys      Group = "keys"      // key-encryption keyset, epoch keys, audit signing key
+	Webhook   Group = "webhook"   // decisions sent to the host platform
+	Uploads   Group = "uploads"   // upload links and the limits on images
+	Retention Group = "retention" // what is kept, and for how long
+	Staff     Group = "staff"     // read quota and sessions
+	Audit     Group = "audit"     // audit checkpoints
+	Mail      Group = "mail"      // SMTP and the operator's alerts
+	Incident  Group = "incident"  // incident desk and mass notification
+	Check     Group = "check"     // the exposure check "am I affected?"
+	Log       Group = "log"       // the service's logs
+)
+
+// All is every group: what kakunin serve takes.
+var All = []Group{Server, Storage, Keys, Webhook, Uploads, Retention, Staff, Audit, Mail, Incident, Check, Log}
+
+// Title is the group's heading in --help.
+func (g Group) Title() string {
+	switch g {
+	case Server:
+		return "Server"
+	case Storage:
+		return "Database and blob store"
+	case Keys:
+		return "Keys"
+	case Webhook:
+		return "Webhook to the host platform"
+	case Uploads:
+		return "Uploads"
+	case Retention:
+		return "Retention"
+	case Staff:
+		return "Staff sessions and read quota"
+	case Audit:
+		return "Audit checkpoints"
+	case Mail:
+		return "Mail and alerts"
+	case Incident:
+		return "Incident desk and mass notification"
+	case Check:
+		return "Exposure check (/check)"
+	case Log:
+		return "Logs"
+	}
+	return string(g)
+}
+
+// Flags names the group's flags, in --help order.
+func (g Group) Flags() []string {
+	var names []string
+	for _, o := range options {
+		if o.group == g {
+			names = append(names, o.name)
+		}
+	}
+	return names
+}
+
 type option struct {
+	group            Group
 	name, env, usage string
 	apply            func(fs *flag.FlagSet, c *Config)
 }
 
-// options lists every setting once: its flag, its variable, its default.
+// options lists every setting once: its group, its flag, its variable, its
+// default.
 var options = []option{
-	{"addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
-	{"public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
-	{"data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
-	{"database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
-	{"blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
-	{"keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
-	{"key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
-	{"webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
-	{"webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
-	{"upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour, "")
+	{Server, "addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
+	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
+
+	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
+	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
+	{Storage, "blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
+
+	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
+	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
+	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
+
+	{Webhook, "webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
+	{Webhook, "webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
+
+	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour)
 	}},
-	{"retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.RetainAfterDecision, "retain-after-decision", 0, "")
+	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
+	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
+
+	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.RetainAfterDecision, "retain-after-decision", 0)
 	}},
-	{"retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour, "")
+	{Retention, "retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour)
 	}},
-	{"retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Minute, "")
+	{Retention, "retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.RetentionInterval, "retention-interval", time.Minute)
 	}},
-	{"keep-birth-date", "KAKUNIN_KEEP_BIRTH_DATE", "keep the date of birth in the verification record (default: only adult yes/no)", func(fs *flag.FlagSet, c *Config) { fs.BoolVar(&c.KeepBirthDate, "keep-birth-date", false, "") }},
-	{"max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
-	{"max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
-	{"audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
-	{"audit-checkpoint-every", "KAKUNIN_AUDIT_CHECKPOINT_EVERY", "sign an audit checkpoint after this many events", func(fs *flag.FlagSet, c *Config) {
+	{Retention, "keep-birth-date", "KAKUNIN_KEEP_BIRTH_DATE", "keep the date of birth in the verification record (default: only adult yes/no)", func(fs *flag.FlagSet, c *Config) { fs.BoolVar(&c.KeepBirthDate, "keep-birth-date", false, "") }},
+
+	{Staff, "read-quota", "KAKUNIN_READ_QUOTA", "document images one reviewer may open per --read-quota-window before the account locks", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.ReadQuota, "read-quota", 60, "") }},
+	{Staff, "read-quota-window", "KAKUNIN_READ_QUOTA_WINDOW", "the rolling window of --read-quota", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ReadQuotaWindow, "read-quota-window", time.Hour)
+	}},
+	{Staff, "staff-idle-timeout", "KAKUNIN_STAFF_IDLE_TIMEOUT", "a staff session unused this long ends", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.StaffIdleTimeout, "staff-idle-timeout", 15*time.Minute)
+	}},
+	{Staff, "reauth-window", "KAKUNIN_REAUTH_WINDOW", "sensitive console actions need the second factor again after this long", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ReauthWindow, "reauth-window", 5*time.Minute)
+	}},
+
+	{Audit, "audit-checkpoint-every", "KAKUNIN_AUDIT_CHECKPOINT_EVERY", "sign an audit checkpoint after this many events", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.AuditCheckpointEvery, "audit-checkpoint-every", 1000, "")
 	}},
-	{"audit-checkpoint-interval", "KAKUNIN_AUDIT_CHECKPOINT_INTERVAL", "sign an audit checkpoint at least this often when there are new events", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", time.Minute, "")
+	{Audit, "audit-checkpoint-interval", "KAKUNIN_AUDIT_CHECKPOINT_INTERVAL", "sign an audit checkpoint at least this often when there are new events", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.AuditCheckpointInterval, "audit-checkpoint-interval", time.Minute)
 	}},
-	{"audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
+	{Audit, "audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", "", "")
 	}},
-	{"read-quota", "KAKUNIN_READ_QUOTA", "document images one reviewer may open per --read-quota-window before the account locks", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.ReadQuota, "read-quota", 60, "") }},
-	{"read-quota-window", "KAKUNIN_READ_QUOTA_WINDOW", "the rolling window of --read-quota", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.ReadQuotaWindow, "read-quota-window", time.Hour, "")
-	}},
-	{"staff-idle-timeout", "KAKUNIN_STAFF_IDLE_TIMEOUT", "a staff session unused this long ends", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.StaffIdleTimeout, "staff-idle-timeout", 15*time.Minute, "")
-	}},
-	{"reauth-window", "KAKUNIN_REAUTH_WINDOW", "sensitive console actions need the second factor again after this long", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.ReauthWindow, "reauth-window", 5*time.Minute, "")
-	}},
-	{"smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
-	{"mail-from", "KAKUNIN_MAIL_FROM", "sender address of kakunin's mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.MailFrom, "mail-from", "kakunin@localhost", "") }},
-	{"alert-webhook-url", "KAKUNIN_ALERT_WEBHOOK_URL", "where the operator's alerts (locked accounts, audit checkpoints) are posted, signed like --webhook-url; empty: none", func(fs *flag.FlagSet, c *Config) {
+
+	{Mail, "smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
+	{Mail, "mail-from", "KAKUNIN_MAIL_FROM", "sender address of kakunin's mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.MailFrom, "mail-from", "kakunin@localhost", "") }},
+	{Mail, "alert-webhook-url", "KAKUNIN_ALERT_WEBHOOK_URL", "where the operator's alerts (locked accounts, audit checkpoints) are posted, signed like --webhook-url; empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AlertWebhookURL, "alert-webhook-url", "", "")
 	}},
-	{"alert-webhook-secret", "KAKUNIN_ALERT_WEBHOOK_SECRET", "signing secret of --alert-webhook-url (default --webhook-secret)", func(fs *flag.FlagSet, c *Config) {
+	{Mail, "alert-webhook-secret", "KAKUNIN_ALERT_WEBHOOK_SECRET", "signing secret of --alert-webhook-url (default --webhook-secret)", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AlertWebhookSecret, "alert-webhook-secret", "", "")
 	}},
-	{"notice-stale-after", "KAKUNIN_NOTICE_STALE_AFTER", "an open incident with no public notice update for this long raises an alert to responders", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.NoticeStaleAfter, "notice-stale-after", 72*time.Hour, "")
+
+	{Incident, "notice-stale-after", "KAKUNIN_NOTICE_STALE_AFTER", "an open incident with no public notice update for this long raises an alert to responders", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.NoticeStaleAfter, "notice-stale-after", 72*time.Hour)
 	}},
-	{"notify-rate", "KAKUNIN_NOTIFY_RATE", "mass notification: messages a second each replica sends to affected members (0: no throttle)", func(fs *flag.FlagSet, c *Config) {
+	{Incident, "notify-rate", "KAKUNIN_NOTIFY_RATE", "mass notification: messages a second each replica sends to affected members (0: no throttle)", func(fs *flag.FlagSet, c *Config) {
 		fs.Float64Var(&c.NotifyRate, "notify-rate", 20, "")
 	}},
-	{"notify-connections", "KAKUNIN_NOTIFY_CONNECTIONS", "mass notification: SMTP sessions sending at once", func(fs *flag.FlagSet, c *Config) {
+	{Incident, "notify-connections", "KAKUNIN_NOTIFY_CONNECTIONS", "mass notification: SMTP sessions sending at once", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.NotifyConnections, "notify-connections", 2, "")
 	}},
-	{"notify-max-attempts", "KAKUNIN_NOTIFY_MAX_ATTEMPTS", "mass notification: attempts before a temporarily refused message counts as failed (retries back off from 1m, doubling, up to 6h)", func(fs *flag.FlagSet, c *Config) {
+	{Incident, "notify-max-attempts", "KAKUNIN_NOTIFY_MAX_ATTEMPTS", "mass notification: attempts before a temporarily refused message counts as failed (retries back off from 1m, doubling, up to 6h)", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.NotifyMaxAttempts, "notify-max-attempts", 10, "")
 	}},
-	{"notify-contact", "KAKUNIN_NOTIFY_CONTACT", "mass notification: where the letter tells members to ask questions, an address or a URL (default --mail-from)", func(fs *flag.FlagSet, c *Config) {
+	{Incident, "notify-contact", "KAKUNIN_NOTIFY_CONTACT", "mass notification: where the letter tells members to ask questions, an address or a URL (default --mail-from)", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.NotifyContact, "notify-contact", "", "")
 	}},
-	{"check-rate-client", "KAKUNIN_CHECK_RATE_CLIENT", "exposure check: checks one client (IP address) may send per hour; more get a calm 429", func(fs *flag.FlagSet, c *Config) {
+
+	{Check, "check-rate-client", "KAKUNIN_CHECK_RATE_CLIENT", "exposure check: checks one client (IP address) may send per hour; more get a calm 429", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.CheckRateClient, "check-rate-client", 10, "")
 	}},
-	{"check-rate-address", "KAKUNIN_CHECK_RATE_ADDRESS", "exposure check: answer mails one address may receive per 24 hours; more are silently not sent", func(fs *flag.FlagSet, c *Config) {
+	{Check, "check-rate-address", "KAKUNIN_CHECK_RATE_ADDRESS", "exposure check: answer mails one address may receive per 24 hours; more are silently not sent", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.CheckRateAddress, "check-rate-address", 3, "")
 	}},
-	{"check-no-account-mail", "KAKUNIN_CHECK_NO_ACCOUNT_MAIL", "exposure check: mail an address no account uses that none does (at most once a day per address; default: send nothing)", func(fs *flag.FlagSet, c *Config) {
+	{Check, "check-no-account-mail", "KAKUNIN_CHECK_NO_ACCOUNT_MAIL", "exposure check: mail an address no account uses that none does (at most once a day per address; default: send nothing)", func(fs *flag.FlagSet, c *Config) {
 		fs.BoolVar(&c.CheckNoAccountMail, "check-no-account-mail", false, "")
 	}},
-	{"check-spread", "KAKUNIN_CHECK_SPREAD", "exposure check: each answer job starts at a random delay up to this long, so a member's extra work cannot be timed from the form (0: at once)", func(fs *flag.FlagSet, c *Config) {
-		fs.DurationVar(&c.CheckSpread, "check-spread", 15*time.Second, "")
+	{Check, "check-spread", "KAKUNIN_CHECK_SPREAD", "exposure check: each answer job starts at a random delay up to this long, so a member's extra work cannot be timed from the form (0: at once)", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.CheckSpread, "check-spread", 15*time.Second)
 	}},
-	{"log-level", "KAKUNIN_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogLevel, "log-level", "info", "") }},
-	{"log-format", "KAKUNIN_LOG_FORMAT", "json or text", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogFormat, "log-format", "json", "") }},
+
+	{Log, "log-level", "KAKUNIN_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogLevel, "log-level", "info", "") }},
+	{Log, "log-format", "KAKUNIN_LOG_FORMAT", "json or text (default text on a terminal, json otherwise)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.LogFormat, "log-format", "json", "") }},
 }
 
-// FlagSet returns a flag set for command name carrying every setting, bound
-// to c, with usage text that names each variable and default.
-func FlagSet(name string, c *Config, out io.Writer) *flag.FlagSet {
+// FlagSet returns a flag set for command name carrying the settings of the
+// given groups, bound to c, with usage text that names each variable and
+// default. Settings of other groups are set to their defaults in c, so the
+// rest of the program sees a whole Config whichever command runs.
+func FlagSet(name string, c *Config, out io.Writer, groups ...Group) *flag.FlagSet {
+	defaults := flag.NewFlagSet("defaults", flag.ContinueOnError)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	for _, o := range options {
+		if !slices.Contains(groups, o.group) {
+			o.apply(defaults, c)
+			continue
+		}
 		o.apply(fs, c)
 		f := fs.Lookup(o.name)
 		f.Usage = o.usage + " [$" + o.env + "]"
@@ -180,23 +267,50 @@ func FlagSet(name string, c *Config, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// ApplyEnv sets, from the environment, every setting whose flag was not
-// given on the command line. Call it after fs.Parse.
+// ApplyEnv sets, from the environment, every setting of fs whose flag was
+// not given on the command line. Call it after fs.Parse. Afterwards
+// fs.Visit visits the settings given either way.
 func ApplyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, o := range options {
-		if given[o.name] {
+		if given[o.name] || fs.Lookup(o.name) == nil {
 			continue
 		}
 		if v := getenv(o.env); v != "" {
 			if err := fs.Set(o.name, v); err != nil {
-				return fmt.Errorf("%s: %w", o.env, err)
+				return fmt.Errorf("%s=%q: %w", o.env, v, err)
 			}
 		}
 	}
 	return nil
 }
+
+// durationValue is a time.Duration flag whose error says what a good value
+// looks like: "5" (no unit) is the mistake people make.
+type durationValue time.Duration
+
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration) {
+	*p = value
+	fs.Var((*durationValue)(p), name, "")
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+			return errors.New("use a unit: 24h, 90m")
+		}
+		return errors.New("not a duration; use a number and a unit: 24h, 90m, 30s")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string { return (*time.Duration)(d).String() }
+
+// Get makes durationValue a flag.Getter, like the standard duration flag.
+func (d *durationValue) Get() any { return time.Duration(*d) }
 
 // Finish fills derived defaults and validates the whole config.
 func (c *Config) Finish() error {
@@ -307,21 +421,4 @@ func (c *Config) Finish() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: json or text", c.LogFormat))
 	}
 	return errors.Join(errs...)
-}
-
-// Parse is FlagSet + Parse + ApplyEnv + Finish for commands that take no
-// other flags. It returns the remaining arguments.
-func Parse(name string, args []string, out io.Writer) (*Config, []string, error) {
-	var c Config
-	fs := FlagSet(name, &c, out)
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	if err := ApplyEnv(fs, os.Getenv); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Finish(); err != nil {
-		return nil, nil, err
-	}
-	return &c, fs.Args(), nil
 }

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"flag"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +14,7 @@ import (
 func parse(t *testing.T, args []string, env map[string]string) (*Config, error) {
 	t.Helper()
 	var c Config
-	fs := FlagSet("test", &c, io.Discard)
+	fs := FlagSet("test", &c, io.Discard, All...)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -103,5 +106,95 @@ func TestBadSettingsAreRefusedWithTheirNames(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: err = %v, want mention of %s", tc.args, tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestABadDurationSaysWhatAGoodOneLooksLike(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--upload-link-ttl", "5"}, nil, "use a unit: 24h, 90m"},
+		{[]string{"--check-spread", "soon"}, nil, "use a number and a unit: 24h, 90m, 30s"},
+		{nil, map[string]string{"KAKUNIN_RETENTION_INTERVAL": "60"}, `KAKUNIN_RETENTION_INTERVAL="60": use a unit: 24h, 90m`},
+	} {
+		_, err := parse(t, tc.args, tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: err = %v, want %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	if c, err := parse(t, []string{"--upload-link-ttl", "90m"}, nil); err != nil || c.UploadLinkTTL != 90*time.Minute {
+		t.Errorf("--upload-link-ttl 90m: %v (%v)", c, err)
+	}
+}
+
+func TestACommandTakesOnlyItsGroupsAndSeesDefaultsForTheRest(t *testing.T) {
+	var c Config
+	fs := FlagSet("staff add", &c, io.Discard, Storage, Keys)
+	if err := fs.Parse([]string{"--data", "/tmp/kk"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--smtp-url", "smtp://mail.example:25"}); err == nil {
+		t.Error("a command without the mail group took --smtp-url")
+	}
+	// A variable of a group the command does not take is not read, even
+	// when it would not parse.
+	env := map[string]string{"KAKUNIN_UPLOAD_LINK_TTL": "soon", "KAKUNIN_KEY_DIR": "/tmp/kk-keys"}
+	if err := ApplyEnv(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("ApplyEnv read a variable of another group: %v", err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != "/tmp/kk" || c.KeyDir != "/tmp/kk-keys" || c.UploadLinkTTL != 24*time.Hour || c.MailFrom != "kakunin@localhost" || c.Addr != "127.0.0.1:8080" {
+		t.Errorf("config: %+v", c)
+	}
+}
+
+func TestEveryFlagBelongsToOneListedGroup(t *testing.T) {
+	seen := map[string]Group{}
+	for _, g := range All {
+		if g.Title() == string(g) {
+			t.Errorf("group %s has no title", g)
+		}
+		for _, name := range g.Flags() {
+			if prev, dup := seen[name]; dup {
+				t.Errorf("--%s is in %s and %s", name, prev, g)
+			}
+			seen[name] = g
+		}
+	}
+	var c Config
+	fs := FlagSet("serve", &c, io.Discard, All...)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		if _, ok := seen[f.Name]; !ok {
+			t.Errorf("--%s is in no group", f.Name)
+		}
+	})
+	if n != len(seen) || n != len(options) {
+		t.Errorf("serve takes %d flags, groups list %d, options %d", n, len(seen), len(options))
+	}
+}
+
+// The flag names, variables and defaults are documented in the README and
+// used by deployments: testdata/flags.txt pins them, taken from the
+// release before the settings were split into groups.
+func TestEveryFlagKeepsItsNameVariableAndDefault(t *testing.T) {
+	var c Config
+	fs := FlagSet("serve", &c, io.Discard, All...)
+	var got []string
+	fs.VisitAll(func(f *flag.Flag) {
+		env := f.Usage[strings.LastIndex(f.Usage, "[$")+2 : len(f.Usage)-1]
+		got = append(got, fmt.Sprintf("--%s %s default %q", f.Name, env, f.DefValue))
+	})
+	want, err := os.ReadFile("testdata/flags.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(got, "\n") + "\n"; g != string(want) {
+		t.Errorf("flags changed:\n got:\n%s\nwant:\n%s", g, want)
 	}
 }
