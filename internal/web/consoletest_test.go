@@ -46,7 +46,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 		OriginOf: func(ip string) string { return "origin-of-" + ip }}
 	c.srv.Exposure = newTestExposure(c)   // check_test.go
 	c.srv.Incidents = newTestIncidents(c) // incidents_test.go
-	c.srv.MassMail = newTestMassMail(c)       // notification_test.go
+	c.srv.MassMail = newTestMassMail(c)   // notification_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -41,16 +41,15 @@ type notificationView struct {
 	errCode, errText string
 }
 
-func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) {
-	s.renderNotification(w, r, http.StatusOK, notificationView{})
+func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderNotification(w, r, http.StatusOK, notificationView{})
 }
 
-func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) {
+func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) error {
 	ctx := r.Context()
 	inc, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	_, werr := incident.QueryOf(inc)
 	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: inc.ID, IncidentTitle: inc.Title,
@@ -75,8 +74,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 	if c != nil && c.StartedAt != nil {
 		p, err := s.MassMail.Progress(ctx, inc.ID)
 		if err != nil {
-			s.consoleError(w, r, err)
-			return
+			return err
 		}
 		data.Progress = progressView(p)
 		if c.State == store.CampaignSending || p.Enqueuing {
@@ -94,6 +92,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 		data.Notice = "notification.done.resumed"
 	}
 	s.render(w, r, status, "notification", data)
+	return nil
 }
 
 func progressView(p *massmail.Progress) *pages.NotificationProgress {
@@ -145,34 +144,33 @@ func chart(buckets []massmail.Bucket, per int) pages.NotificationChart {
 	return ch
 }
 
-func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxNotificationForm)
 	id, t := r.PathValue("id"), notificationText(r)
 	_, err := s.MassMail.Save(r.Context(), id, t)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"/preview", http.StatusSeeOther)
+		return nil
 	case kakunin.EINVALID:
-		s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
+		return s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
 	}
+	return err
 }
 
 // previewNotification writes the saved letter for a sample affected member
 // in both languages (audited: it shows which documents a member sent).
-func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	_, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	if c == nil {
 		http.Redirect(w, r, notificationURL(r.PathValue("id")), http.StatusSeeOther)
-		return
+		return nil
 	}
 	p, err := s.MassMail.Preview(ctx, r.PathValue("id"))
 	switch kakunin.ErrorCode(err) {
@@ -181,27 +179,26 @@ func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("done") == "" {
 			r.URL.RawQuery = "done=saved"
 		}
-		s.renderNotification(w, r, http.StatusOK, v)
+		return s.renderNotification(w, r, http.StatusOK, v)
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "no_window"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "no_window"})
 	}
+	return err
 }
 
-func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	_, err := s.MassMail.Start(r.Context(), id)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"?done=started", http.StatusSeeOther)
+		return nil
 	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
 		// Not previewed as it stands, already started, or no window: say
 		// which, change nothing.
 		inc, c, cerr := s.MassMail.Campaign(r.Context(), id)
 		if cerr != nil {
-			s.consoleError(w, r, cerr)
-			return
+			return cerr
 		}
 		code := "not_previewed"
 		if _, werr := incident.QueryOf(inc); werr != nil {
@@ -209,21 +206,20 @@ func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) {
 		} else if c != nil && c.State != store.CampaignDraft {
 			code = "started"
 		}
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
 	}
+	return err
 }
 
-func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) {
-	s.setNotificationPaused(w, r, true)
+func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) error {
+	return s.setNotificationPaused(w, r, true)
 }
 
-func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) {
-	s.setNotificationPaused(w, r, false)
+func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) error {
+	return s.setNotificationPaused(w, r, false)
 }
 
-func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, paused bool) {
+func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
 	id := r.PathValue("id")
 	var err error
 	done := "paused"
@@ -235,9 +231,9 @@ func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, p
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"?done="+done, http.StatusSeeOther)
+		return nil
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
 	}
+	return err
 }
