@@ -51,7 +51,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("pages: %w", err)
 	}
 	srv := &web.Server{
-		DB: a.db, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
+		APIKeys: &auth.APIKeys{DB: a.db}, Verifications: a.verifications, Documents: a.documents, Review: a.review, Staff: a.staff,
 		Audit: a.audit, OriginOf: a.originOf, Pages: renderer, Log: a.log, MaxUploadBytes: int64(a.cfg.MaxUploadMB) << 20,
 		Notices: &publicnotice.Service{DB: a.db, Audit: a.audit, Now: time.Now}, PublicURL: a.cfg.PublicURL, Incidents: a.incidents,
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,

@@ -59,14 +59,12 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	pf, f, ok := s.auditFilter(r)
 	data := pages.AuditLog{Base: s.staffBase(w, r), Filter: pf, Actions: audit.Actions}
 	ctx := r.Context()
-	head, _, err := s.DB.AuditHead(ctx)
+	sum, err := s.Audit.Summary(ctx)
 	if err != nil {
 		return err
 	}
-	data.TotalEvents = head
-	if cp, found, err := s.DB.LatestAuditCheckpoint(ctx); err != nil {
-		return err
-	} else if found {
+	data.TotalEvents = sum.Events
+	if cp := sum.Checkpoint; cp != nil {
 		at := cp.At
 		data.CheckpointSize, data.CheckpointAt = cp.Size, &at
 	}
@@ -130,7 +128,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="kakunin-audit-%s-%s.jsonl"`,
 		from.UTC().Format("20060102T1504Z"), to.UTC().Format("20060102T1504Z")))
-	if _, err := audit.Export(ctx, s.DB, from, to, w); err != nil {
+	if _, err := s.Audit.Export(ctx, from, to, w); err != nil {
 		// Headers are gone; the log says why the download is short.
 		s.logInternal(r, err)
 	}
@@ -168,14 +166,11 @@ func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) error {
 	if !asJSON {
 		iq.MaxReads = 1 // the page lists the newest reads itself, below
 	}
-	rep, err := incident.Scope(ctx, s.DB, iq)
-	if err != nil {
-		return err
+	newest := readsShown
+	if asJSON {
+		newest = 0 // the download has every read in the report
 	}
-	err = s.Audit.Append(ctx, audit.Event{Action: audit.IncidentScoped, Actor: audit.ActorFrom(ctx), Subject: "scope",
-		Origin: audit.OriginFrom(ctx), Detail: map[string]string{
-			"from": iq.From.UTC().Format(time.RFC3339), "to": iq.To.UTC().Format(time.RFC3339),
-			"keys_exposed": strconv.FormatBool(iq.KeysExposed), "documents": strconv.FormatInt(rep.Documents.Existing, 10), "via": "console"}})
+	rep, reads, err := s.Incidents.ScopeRecorded(ctx, iq, "console", newest)
 	if err != nil {
 		return err
 	}
@@ -184,14 +179,6 @@ func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) error {
 			from.UTC().Format("20060102T1504Z"), to.UTC().Format("20060102T1504Z")))
 		writeJSON(w, http.StatusOK, rep)
 		return nil
-	}
-	var reads []incident.Read
-	err = incident.NewestReads(ctx, s.DB, iq, readsShown, func(rd incident.Read) error {
-		reads = append(reads, rd)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	data.Report = scopePage(rep, reads)
 	jq := url.Values{"from": {data.From}, "to": {data.To}, "format": {"json"}}

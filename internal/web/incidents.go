@@ -72,34 +72,15 @@ func (s *Server) incidentNow() time.Time {
 }
 
 func (s *Server) renderIncidents(w http.ResponseWriter, r *http.Request, status int, form pages.IncidentForm, errCode string) error {
-	ctx := r.Context()
-	all, err := s.Incidents.List(ctx)
+	rows, err := s.Incidents.Desk(r.Context())
 	if err != nil {
 		return err
 	}
 	data := pages.ConsoleIncidents{Base: s.staffBase(w, r), CanEdit: canEditIncidents(r), Form: form, ErrorCode: errCode}
-	now := s.incidentNow()
-	for _, in := range all {
-		items, err := s.Incidents.CertifierItems(ctx, in.ID)
-		if err != nil {
-			return err
-		}
-		pub, err := s.Incidents.Public(ctx, in)
-		if err != nil {
-			return err
-		}
-		// The list does not scope every window: the people count matters
-		// only on the incident's own page, where the reasons are shown.
-		a := incident.Assess(in, items, incident.Facts{}, now)
-		row := pages.IncidentRow{ID: in.ID, Title: in.Title, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
-			Required: a.Required, Overdue: len(a.Overdue()), LastPublic: pub.Last, Stale: pub.Stale}
-		for _, o := range a.Obligations {
-			if o.Status == incident.StatusDue && (row.NextDue == nil || o.DueAt.Before(*row.NextDue)) {
-				due := o.DueAt
-				row.NextDue = &due
-			}
-		}
-		data.Incidents = append(data.Incidents, row)
+	for _, row := range rows {
+		in := row.Incident
+		data.Incidents = append(data.Incidents, pages.IncidentRow{ID: in.ID, Title: in.Title, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
+			Required: row.Required, Overdue: row.Overdue, NextDue: row.NextDue, LastPublic: row.Public.Last, Stale: row.Public.Stale})
 	}
 	s.render(w, r, status, "console_incidents", data)
 	return nil
@@ -134,38 +115,17 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
 // renderIncident shows an incident; form, when not nil, is the edit form
 // as typed (after an error).
 func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status int, id string, form *pages.IncidentForm, errCode string) error {
-	ctx := r.Context()
-	in, err := s.Incidents.Get(ctx, id)
+	v, err := s.Incidents.View(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	items, err := s.Incidents.CertifierItems(ctx, id)
-	if err != nil {
-		return err
-	}
-	facts, rep, err := s.Incidents.Count(ctx, in)
-	if err != nil {
-		return err
-	}
-	pub, err := s.Incidents.Public(ctx, in)
-	if err != nil {
-		return err
-	}
-	timeline, err := s.Incidents.Timeline(ctx, id)
-	if err != nil {
-		return err
-	}
-	notices, err := s.Notices.OfIncident(ctx, id)
-	if err != nil {
-		return err
-	}
+	in := v.Incident
 	base := s.staffBase(w, r)
 	lang := base.Lang
-	now := s.incidentNow()
 	data := pages.ConsoleIncident{Base: base, Record: incidentRecord(in), CanEdit: canEditIncidents(r), ErrorCode: errCode,
-		Deadlines: deadlinesView(incident.Assess(in, items, facts, now), lang), Scope: scopeView(rep),
-		LastPublic: pub.Last, Stale: pub.Stale, StaleReason: pub.Reason.Text(lang),
-		Now: incidentLocal(now), ReportURL: "/console/incidents/" + id + "/report",
+		Deadlines: deadlinesView(v.Assessment, lang), Scope: scopeView(v.Scope),
+		LastPublic: v.Public.Last, Stale: v.Public.Stale, StaleReason: v.Public.Reason.Text(lang),
+		Now: incidentLocal(v.At), ReportURL: "/console/incidents/" + id + "/report", NextStatuses: v.NextStatuses,
 		NotifyURL: "/console/incidents/" + id + "/notification", NewNoticeURL: "/console/notices?incident=" + url.QueryEscape(id)}
 	if msg, ok := incidentDone[r.URL.Query().Get("done")]; ok && errCode == "" {
 		data.Notice = msg
@@ -175,19 +135,13 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	} else {
 		data.Form = incidentFormOf(in)
 	}
-	for _, st := range kakunin.IncidentStatuses {
-		if st.Rank() > in.Status.Rank() {
-			data.NextStatuses = append(data.NextStatuses, st)
-		}
-	}
-	for _, u := range timeline {
+	for _, u := range v.Timeline {
 		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
 	}
-	for _, it := range items {
-		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt,
-			Overdue: it.DoneAt == nil && now.After(it.DueAt)})
+	for _, it := range v.Items {
+		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt, Overdue: it.Overdue})
 	}
-	for _, n := range notices {
+	for _, n := range v.Notices {
 		data.Notices = append(data.Notices, pages.IncidentNoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}

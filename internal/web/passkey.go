@@ -61,7 +61,7 @@ var passkeyErrors = []string{"name", "failed", "cancelled", "limit", "unavailabl
 
 func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) error {
 	st := staffFrom(r.Context())
-	keys, err := s.DB.PasskeysOfStaff(r.Context(), st.ID)
+	keys, err := s.Staff.Passkeys(r.Context(), st.ID)
 	if err != nil {
 		return err
 	}

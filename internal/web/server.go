@@ -19,14 +19,12 @@ import (
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/review"
-	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
 // Server holds what the handlers need.
 type Server struct {
-	DB             *store.DB
 	Verifications  *verification.Service
 	Documents      *document.Service
 	Review         *review.Service
@@ -34,6 +32,7 @@ type Server struct {
 	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
+	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log

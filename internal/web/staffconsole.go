@@ -84,7 +84,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) staffList(w http.ResponseWriter, r *http.Request) error {
 	me := staffFrom(r.Context())
-	all, err := s.DB.ListStaff(r.Context())
+	all, err := s.Staff.List(r.Context())
 	if err != nil {
 		return err
 	}
@@ -133,26 +133,14 @@ func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) erro
 		s.render(w, r, http.StatusOK, "verification_lookup", data)
 		return nil
 	}
-	if len(q) > 200 {
+	vs, left, err := s.Verifications.Lookup(r.Context(), q)
+	if kakunin.ErrorCode(err) == kakunin.EINVALID {
 		data.ErrorCode = "invalid"
 		s.render(w, r, http.StatusBadRequest, "verification_lookup", data)
 		return nil
 	}
-	var vs []*kakunin.Verification
-	left := false
-	if strings.HasPrefix(q, "ver_") {
-		v, err := s.DB.Verification(r.Context(), q)
-		if err != nil && kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
-			return err
-		}
-		if v != nil {
-			vs = append(vs, v)
-		}
-	} else {
-		var err error
-		if vs, left, err = s.DB.VerificationsOfExternalID(r.Context(), q); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	if len(vs) == 0 {
 		data.ErrorCode = "not_found"
