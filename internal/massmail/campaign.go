@@ -316,6 +316,11 @@ func (s *Service) Progress(ctx context.Context, incidentID string) (*Progress, e
 	if c == nil {
 		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "the incident has no notification campaign")
 	}
+	return s.progress(ctx, c)
+}
+
+// progress is Progress of a campaign already read.
+func (s *Service) progress(ctx context.Context, c *store.Campaign) (*Progress, error) {
 	p := &Progress{Campaign: c, Pending: c.Pending(), Enqueuing: c.StartedAt != nil && c.EnqueuedAt == nil, BucketMinutes: 1}
 	if c.StartedAt == nil {
 		return p, nil

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/massmail"
-	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -47,20 +45,17 @@ func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) error {
 	ctx := r.Context()
-	inc, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
+	c, err := s.MassMail.View(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	_, werr := incident.QueryOf(inc)
-	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: inc.ID, IncidentTitle: inc.Title,
-		WindowKnown: werr == nil, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder,
+	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: c.Incident.ID, IncidentTitle: c.Incident.Title,
+		WindowKnown: c.WindowKnown, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder, Previewed: c.Previewed,
 		ErrorCode: v.errCode, ErrorDetail: v.errText}
-	text := massmail.DefaultText()
-	if c != nil {
-		text = massmail.TextOf(c)
-		data.State = c.State
-		data.Previewed = c.PreviewedAt != nil && !c.PreviewedAt.Before(c.UpdatedAt)
+	if c.Campaign != nil {
+		data.State = c.Campaign.State
 	}
+	text := c.Text
 	if v.form != nil {
 		text = *v.form
 	}
@@ -71,15 +66,11 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 			EN: pages.NotificationLetter{Lang: string(p.EN.Lang), Subject: p.EN.Subject, Body: p.EN.Body}}
 		data.Previewed = true
 	}
-	if c != nil && c.StartedAt != nil {
-		p, err := s.MassMail.Progress(ctx, inc.ID)
-		if err != nil {
-			return err
-		}
-		data.Progress = progressView(p)
-		if c.State == store.CampaignSending || p.Enqueuing {
-			data.Refresh = notificationRefresh
-		}
+	if c.Progress != nil {
+		data.Progress = progressView(c.Progress)
+	}
+	if c.Live {
+		data.Refresh = notificationRefresh
 	}
 	switch r.URL.Query().Get("done") {
 	case "saved":
@@ -196,17 +187,15 @@ func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) error
 	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
 		// Not previewed as it stands, already started, or no window: say
 		// which, change nothing.
-		inc, c, cerr := s.MassMail.Campaign(r.Context(), id)
-		if cerr != nil {
-			return cerr
+		c, verr := s.MassMail.View(r.Context(), id)
+		if verr != nil {
+			return verr
 		}
-		code := "not_previewed"
-		if _, werr := incident.QueryOf(inc); werr != nil {
-			code = "no_window"
-		} else if c != nil && c.State != store.CampaignDraft {
-			code = "started"
+		why := c.StartRefusal()
+		if why == "" {
+			why = massmail.RefusedNotPreviewed // changed since Start looked: ask to look again
 		}
-		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(why)})
 	}
 	return err
 }
