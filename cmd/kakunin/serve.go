@@ -58,7 +58,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		Exposure: a.exposure,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
-		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
+		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
 	httpServer := &http.Server{

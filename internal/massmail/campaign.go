@@ -19,6 +19,7 @@ import (
 type Service struct {
 	DB    *store.DB
 	Audit *audit.Log
+	Log   *slog.Logger // required
 	Now   func() time.Time
 	// PublicURL is where members find the notices ({{.NoticesURL}} is
 	// PublicURL + "/notices"); Contact fills {{.Contact}}.
@@ -225,7 +226,7 @@ func (s *Service) Start(ctx context.Context, incidentID string) (*store.Campaign
 	c.State, c.StartedAt = store.CampaignSending, &now
 	if s.OnStart != nil {
 		if err := s.OnStart(ctx, incidentID); err != nil {
-			slog.ErrorContext(ctx, "notification: recording the start on the incident", "campaign", c.ID, "err", err)
+			s.Log.ErrorContext(ctx, "notification: recording the start on the incident", "campaign", c.ID, "err", err)
 		}
 	}
 	return c, nil
