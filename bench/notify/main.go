@@ -118,7 +118,7 @@ func run(ctx context.Context, o options) error {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	al := &audit.Log{DB: db, Now: time.Now}
-	svc := &massmail.Service{DB: db, Audit: al, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
+	svc := &massmail.Service{DB: db, Audit: al, Log: log, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
 	actx := audit.WithActor(ctx, "cli")
 	if _, err := svc.Save(actx, inc.ID, massmail.DefaultText()); err != nil {
 		return err
@@ -131,7 +131,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	mailer, err := mail.NewSMTPMailer("smtp://"+addr+"?tls=none", "kakunin@example.jp", mail.WithLogger(log))
+	mailer, err := mail.NewSMTPMailer("smtp://"+addr+"?tls=none", "kakunin@example.jp", log)
 	if err != nil {
 		return err
 	}

@@ -68,12 +68,11 @@ func quietLogger(w io.Writer) *slog.Logger {
 // (serve); without, it can only enqueue (CLI commands).
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
-	slog.SetDefault(log) // River's migrator logs to the default logger
 	var err error
 	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect()); err != nil {
+	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -114,11 +113,11 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 
 	var workers *river.Workers
 	var jcfg jobs.Config
-	jcfg.Logger = log
+	jcfg.Log = log
 	if withWorkers {
 		workers = river.NewWorkers()
 		document.Register(workers, a.documents)
-		mailer, err := mail.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom, mail.WithLogger(log))
+		mailer, err := mail.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom, log)
 		if err != nil {
 			a.close()
 			return nil, err

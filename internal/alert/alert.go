@@ -141,23 +141,23 @@ func (MailArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// Register adds the alert workers to workers. A nil m is taken as mail
-// disabled (as NewSMTPMailer("", …) returns); a nil log as slog.Default().
+// Register adds the alert workers to workers, logging to log (required).
+// A nil m is taken as mail disabled (as NewSMTPMailer("", …) returns).
 func Register(workers *river.Workers, m mail.Mailer, db *store.DB, log *slog.Logger) {
 	if log == nil {
-		log = slog.Default()
+		panic("alert.Register: no logger")
 	}
 	if m == nil {
 		m = mail.Disabled(log)
 	}
-	river.AddWorker(workers, &fanoutWorker{db: db, log: log})
-	river.AddWorker(workers, &mailWorker{mailer: m, db: db, log: log})
+	river.AddWorker(workers, &fanoutWorker{db: db, Log: log})
+	river.AddWorker(workers, &mailWorker{mailer: m, db: db, Log: log})
 }
 
 type fanoutWorker struct {
 	river.WorkerDefaults[FanoutArgs]
 	db  *store.DB
-	log *slog.Logger
+	Log *slog.Logger
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
@@ -170,7 +170,7 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 	if len(ids) == 0 {
 		// Retrying would not create an admin; the webhook still carries
 		// the alert, and this line puts it in front of whoever reads logs.
-		w.log.WarnContext(ctx, "alert not mailed: there is no active "+string(role), "alert_id", a.ID, "kind", a.Alert.Kind, "staff_id", a.Alert.StaffID)
+		w.Log.WarnContext(ctx, "alert not mailed: there is no active "+string(role), "alert_id", a.ID, "kind", a.Alert.Kind, "staff_id", a.Alert.StaffID)
 		return nil
 	}
 	// The worker's context carries the River client that runs it; its
@@ -186,7 +186,7 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 	if _, err := client.InsertMany(ctx, params); err != nil {
 		return fmt.Errorf("alert %s: queue mail: %w", a.ID, err)
 	}
-	w.log.InfoContext(ctx, "alert mail queued", "alert_id", a.ID, "kind", a.Alert.Kind, "role", string(role), "recipients", len(ids))
+	w.Log.InfoContext(ctx, "alert mail queued", "alert_id", a.ID, "kind", a.Alert.Kind, "role", string(role), "recipients", len(ids))
 	return nil
 }
 
@@ -194,7 +194,7 @@ type mailWorker struct {
 	river.WorkerDefaults[MailArgs]
 	mailer mail.Mailer
 	db     *store.DB
-	log    *slog.Logger
+	Log    *slog.Logger
 }
 
 // Timeout leaves room for a slow server: connecting and three exchanges
@@ -206,7 +206,7 @@ func (w *mailWorker) Timeout(*river.Job[MailArgs]) time.Duration { return 3 * ma
 // is logged by staff ID and completes the job, since retrying cannot help.
 func (w *mailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 	a := job.Args
-	log := w.log.With("alert_id", a.AlertID, "kind", a.Alert.Kind, "recipient", a.RecipientID)
+	log := w.Log.With("alert_id", a.AlertID, "kind", a.Alert.Kind, "recipient", a.RecipientID)
 	role := recipients(a.Alert)
 	email, err := w.db.ActiveStaffEmail(ctx, a.RecipientID, role)
 	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {

@@ -103,7 +103,8 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.db.Close() })
-	if err := jobs.Migrate(ctx, e.db.SQL(), e.db.Dialect()); err != nil {
+	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := jobs.Migrate(ctx, e.db.SQL(), e.db.Dialect(), quiet); err != nil {
 		t.Fatal(err)
 	}
 	names := o.staff
@@ -119,7 +120,7 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 		e.smtp = mailtest.Start(t, o.server)
 		url = e.smtp.URL("smtp", "", "")
 	}
-	mailer, err := mail.NewSMTPMailer(url, from, mail.WithTimeout(5*time.Second), mail.WithLogger(log))
+	mailer, err := mail.NewSMTPMailer(url, from, log, mail.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +134,7 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 	workers := river.NewWorkers()
 	alert.Register(workers, mailer, e.db, log)
 	river.AddWorker(workers, hook)
-	e.queue, err = jobs.New(ctx, e.db.SQL(), e.db.Dialect(), workers, jobs.Config{
-		Logger:            slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		FetchPollInterval: 50 * time.Millisecond,
-	})
+	e.queue, err = jobs.New(ctx, e.db.SQL(), e.db.Dialect(), workers, jobs.Config{Log: quiet, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type Checkpointer struct {
 	// stores, after File. An error is logged; the checkpoint stays stored.
 	Publish func(ctx context.Context, cp Checkpoint) error
 
-	Log *slog.Logger
+	Log *slog.Logger // required
 	Now func() time.Time
 
 	initOnce sync.Once
@@ -87,13 +87,6 @@ func (c *Checkpointer) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (c *Checkpointer) log() *slog.Logger {
-	if c.Log != nil {
-		return c.Log
-	}
-	return slog.Default()
-}
-
 // Run signs checkpoints until ctx ends, then signs a last one covering the
 // events appended before the stop, and returns nil. Errors (a database
 // that is down, a chain that does not extend the last checkpoint) are
@@ -116,14 +109,14 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			if _, err := c.Checkpoint(final, true); err != nil {
-				c.log().Error("audit checkpoint at shutdown", "err", err)
+				c.Log.Error("audit checkpoint at shutdown", "err", err)
 			}
 			return nil
 		case <-t.C:
 		case <-c.nudge:
 		}
 		if _, err := c.Checkpoint(ctx, false); err != nil && ctx.Err() == nil {
-			c.log().Error("audit checkpoint", "err", err)
+			c.Log.Error("audit checkpoint", "err", err)
 		}
 	}
 }
@@ -199,7 +192,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, force bool) (*Checkpoint,
 		return nil, nil // another replica signed this head first
 	}
 	c.lastSize.Store(cp.Size)
-	c.log().Info("audit checkpoint signed", "size", cp.Size)
+	c.Log.Info("audit checkpoint signed", "size", cp.Size)
 	var errs []error
 	if c.File != "" {
 		if err := AppendCheckpointFile(c.File, cp); err != nil {

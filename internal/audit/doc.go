@@ -78,7 +78,7 @@
 //	signer, err := audit.LoadOrCreateSigner(cfg.AuditKey)
 //	log := &audit.Log{DB: db, Now: time.Now}
 //	cp := &audit.Checkpointer{DB: db, Signer: signer, Every: cfg.AuditCheckpointEvery,
-//		Interval: cfg.AuditCheckpointInterval, File: cfg.AuditCheckpointFile, Publish: …}
+//		Interval: cfg.AuditCheckpointInterval, File: cfg.AuditCheckpointFile, Publish: …, Log: logger}
 //	log.OnCommit = cp.Nudge
 //	go log.Run(ctx) // group commit until ctx ends; Append then commits on its own
 //	go cp.Run(ctx)  // signs a last checkpoint when ctx ends

@@ -175,6 +175,37 @@ func Export(ctx context.Context, db *store.DB, from, to time.Time, w io.Writer) 
 	return n, nil
 }
 
+// Export writes the events of [from, to) to w as JSON lines (the package's
+// Export, over this log's database).
+func (l *Log) Export(ctx context.Context, from, to time.Time, w io.Writer) (int, error) {
+	return Export(ctx, l.DB, from, to, w)
+}
+
+// Summary is how long the log is and how much of it a signed checkpoint
+// covers.
+type Summary struct {
+	Events int64 // the head: events ever appended
+	// Checkpoint is the newest signed checkpoint; nil while none is.
+	Checkpoint *store.AuditCheckpointRecord
+}
+
+// Summary returns the log's length and newest checkpoint.
+func (l *Log) Summary(ctx context.Context) (Summary, error) {
+	head, _, err := l.DB.AuditHead(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{Events: head}
+	cp, found, err := l.DB.LatestAuditCheckpoint(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	if found {
+		sum.Checkpoint = &cp
+	}
+	return sum, nil
+}
+
 func prevHash(ctx context.Context, db *store.DB, seq int64) ([]byte, error) {
 	if seq == 1 {
 		return Genesis(), nil

@@ -117,3 +117,27 @@ func seqs(evs []audit.Event) []int64 {
 	}
 	return out
 }
+
+func TestSummaryCountsTheEventsAndNamesTheNewestCheckpoint(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := openDB(t, dsn)
+		l := newLog(db)
+		if sum, err := l.Summary(ctx); err != nil || sum.Events != 0 || sum.Checkpoint != nil {
+			t.Fatalf("empty log: %+v, %v", sum, err)
+		}
+		appendN(t, l, 0, 3)
+		cp := &audit.Checkpointer{Log: quiet, DB: db, Signer: newSigner(t), Every: 1, Interval: time.Hour, Now: func() time.Time { return t0 }}
+		if _, err := cp.Checkpoint(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, l, 3, 2)
+		sum, err := l.Summary(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Events != 5 || sum.Checkpoint == nil || sum.Checkpoint.Size != 3 || !sum.Checkpoint.At.Equal(t0) {
+			t.Fatalf("summary %+v (checkpoint %+v), want 5 events and the checkpoint at 3", sum, sum.Checkpoint)
+		}
+	})
+}

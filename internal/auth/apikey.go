@@ -44,3 +44,13 @@ func CheckAPIKey(ctx context.Context, db *store.DB, secret string) (*kakunin.API
 	}
 	return db.APIKeyByHash(ctx, hashToken(secret))
 }
+
+// APIKeys checks the host platform's keys for the web server.
+type APIKeys struct {
+	DB *store.DB
+}
+
+// Check returns the live key whose secret is given (CheckAPIKey).
+func (k *APIKeys) Check(ctx context.Context, secret string) (*kakunin.APIKey, error) {
+	return CheckAPIKey(ctx, k.DB, secret)
+}

@@ -139,7 +139,7 @@ type ceremony struct {
 
 // List returns a staff member's passkeys, oldest first.
 func (p *Passkeys) List(ctx context.Context, staffID string) ([]*store.Passkey, error) {
-	return p.Staff.DB.PasskeysOfStaff(ctx, staffID)
+	return p.Staff.Passkeys(ctx, staffID)
 }
 
 // Has reports whether a staff member can sign in with a passkey here.

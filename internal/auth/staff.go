@@ -350,6 +350,18 @@ func (s *Staff) ChangePassword(ctx context.Context, staffID, password string) er
 	return s.record(ctx, audit.StaffPassword, staffID, nil)
 }
 
+// List returns every staff account, by address.
+func (s *Staff) List(ctx context.Context) ([]*store.StaffRecord, error) {
+	return s.DB.ListStaff(ctx)
+}
+
+// Passkeys returns a staff member's passkeys, oldest first. It works where
+// passkeys are not offered too (no Passkeys service, or one unavailable),
+// so the passkeys page still lists the ones registered before.
+func (s *Staff) Passkeys(ctx context.Context, staffID string) ([]*store.Passkey, error) {
+	return s.DB.PasskeysOfStaff(ctx, staffID)
+}
+
 // Unlock lets a locked account sign in again. The context names the admin
 // (audit.WithActor); the unlock is audited.
 func (s *Staff) Unlock(ctx context.Context, staffID string) error {

@@ -15,4 +15,16 @@
 //
 // A member who arrives through that link, or through a link the host
 // platform asks for (the hand-off), sees the answer directly.
+//
+// # Where the answer is computed
+//
+// Not here. Whether an incident reached a member, and which of their
+// documents (and whether readably), is incident.MemberExposure in
+// internal/incident/exposure.go: the same rule the mass notification's
+// letters are written from, so a member's answer and their letter agree.
+// Service.Answers only applies it to every identified incident. What this
+// package adds is how the answer travels: the form that gives nothing
+// away and its rate limits (exposure.go), the job that finds the member
+// and mails the answer (worker.go, mail.go), and the signed links that
+// open it on the site (link.go).
 package exposure

@@ -104,7 +104,7 @@ type Service struct {
 	// follow the request at a fixed distance an observer could time.
 	Spread time.Duration
 	Now    func() time.Time
-	Log    *slog.Logger
+	Log    *slog.Logger // required
 }
 
 func (s *Service) now() time.Time {
@@ -112,13 +112,6 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
-}
-
-func (s *Service) log() *slog.Logger {
-	if s.Log == nil {
-		return slog.Default()
-	}
-	return s.Log
 }
 
 // ValidAddress returns the address as it will be used (spaces around it
@@ -243,7 +236,7 @@ func (s *Service) Answers(ctx context.Context, memberID string) ([]Answer, error
 		ex, err := incident.MemberExposure(ctx, s.DB, in, memberID)
 		if kakunin.ErrorCode(err) == kakunin.ECONFLICT {
 			// Marked identified without a window: nothing can be said yet.
-			s.log().WarnContext(ctx, "exposure: incident has no window; left out of the answer", "incident", in.ID)
+			s.Log.WarnContext(ctx, "exposure: incident has no window; left out of the answer", "incident", in.ID)
 			continue
 		}
 		if err != nil {

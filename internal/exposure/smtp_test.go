@@ -106,13 +106,13 @@ func TestACheckIsAnsweredByMailThroughTheQueue(t *testing.T) {
 		f := newFixture(t, dsn)
 		env := f.env
 		ctx := t.Context()
-		must(t, jobs.Migrate(ctx, env.DB.SQL(), env.DB.Dialect()))
+		must(t, jobs.Migrate(ctx, env.DB.SQL(), env.DB.Dialect(), env.Log))
 		srv := startSink(t)
-		mailer, err := mail.NewSMTPMailer("smtp://"+srv.addr+"?tls=none", "kakunin@example.jp", mail.WithLogger(env.Log))
+		mailer, err := mail.NewSMTPMailer("smtp://"+srv.addr+"?tls=none", "kakunin@example.jp", env.Log)
 		must(t, err)
 		workers := river.NewWorkers()
 		exposure.Register(workers, f.svc, mailer)
-		q, err := jobs.New(ctx, env.DB.SQL(), env.DB.Dialect(), workers, jobs.Config{Logger: env.Log, FetchPollInterval: 50 * time.Millisecond})
+		q, err := jobs.New(ctx, env.DB.SQL(), env.DB.Dialect(), workers, jobs.Config{Log: env.Log, FetchPollInterval: 50 * time.Millisecond})
 		must(t, err)
 		f.svc.Jobs = q
 		// Jobs run on River's clock (now), not the test's.

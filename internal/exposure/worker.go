@@ -105,7 +105,7 @@ func (s *Service) take(ctx context.Context, checkID string, key []byte, limits .
 		return nil
 	})
 	if errors.Is(err, errLimited) {
-		s.log().InfoContext(ctx, "exposure check not answered: the address's mail limit is reached", "check", checkID)
+		s.Log.InfoContext(ctx, "exposure check not answered: the address's mail limit is reached", "check", checkID)
 		return false, nil
 	}
 	if err != nil {
@@ -121,11 +121,11 @@ func (s *Service) send(ctx context.Context, m mail.Mailer, checkID string, done 
 	var se *mail.SendError
 	switch {
 	case err == nil:
-		s.log().InfoContext(ctx, "exposure check answered", "check", checkID, "outcome", string(done))
+		s.Log.InfoContext(ctx, "exposure check answered", "check", checkID, "outcome", string(done))
 		return done, nil
 	case errors.As(err, &se) && !se.Retryable():
 		f, _ := se.Failed(0)
-		s.log().WarnContext(ctx, "exposure answer refused for good", "check", checkID, "stage", f.Stage, "code", f.Code, "enhanced", f.Enhanced)
+		s.Log.WarnContext(ctx, "exposure answer refused for good", "check", checkID, "stage", f.Stage, "code", f.Code, "enhanced", f.Enhanced)
 		return OutcomeRefused, nil
 	}
 	return "", fmt.Errorf("check %s: %w", checkID, err)
@@ -155,7 +155,7 @@ func PruneJob(interval time.Duration) *river.PeriodicJob {
 // taken as mail disabled.
 func Register(workers *river.Workers, s *Service, m mail.Mailer) {
 	if m == nil {
-		m, _ = mail.NewSMTPMailer("", "kakunin@localhost", mail.WithLogger(s.log()))
+		m = mail.Disabled(s.Log)
 	}
 	river.AddWorker(workers, &checkWorker{s: s, mailer: m})
 	river.AddWorker(workers, &pruneWorker{s: s})
@@ -183,7 +183,7 @@ type pruneWorker struct {
 func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
 	n, err := w.s.Prune(ctx)
 	if err == nil && n > 0 {
-		w.s.log().InfoContext(ctx, "exposure rate limits pruned", "hits", n)
+		w.s.Log.InfoContext(ctx, "exposure rate limits pruned", "hits", n)
 	}
 	return err
 }

@@ -9,7 +9,10 @@
 //     must be told and by when (APPI Art. 26; Enforcement Rules Arts. 7, 8
 //     and 10), the certifier's items and their due dates; Watch (watch.go)
 //     alerts responders to overdue ones and to public silence.
-//   - Draft (report.go) writes the PPC report draft from the record.
+//   - Draft (report.go) writes the PPC report draft from the record; Desk
+//     and View (desk.go) are the console's incident list and incident page,
+//     each in one call with its decisions made (what is overdue, which
+//     statuses come next, whether the public has heard enough).
 //   - Scope (scope.go) answers "what was exposed between T1 and T2" in
 //     seconds (the Omiai breach of 2021 took three weeks to scope), and
 //     MemberExposure (exposure.go) the same question for one member, which

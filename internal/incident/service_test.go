@@ -3,6 +3,7 @@ package incident_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -31,10 +32,11 @@ type desk struct {
 func newDesk(t *testing.T, dsn string) *desk {
 	t.Helper()
 	d := &desk{db: openDB(t, dsn), now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
-	if err := jobs.Migrate(t.Context(), d.db.SQL(), d.db.Dialect()); err != nil {
+	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := jobs.Migrate(t.Context(), d.db.SQL(), d.db.Dialect(), quiet); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(t.Context(), d.db.SQL(), d.db.Dialect(), nil, jobs.Config{})
+	q, err := jobs.New(t.Context(), d.db.SQL(), d.db.Dialect(), nil, jobs.Config{Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,24 +136,25 @@ func WatchJob() *river.PeriodicJob {
 		&river.PeriodicJobOpts{RunOnStart: true})
 }
 
-// RegisterWatch adds the watch worker to workers.
+// RegisterWatch adds the watch worker to workers, logging to log
+// (required).
 func RegisterWatch(workers *river.Workers, s *Service, log *slog.Logger) {
 	if log == nil {
-		log = slog.Default()
+		panic("incident.RegisterWatch: no logger")
 	}
-	river.AddWorker(workers, &watchWorker{s: s, log: log})
+	river.AddWorker(workers, &watchWorker{s: s, Log: log})
 }
 
 type watchWorker struct {
 	river.WorkerDefaults[WatchArgs]
 	s   *Service
-	log *slog.Logger
+	Log *slog.Logger
 }
 
 func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
 	n, err := w.s.Watch(ctx)
 	if n > 0 {
-		w.log.InfoContext(ctx, "incident alerts raised", "alerts", n)
+		w.Log.InfoContext(ctx, "incident alerts raised", "alerts", n)
 	}
 	return err
 }

@@ -38,10 +38,11 @@ const (
 	hardStopTimeout = 5 * time.Second
 )
 
-// Config tunes a Queue. The zero value is usable.
+// Config tunes a Queue. Log is required; the other fields' zero values
+// are usable.
 type Config struct {
-	// Logger receives River's logs; nil means slog.Default().
-	Logger *slog.Logger
+	// Log receives River's logs.
+	Log *slog.Logger
 	// MaxWorkers is how many jobs run at once in this process (default 4).
 	MaxWorkers int
 	// PeriodicJobs are enqueued on a schedule by whichever process holds
@@ -59,9 +60,9 @@ type Queue struct {
 }
 
 // Migrate brings River's tables up to date. It is idempotent: applied
-// migrations are skipped. River reports each applied step to slog.Default().
-func Migrate(ctx context.Context, db *sql.DB, dialect store.Dialect) error {
-	m, err := migrator(db, dialect, slog.Default())
+// migrations are skipped. River reports each applied step to log.
+func Migrate(ctx context.Context, db *sql.DB, dialect store.Dialect, log *slog.Logger) error {
+	m, err := migrator(db, dialect, log)
 	if err != nil {
 		return err
 	}
@@ -76,15 +77,14 @@ func Migrate(ctx context.Context, db *sql.DB, dialect store.Dialect) error {
 // River's tables are missing or behind, so a forgotten migration is found at
 // start rather than at the first enqueue.
 func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.Workers, cfg Config) (*Queue, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	if cfg.Log == nil {
+		return nil, errors.New("new job queue: no logger (Config.Log)")
 	}
-	if err := checkMigrated(ctx, db, dialect, logger); err != nil {
+	if err := checkMigrated(ctx, db, dialect, cfg.Log); err != nil {
 		return nil, err
 	}
 	rc := &river.Config{
-		Logger:            logger,
+		Logger:            cfg.Log,
 		FetchPollInterval: cfg.FetchPollInterval,
 		// Both drivers poll: River's SQLite "listener" is itself a 50ms poll
 		// of an outbox table, which would keep the single connection busy,
@@ -184,8 +184,11 @@ func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.Inse
 	return nil
 }
 
-func migrator(db *sql.DB, dialect store.Dialect, logger *slog.Logger) (*rivermigrate.Migrator[*sql.Tx], error) {
-	cfg := &rivermigrate.Config{Logger: logger}
+func migrator(db *sql.DB, dialect store.Dialect, log *slog.Logger) (*rivermigrate.Migrator[*sql.Tx], error) {
+	if log == nil {
+		return nil, errors.New("job queue migrations: no logger")
+	}
+	cfg := &rivermigrate.Config{Logger: log}
 	var (
 		m   *rivermigrate.Migrator[*sql.Tx]
 		err error
@@ -204,8 +207,8 @@ func migrator(db *sql.DB, dialect store.Dialect, logger *slog.Logger) (*rivermig
 	return m, nil
 }
 
-func checkMigrated(ctx context.Context, db *sql.DB, dialect store.Dialect, logger *slog.Logger) error {
-	m, err := migrator(db, dialect, logger)
+func checkMigrated(ctx context.Context, db *sql.DB, dialect store.Dialect, log *slog.Logger) error {
+	m, err := migrator(db, dialect, log)
 	if err != nil {
 		return err
 	}

@@ -70,9 +70,14 @@ func open(t *testing.T, dsn string) (*sql.DB, store.Dialect) {
 	return db, dialect
 }
 
+// testLog logs River's warnings and worse to the test's output.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 func testConfig(t *testing.T) jobs.Config {
 	return jobs.Config{
-		Logger:            slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Log:               testLog(t),
 		FetchPollInterval: 50 * time.Millisecond,
 	}
 }
@@ -81,7 +86,7 @@ func testConfig(t *testing.T) jobs.Config {
 func startQueue(t *testing.T, db *sql.DB, dialect store.Dialect, workers *river.Workers) *jobs.Queue {
 	t.Helper()
 	ctx := t.Context()
-	if err := jobs.Migrate(ctx, db, dialect); err != nil {
+	if err := jobs.Migrate(ctx, db, dialect, testLog(t)); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	q, err := jobs.New(ctx, db, dialect, workers, testConfig(t))
@@ -203,7 +208,7 @@ func TestJobEnqueuedWithoutWorkersRunsAfterRestart(t *testing.T) {
 				t.Fatalf("open: %v", err)
 			}
 			defer db.Close()
-			if err := jobs.Migrate(ctx, db, dialect); err != nil {
+			if err := jobs.Migrate(ctx, db, dialect, testLog(t)); err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
 			q, err := jobs.New(ctx, db, dialect, nil, testConfig(t))
@@ -241,15 +246,15 @@ func TestJobEnqueuedWithoutWorkersRunsAfterRestart(t *testing.T) {
 func TestNewRefusesUnmigratedDatabase(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		db, dialect := open(t, dsn)
-		if _, err := jobs.New(t.Context(), db, dialect, nil, jobs.Config{}); err == nil {
+		if _, err := jobs.New(t.Context(), db, dialect, nil, jobs.Config{Log: testLog(t)}); err == nil {
 			t.Fatal("New on an unmigrated database succeeded, want an error")
 		}
 		for range 2 { // the second run must be a no-op
-			if err := jobs.Migrate(t.Context(), db, dialect); err != nil {
+			if err := jobs.Migrate(t.Context(), db, dialect, testLog(t)); err != nil {
 				t.Fatalf("migrate: %v", err)
 			}
 		}
-		if _, err := jobs.New(t.Context(), db, dialect, nil, jobs.Config{}); err != nil {
+		if _, err := jobs.New(t.Context(), db, dialect, nil, jobs.Config{Log: testLog(t)}); err != nil {
 			t.Fatalf("New after migrate: %v", err)
 		}
 	})
@@ -262,12 +267,12 @@ func TestRiverInfoLogsStayQuiet(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		db, dialect := open(t, dsn)
 		ctx := t.Context()
-		if err := jobs.Migrate(ctx, db, dialect); err != nil {
+		if err := jobs.Migrate(ctx, db, dialect, testLog(t)); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 		rec := &recorder{}
 		cfg := testConfig(t)
-		cfg.Logger = slog.New(rec)
+		cfg.Log = slog.New(rec)
 		w, workers := newWorker(0)
 		q, err := jobs.New(ctx, db, dialect, workers, cfg)
 		if err != nil {
@@ -327,7 +332,7 @@ func TestPeriodicJobRuns(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		db, dialect := open(t, dsn)
 		ctx := t.Context()
-		if err := jobs.Migrate(ctx, db, dialect); err != nil {
+		if err := jobs.Migrate(ctx, db, dialect, testLog(t)); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 		w, workers := newWorker(0)
@@ -351,12 +356,25 @@ func TestPeriodicJobRuns(t *testing.T) {
 	})
 }
 
-func TestPeriodicJobsNeedWorkers(t *testing.T) {
+func TestNewRefusesAQueueWithoutALogger(t *testing.T) {
 	db, dialect := open(t, storetest.SQLiteDSN(t))
-	if err := jobs.Migrate(t.Context(), db, dialect); err != nil {
+	if err := jobs.Migrate(t.Context(), db, dialect, nil); err == nil {
+		t.Error("Migrate without a logger succeeded, want an error")
+	}
+	if err := jobs.Migrate(t.Context(), db, dialect, testLog(t)); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	cfg := jobs.Config{PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
+	if _, err := jobs.New(t.Context(), db, dialect, nil, jobs.Config{}); err == nil {
+		t.Error("New without a logger succeeded, want an error")
+	}
+}
+
+func TestPeriodicJobsNeedWorkers(t *testing.T) {
+	db, dialect := open(t, storetest.SQLiteDSN(t))
+	if err := jobs.Migrate(t.Context(), db, dialect, testLog(t)); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	cfg := jobs.Config{Log: testLog(t), PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(
 		river.PeriodicInterval(time.Hour),
 		func() (river.JobArgs, *river.InsertOpts) { return echoArgs{}, nil },
 		nil,

@@ -140,7 +140,6 @@ type Option func(*options)
 type options struct {
 	tls     *tls.Config
 	timeout time.Duration
-	log     *slog.Logger
 }
 
 // WithTLSConfig sets the TLS configuration for STARTTLS and implicit TLS,
@@ -153,11 +152,8 @@ func WithTLSConfig(c *tls.Config) Option { return func(o *options) { o.tls = c }
 // WithTimeout replaces DefaultTimeout.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// WithLogger sets where the Mailer logs; the default is slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
 // NewSMTPMailer returns a Mailer that sends as from through the server
-// named by smtpURL:
+// named by smtpURL, logging to log (required):
 //
 //	smtp://[user:pass@]host[:port]   STARTTLS when the server offers it (port 25)
 //	  ?tls=opportunistic             the same, said explicitly
@@ -178,20 +174,20 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // instead of piling up. It is never nil.
 //
 // Errors never quote smtpURL: it may hold a password.
-func NewSMTPMailer(smtpURL, from string, opts ...Option) (Mailer, error) {
+func NewSMTPMailer(smtpURL, from string, log *slog.Logger, opts ...Option) (Mailer, error) {
 	o := options{timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.log == nil {
-		o.log = slog.Default()
+	if log == nil {
+		return nil, errors.New("mail: no logger")
 	}
 	sender, err := netmail.ParseAddress(from)
 	if err != nil {
 		return nil, errors.New("mail: the sender address (--mail-from) is not an e-mail address")
 	}
 	if smtpURL == "" {
-		return &disabledMailer{log: o.log}, nil
+		return Disabled(log), nil
 	}
 	cfg, err := parseSMTPURL(smtpURL)
 	if err != nil {
@@ -233,7 +229,7 @@ func NewSMTPMailer(smtpURL, from string, opts ...Option) (Mailer, error) {
 		return nil, fmt.Errorf("mail: set up SMTP client: %w", err)
 	}
 	domain := sender.Address[strings.LastIndexByte(sender.Address, '@')+1:]
-	return &smtpMailer{client: client, from: sender, idDomain: domain, log: o.log}, nil
+	return &smtpMailer{client: client, from: sender, idDomain: domain, Log: log}, nil
 }
 
 type tlsMode string
@@ -314,7 +310,7 @@ type smtpMailer struct {
 	client   *gomail.Client
 	from     *netmail.Address
 	idDomain string
-	log      *slog.Logger
+	Log      *slog.Logger
 }
 
 // Send implements Mailer. Messages go one by one over one connection, each
@@ -351,7 +347,7 @@ func (m *smtpMailer) Send(ctx context.Context, msgs ...Message) error {
 		// Every message has had its answer by now; a failed QUIT changes
 		// nothing about them.
 		if err := m.client.CloseWithSMTPClient(conn); err != nil && ctx.Err() == nil {
-			m.log.DebugContext(ctx, "mail: closing the SMTP session failed", "error", withoutText(err))
+			m.Log.DebugContext(ctx, "mail: closing the SMTP session failed", "error", withoutText(err))
 		}
 	}()
 	for i, gm := range built {
@@ -524,12 +520,12 @@ func withoutText(err error) string {
 
 // Disabled returns the Mailer used when no SMTP URL is configured: it
 // sends nothing and logs how many messages it dropped.
-func Disabled(log *slog.Logger) Mailer { return &disabledMailer{log: log} }
+func Disabled(log *slog.Logger) Mailer { return &disabledMailer{Log: log} }
 
 // disabledMailer is the Mailer when no SMTP URL is configured.
-type disabledMailer struct{ log *slog.Logger }
+type disabledMailer struct{ Log *slog.Logger }
 
 func (d *disabledMailer) Send(ctx context.Context, msgs ...Message) error {
-	d.log.InfoContext(ctx, "mail disabled", "messages", len(msgs))
+	d.Log.InfoContext(ctx, "mail disabled", "messages", len(msgs))
 	return nil
 }

@@ -19,10 +19,13 @@ import (
 
 const from = "kakunin@example.jp"
 
+// quiet drops the Mailer's logs.
+var quiet = slog.New(slog.DiscardHandler)
+
 func newMailer(t *testing.T, url string, opts ...mail.Option) mail.Mailer {
 	t.Helper()
 	opts = append([]mail.Option{mail.WithTimeout(5 * time.Second)}, opts...)
-	m, err := mail.NewSMTPMailer(url, from, opts...)
+	m, err := mail.NewSMTPMailer(url, from, quiet, opts...)
 	if err != nil {
 		t.Fatalf("NewSMTPMailer: %v", err)
 	}
@@ -290,7 +293,7 @@ func TestNewSMTPMailerRefusesBadConfiguration(t *testing.T) {
 		{"smtp://mail.example.jp", "not an address"},
 		{"", "not an address"},
 	} {
-		_, err := mail.NewSMTPMailer(c.url, c.from)
+		_, err := mail.NewSMTPMailer(c.url, c.from, quiet)
 		if err == nil {
 			t.Errorf("NewSMTPMailer(%q, %q) succeeded, want an error", c.url, c.from)
 			continue
@@ -303,7 +306,7 @@ func TestNewSMTPMailerRefusesBadConfiguration(t *testing.T) {
 
 func TestMailDisabledLogsAndSucceeds(t *testing.T) {
 	var logs mailtest.SyncBuffer
-	m, err := mail.NewSMTPMailer("", from, mail.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	m, err := mail.NewSMTPMailer("", from, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil || m == nil {
 		t.Fatalf("NewSMTPMailer(\"\") = %v, %v; want a Mailer", m, err)
 	}

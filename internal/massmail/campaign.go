@@ -19,6 +19,7 @@ import (
 type Service struct {
 	DB    *store.DB
 	Audit *audit.Log
+	Log   *slog.Logger // required
 	Now   func() time.Time
 	// PublicURL is where members find the notices ({{.NoticesURL}} is
 	// PublicURL + "/notices"); Contact fills {{.Contact}}.
@@ -225,7 +226,7 @@ func (s *Service) Start(ctx context.Context, incidentID string) (*store.Campaign
 	c.State, c.StartedAt = store.CampaignSending, &now
 	if s.OnStart != nil {
 		if err := s.OnStart(ctx, incidentID); err != nil {
-			slog.ErrorContext(ctx, "notification: recording the start on the incident", "campaign", c.ID, "err", err)
+			s.Log.ErrorContext(ctx, "notification: recording the start on the incident", "campaign", c.ID, "err", err)
 		}
 	}
 	return c, nil
@@ -316,6 +317,11 @@ func (s *Service) Progress(ctx context.Context, incidentID string) (*Progress, e
 	if c == nil {
 		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "the incident has no notification campaign")
 	}
+	return s.progress(ctx, c)
+}
+
+// progress is Progress of a campaign already read.
+func (s *Service) progress(ctx context.Context, c *store.Campaign) (*Progress, error) {
 	p := &Progress{Campaign: c, Pending: c.Pending(), Enqueuing: c.StartedAt != nil && c.EnqueuedAt == nil, BucketMinutes: 1}
 	if c.StartedAt == nil {
 		return p, nil

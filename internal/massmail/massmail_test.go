@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/quotedprintable"
 	netmail "net/mail"
@@ -26,6 +27,9 @@ import (
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
 
+// quiet drops the Mailer's logs.
+var quiet = slog.New(slog.DiscardHandler)
+
 // setup is an incident with its members, a campaign service and a sender
 // over a real database, on the servicetest clock.
 type setup struct {
@@ -40,7 +44,7 @@ func newSetup(t *testing.T, dsn string, members []massmailtest.Member) *setup {
 	t.Helper()
 	env := servicetest.New(t, dsn, servicetest.Options{})
 	inc, ids := massmailtest.Setup(t, env, members)
-	svc := &massmail.Service{DB: env.DB, Audit: env.Audit, Now: env.Clock.Now, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
+	svc := &massmail.Service{DB: env.DB, Audit: env.Audit, Log: env.Log, Now: env.Clock.Now, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
 	sender := &massmail.Sender{DB: env.DB, Keys: env.Vault, Now: env.Clock.Now, Audit: env.Audit, Log: env.Log,
 		PublicURL: "https://kakunin.example", Contact: "support@example.jp", Jitter: func() float64 { return 0.5 }}
 	return &setup{env: env, inc: inc, ids: ids, svc: svc, sender: sender}
@@ -250,7 +254,7 @@ func TestTheSenderDeliversRetriesTemporaryRefusalsAndRecordsBounces(t *testing.T
 		})
 		s := newSetup(t, dsn, ms)
 		ctx := t.Context()
-		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp", quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +358,7 @@ func TestATemporaryFailureGivesUpAfterTheLastAttempt(t *testing.T) {
 		})
 		s := newSetup(t, dsn, members(1))
 		ctx := t.Context()
-		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp", quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +384,7 @@ func TestAnUnreachableServerRetriesTheWholeBatchLater(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		s := newSetup(t, dsn, members(2))
 		ctx := t.Context()
-		mailer, err := mail.NewSMTPMailer("smtp://127.0.0.1:1?tls=none", "kakunin@example.jp", mail.WithTimeout(2*time.Second))
+		mailer, err := mail.NewSMTPMailer("smtp://127.0.0.1:1?tls=none", "kakunin@example.jp", quiet, mail.WithTimeout(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +431,7 @@ func TestTheSenderKeepsToTheConfiguredRate(t *testing.T) {
 	s := newSetup(t, storetest.SQLiteDSN(t), members(25))
 	ctx := t.Context()
 	srv := startSMTP(t, nil)
-	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +575,7 @@ func TestAPausedCampaignSendsNothingUntilResumed(t *testing.T) {
 		s := newSetup(t, dsn, members(2))
 		ctx := t.Context()
 		srv := startSMTP(t, nil)
-		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+		mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp", quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -609,7 +613,7 @@ func TestProgressCountsAndChartsPerMinute(t *testing.T) {
 	s := newSetup(t, storetest.SQLiteDSN(t), members(6))
 	ctx := t.Context()
 	srv := startSMTP(t, nil)
-	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp")
+	mailer, err := mail.NewSMTPMailer(srv.URL, "kakunin@example.jp", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ type Sender struct {
 	Now          func() time.Time
 	Jitter       func() float64 // in [0, 1); default math/rand
 	Audit        *audit.Log
-	Log          *slog.Logger
+	Log          *slog.Logger // required
 	// PublicURL and Contact fill {{.NoticesURL}} and {{.Contact}}.
 	PublicURL string
 	Contact   string
@@ -115,13 +115,6 @@ func (s *Sender) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-func (s *Sender) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
 }
 
 func (s *Sender) lease() time.Duration {
@@ -168,7 +161,7 @@ func (s *Sender) Run(ctx context.Context) {
 		for ctx.Err() == nil {
 			did, err := s.EnqueueOnce(ctx)
 			if err != nil && ctx.Err() == nil {
-				s.log().ErrorContext(ctx, "notification: enqueue failed", "error", err)
+				s.Log.ErrorContext(ctx, "notification: enqueue failed", "error", err)
 			}
 			if !did || err != nil {
 				sleep(ctx, poll)
@@ -179,7 +172,7 @@ func (s *Sender) Run(ctx context.Context) {
 	if s.Mailer == nil {
 		// Marking mail sent that went nowhere would be worse than not
 		// sending: rows wait until a mail server is configured.
-		s.log().WarnContext(ctx, "notification: no mail server (--smtp-url): campaigns are enqueued but not sent")
+		s.Log.WarnContext(ctx, "notification: no mail server (--smtp-url): campaigns are enqueued but not sent")
 		workers = 0
 	}
 	for range workers {
@@ -192,11 +185,11 @@ func (s *Sender) Run(ctx context.Context) {
 					// The server is unreachable or refuses the session:
 					// wait before trying the next batch, longer each time.
 					pause = min(max(2*pause, 10*time.Second), 5*time.Minute)
-					s.log().WarnContext(ctx, "notification: mail server unavailable", "error", err, "retry_in", pause.String())
+					s.Log.WarnContext(ctx, "notification: mail server unavailable", "error", err, "retry_in", pause.String())
 					sleep(ctx, pause)
 				case err != nil:
 					if ctx.Err() == nil {
-						s.log().ErrorContext(ctx, "notification: send failed", "error", err)
+						s.Log.ErrorContext(ctx, "notification: send failed", "error", err)
 					}
 					sleep(ctx, poll)
 				case n == 0:
@@ -269,7 +262,7 @@ func (s *Sender) EnqueueOnce(ctx context.Context) (bool, error) {
 	if err := s.DB.FinishEnqueue(ctx, c.ID, s.now()); err != nil {
 		return true, err
 	}
-	s.log().InfoContext(ctx, "notification: campaign enqueued", "campaign", c.ID, "incident", c.IncidentID, "rows", enqueued)
+	s.Log.InfoContext(ctx, "notification: campaign enqueued", "campaign", c.ID, "incident", c.IncidentID, "rows", enqueued)
 	return true, s.finishIfDone(ctx, c.ID)
 }
 
@@ -355,7 +348,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 		if err != nil {
 			// A mail that cannot be written will not be written later
 			// either; the error names the row, not the member's data.
-			s.log().ErrorContext(ctx, "notification: cannot write message", "campaign", c.ID, "row", r.ID, "error", err)
+			s.Log.ErrorContext(ctx, "notification: cannot write message", "campaign", c.ID, "row", r.ID, "error", err)
 			o.State = store.NotificationFailed
 			outcomes = append(outcomes, o)
 			continue
@@ -403,7 +396,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 	if err != nil {
 		return err
 	}
-	s.log().DebugContext(ctx, "notification: batch", "campaign", c.ID, "sent", counts.Sent, "bounced", counts.Bounced,
+	s.Log.DebugContext(ctx, "notification: batch", "campaign", c.ID, "sent", counts.Sent, "bounced", counts.Bounced,
 		"failed", counts.Failed, "skipped", counts.Skipped)
 	if se != nil && se.Session != nil {
 		return fmt.Errorf("campaign %s: %w: %s", c.ID, errSession, se.Session)
@@ -446,11 +439,11 @@ func (s *Sender) finishIfDone(ctx context.Context, campaignID string) error {
 	if err != nil {
 		return err
 	}
-	s.log().InfoContext(ctx, "notification: campaign finished", "campaign", c.ID, "sent", c.Sent, "bounced", c.Bounced,
+	s.Log.InfoContext(ctx, "notification: campaign finished", "campaign", c.ID, "sent", c.Sent, "bounced", c.Bounced,
 		"failed", c.Failed, "skipped", c.Skipped)
 	if s.OnFinish != nil {
 		if err := s.OnFinish(ctx, c.IncidentID, now); err != nil {
-			s.log().ErrorContext(ctx, "notification: recording the finished campaign on its incident", "campaign", c.ID, "err", err)
+			s.Log.ErrorContext(ctx, "notification: recording the finished campaign on its incident", "campaign", c.ID, "err", err)
 		}
 	}
 	if s.Audit == nil {

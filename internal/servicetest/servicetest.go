@@ -203,10 +203,10 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	}
 	t.Cleanup(func() { e.DB.Close() })
 	if opts.Queue {
-		if err := jobs.Migrate(ctx, e.DB.SQL(), e.DB.Dialect()); err != nil {
+		if err := jobs.Migrate(ctx, e.DB.SQL(), e.DB.Dialect(), e.Log); err != nil {
 			t.Fatalf("migrate job queue: %v", err)
 		}
-		if e.Jobs.queue, err = jobs.New(ctx, e.DB.SQL(), e.DB.Dialect(), nil, jobs.Config{Logger: e.Log}); err != nil {
+		if e.Jobs.queue, err = jobs.New(ctx, e.DB.SQL(), e.DB.Dialect(), nil, jobs.Config{Log: e.Log}); err != nil {
 			t.Fatalf("open job queue: %v", err)
 		}
 	}

@@ -110,6 +110,63 @@ func (q Queries) ListIncidents(ctx context.Context) ([]*kakunin.Incident, error)
 	return out, nil
 }
 
+// IncidentListing is an incident with what the desk's list decides from:
+// its certifier items and what the public last heard of it.
+type IncidentListing struct {
+	Incident *kakunin.Incident
+	Items    []kakunin.CertifierItem // the soonest due first
+	// LastPublic is the newest change of its published notices (as
+	// LastPublicUpdates); nil while none is published.
+	LastPublic *time.Time
+}
+
+// IncidentListings returns every incident, the most recently discovered
+// first, with its certifier items and last public update, in one query
+// however many incidents there are.
+func (q Queries) IncidentListings(ctx context.Context) ([]IncidentListing, error) {
+	// i.* is the derived table's columns: incidentColumns, then last_public.
+	rows, err := q.q.QueryContext(ctx, `SELECT i.*, c.id, c.text, c.due_at, c.done_at, c.created_at
+		FROM (SELECT `+incidentColumns+`, (SELECT MAX(n.updated_at) FROM notices n
+				WHERE n.incident_id = incidents.id AND n.published_at IS NOT NULL) AS last_public
+			FROM incidents) i
+		LEFT JOIN certifier_items c ON c.incident_id = i.id
+		ORDER BY i.discovered_at DESC, i.id DESC, c.due_at, c.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []IncidentListing
+	for rows.Next() {
+		var lastPublic, due, done, created sql.NullInt64
+		var itemID, text sql.NullString
+		in, err := scanIncident(scanThen{rows, []any{&lastPublic, &itemID, &text, &due, &done, &created}})
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Incident.ID != in.ID {
+			out = append(out, IncidentListing{Incident: in, LastPublic: timePtr(lastPublic)})
+		}
+		if itemID.Valid {
+			l := &out[len(out)-1]
+			l.Items = append(l.Items, kakunin.CertifierItem{ID: itemID.String, IncidentID: in.ID, Text: text.String,
+				DueAt: fromMicros(due.Int64), DoneAt: timePtr(done), CreatedAt: fromMicros(created.Int64)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// scanThen appends destinations to a scan, for a query that selects more
+// columns than the shared scanner reads.
+type scanThen struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (s scanThen) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra...)...) }
+
 // MemberScopedDocument is one of a member's documents whose ciphertext
 // existed in a window (the rule in scope.go).
 type MemberScopedDocument struct {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/auth"
 )
 
 // audited appends an audit event for a state-changing API call, by the API
@@ -34,7 +33,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 			writeJSONError(w, http.StatusUnauthorized, kakunin.EUNAUTHORIZED, "send the API key as Authorization: Bearer <key>")
 			return
 		}
-		key, err := auth.CheckAPIKey(r.Context(), s.DB, strings.TrimSpace(secret))
+		key, err := s.APIKeys.Check(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
 			s.apiError(w, r, err)
 			return
@@ -139,14 +138,14 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.DB.MemberByExternalID(r.Context(), r.PathValue("external_id"))
+	memberID, err := s.Verifications.MemberID(r.Context(), r.PathValue("external_id"))
 	if err != nil {
 		return err
 	}
 	if err := s.Verifications.MemberLeft(r.Context(), r.PathValue("external_id")); err != nil {
 		return err
 	}
-	if err := s.audited(r, audit.APIMemberDeleted, m.ID, nil); err != nil {
+	if err := s.audited(r, audit.APIMemberDeleted, memberID, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

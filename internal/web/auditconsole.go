@@ -55,37 +55,32 @@ func (s *Server) auditFilter(r *http.Request) (pages.AuditFilter, audit.Filter, 
 }
 
 // auditLog shows the auditor the newest events matching a filter.
-func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	pf, f, ok := s.auditFilter(r)
 	data := pages.AuditLog{Base: s.staffBase(w, r), Filter: pf, Actions: audit.Actions}
 	ctx := r.Context()
-	head, _, err := s.DB.AuditHead(ctx)
+	sum, err := s.Audit.Summary(ctx)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
-	data.TotalEvents = head
-	if cp, found, err := s.DB.LatestAuditCheckpoint(ctx); err != nil {
-		s.consoleError(w, r, err)
-		return
-	} else if found {
+	data.TotalEvents = sum.Events
+	if cp := sum.Checkpoint; cp != nil {
 		at := cp.At
 		data.CheckpointSize, data.CheckpointAt = cp.Size, &at
 	}
 	if !ok {
 		data.ErrorCode = "invalid"
 		s.render(w, r, http.StatusBadRequest, "audit_log", data)
-		return
+		return nil
 	}
 	events, err := s.Audit.List(ctx, f)
 	if err != nil {
 		if kakunin.ErrorCode(err) == kakunin.EINVALID {
 			data.ErrorCode = "invalid"
 			s.render(w, r, http.StatusBadRequest, "audit_log", data)
-			return
+			return nil
 		}
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	for _, ev := range events {
 		row := pages.AuditRow{Seq: ev.Seq, At: ev.At, Action: ev.Action, Actor: ev.Actor, Subject: ev.Subject, Origin: ev.Origin}
@@ -109,11 +104,12 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	exp := url.Values{"from": {pf.From}, "to": {pf.To}}
 	data.ExportURL = "/console/audit/export?" + exp.Encode()
 	s.render(w, r, http.StatusOK, "audit_log", data)
+	return nil
 }
 
 // auditExport downloads the events of a period as JSON lines. The export
 // is itself audited, before any event leaves.
-func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	from, err1 := parseLocal(q.Get("from"))
 	to, err2 := parseLocal(q.Get("to"))
@@ -121,23 +117,22 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 		to = s.Now().Add(time.Minute)
 	}
 	if err1 != nil || err2 != nil || !to.After(from) {
-		s.errorPage(w, r, http.StatusBadRequest, "invalid", nav(staffFrom(r.Context())))
-		return
+		return kakunin.Errorf(kakunin.EINVALID, "the period to export does not parse, or ends before it starts")
 	}
 	ctx := r.Context()
 	err := s.Audit.Append(ctx, audit.Event{Action: audit.AuditExported, Actor: audit.ActorFrom(ctx), Subject: "audit",
 		Origin: audit.OriginFrom(ctx), Detail: map[string]string{"from": from.UTC().Format(time.RFC3339), "to": to.UTC().Format(time.RFC3339), "via": "console"}})
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="kakunin-audit-%s-%s.jsonl"`,
 		from.UTC().Format("20060102T1504Z"), to.UTC().Format("20060102T1504Z")))
-	if _, err := audit.Export(ctx, s.DB, from, to, w); err != nil {
+	if _, err := s.Audit.Export(ctx, from, to, w); err != nil {
 		// Headers are gone; the log says why the download is short.
 		s.logInternal(r, err)
 	}
+	return nil
 }
 
 // readsShown bounds the reads listed on the scope page; the JSON has all.
@@ -146,24 +141,24 @@ const readsShown = 200
 // incidentScope answers "what was exposed between From and To" for a
 // responder or auditor; with format=json, as a download. Every scope is
 // audited.
-func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) {
+func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	data := pages.Scope{Base: s.staffBase(w, r), From: q.Get("from"), To: q.Get("to"), KeysExposed: q.Get("keys_exposed") == "1"}
 	if data.From == "" && data.To == "" {
 		s.render(w, r, http.StatusOK, "scope", data)
-		return
+		return nil
 	}
 	from, err1 := parseLocal(data.From)
 	to, err2 := parseLocal(data.To)
 	if err1 != nil || err2 != nil || from.IsZero() || to.IsZero() {
 		data.ErrorCode = "invalid"
 		s.render(w, r, http.StatusBadRequest, "scope", data)
-		return
+		return nil
 	}
 	if !from.Before(to) {
 		data.ErrorCode = "range"
 		s.render(w, r, http.StatusBadRequest, "scope", data)
-		return
+		return nil
 	}
 	ctx := r.Context()
 	asJSON := q.Get("format") == "json"
@@ -171,33 +166,19 @@ func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) {
 	if !asJSON {
 		iq.MaxReads = 1 // the page lists the newest reads itself, below
 	}
-	rep, err := incident.Scope(ctx, s.DB, iq)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
+	newest := readsShown
+	if asJSON {
+		newest = 0 // the download has every read in the report
 	}
-	err = s.Audit.Append(ctx, audit.Event{Action: audit.IncidentScoped, Actor: audit.ActorFrom(ctx), Subject: "scope",
-		Origin: audit.OriginFrom(ctx), Detail: map[string]string{
-			"from": iq.From.UTC().Format(time.RFC3339), "to": iq.To.UTC().Format(time.RFC3339),
-			"keys_exposed": strconv.FormatBool(iq.KeysExposed), "documents": strconv.FormatInt(rep.Documents.Existing, 10), "via": "console"}})
+	rep, reads, err := s.Incidents.ScopeRecorded(ctx, iq, "console", newest)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	if asJSON {
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="kakunin-scope-%s-%s.json"`,
 			from.UTC().Format("20060102T1504Z"), to.UTC().Format("20060102T1504Z")))
 		writeJSON(w, http.StatusOK, rep)
-		return
-	}
-	var reads []incident.Read
-	err = incident.NewestReads(ctx, s.DB, iq, readsShown, func(rd incident.Read) error {
-		reads = append(reads, rd)
 		return nil
-	})
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
 	}
 	data.Report = scopePage(rep, reads)
 	jq := url.Values{"from": {data.From}, "to": {data.To}, "format": {"json"}}
@@ -206,6 +187,7 @@ func (s *Server) incidentScope(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Report.JSONURL = "/console/incident/scope?" + jq.Encode()
 	s.render(w, r, http.StatusOK, "scope", data)
+	return nil
 }
 
 func scopePage(rep *incident.Report, reads []incident.Read) *pages.ScopeReport {

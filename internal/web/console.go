@@ -188,11 +188,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
-func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request) error {
 	s.render(w, r, http.StatusOK, "password", pages.ChangePassword{Base: s.staffBase(w, r), MinLength: auth.MinPasswordLength})
+	return nil
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	st := staffFrom(r.Context())
 	current, next, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
@@ -210,26 +211,24 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		if err := s.Staff.ChangePassword(r.Context(), st.ID, next); err != nil {
 			if kakunin.ErrorCode(err) == kakunin.EINVALID {
 				fail("too_short")
-				return
+				return nil
 			}
-			s.logInternal(r, err)
-			s.errorPage(w, r, http.StatusInternalServerError, "internal", nav(st))
-			return
+			return err
 		}
 		http.Redirect(w, r, "/console", http.StatusSeeOther)
 	}
+	return nil
 }
 
 func taskOf(d *store.DocumentRecord, assignee string) pages.Task {
 	return pages.Task{ID: d.ID, DocumentType: d.Type, ReceivedAt: d.ReceivedAt, AssignedTo: assignee}
 }
 
-func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
+func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	st := staffFrom(r.Context())
 	mine, waiting, err := s.Review.Queue(r.Context(), st.ID)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	data := pages.Queue{Base: s.staffBase(w, r), Waiting: waiting}
 	if r.URL.Query().Get("empty") == "1" {
@@ -243,42 +242,27 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	}
 	recent, err := s.Review.Recent(r.Context(), st.ID)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	for _, d := range recent {
 		data.Recent = append(data.Recent, taskOf(d, st.Email))
 	}
 	s.render(w, r, http.StatusOK, "queue", data)
+	return nil
 }
 
-func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error) {
-	s.logInternal(r, err)
-	code := kakunin.ErrorCode(err)
-	page := code
-	switch code {
-	case kakunin.EUNSUPPORTED, kakunin.ETOOLARGE:
-		page = "invalid"
-	}
-	var n *pages.StaffNav
-	if st := staffFrom(r.Context()); st != nil {
-		n = nav(st)
-	}
-	s.errorPage(w, r, statusOf(code), page, n)
-}
-
-func (s *Server) nextTask(w http.ResponseWriter, r *http.Request) {
+func (s *Server) nextTask(w http.ResponseWriter, r *http.Request) error {
 	st := staffFrom(r.Context())
 	d, err := s.Review.Next(r.Context(), st.ID)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	if d == nil {
 		http.Redirect(w, r, "/console?empty=1", http.StatusSeeOther)
-		return
+		return nil
 	}
 	http.Redirect(w, r, "/console/tasks/"+d.ID, http.StatusSeeOther)
+	return nil
 }
 
 func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.DocumentRecord, status int, errCode string) {
@@ -293,13 +277,13 @@ func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.Doc
 	s.render(w, r, status, "task", data)
 }
 
-func (s *Server) task(w http.ResponseWriter, r *http.Request) {
+func (s *Server) task(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.Review.Task(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	s.renderTask(w, r, d, http.StatusOK, "")
+	return nil
 }
 
 // taskImage serves the watermarked image of a task assigned to the
@@ -316,26 +300,28 @@ func (s *Server) taskImage(w http.ResponseWriter, r *http.Request) {
 	w.Write(img)
 }
 
-func (s *Server) approve(w http.ResponseWriter, r *http.Request) {
+func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	st := staffFrom(r.Context())
 	err := s.Review.Approve(r.Context(), st.ID, r.PathValue("id"), review.Approval{
 		DocumentName: r.PostFormValue("document_name"), Issuer: r.PostFormValue("issuer"), BirthDate: r.PostFormValue("birth_date"),
 	})
-	s.afterDecision(w, r, err)
+	return s.afterDecision(w, r, err)
 }
 
-func (s *Server) reject(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reject(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	err := s.Review.Reject(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"), r.PostFormValue("reason"))
-	s.afterDecision(w, r, err)
+	return s.afterDecision(w, r, err)
 }
 
-func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error) {
+// afterDecision answers an approval or rejection: back to the queue, the
+// task again with what was wrong in the form, or the error.
+func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error) error {
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, "/console?decided=1", http.StatusSeeOther)
-		return
+		return nil
 	case kakunin.EINVALID:
 		d, terr := s.Review.Task(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"))
 		if terr == nil {
@@ -344,16 +330,16 @@ func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error
 				code = "invalid_date"
 			}
 			s.renderTask(w, r, d, http.StatusBadRequest, code)
-			return
+			return nil
 		}
 	}
-	s.consoleError(w, r, err)
+	return err
 }
 
-func (s *Server) release(w http.ResponseWriter, r *http.Request) {
+func (s *Server) release(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Review.Release(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id")); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
+	return nil
 }

@@ -39,7 +39,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.env.Clock.Set(c.now)
 	c.staff = auth.NewStaff(c.env.DB, c.env.Vault, c.env.Audit)
 	c.staff.Now = clock
-	c.srv = &Server{DB: c.env.DB, Verifications: c.env.Verifications, Documents: c.env.Documents, Review: c.env.Review,
+	c.srv = &Server{APIKeys: &auth.APIKeys{DB: c.env.DB}, Verifications: c.env.Verifications, Documents: c.env.Documents, Review: c.env.Review,
 		Notices: &publicnotice.Service{DB: c.env.DB, Audit: c.env.Audit, Now: clock}, PublicURL: "https://kakunin.example.jp",
 		Staff: c.staff, Audit: c.env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"net/http"
-
 	"github.com/kakunin/kakunin"
 )
 
@@ -13,18 +11,18 @@ func (s *Server) incidentRoutes() []Route {
 	responder := staffOnly(kakunin.RoleResponder)
 	readers := staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor)
 	return []Route{
-		{"GET /console/incidents", readers, http.HandlerFunc(s.consoleIncidents)},
-		{"POST /console/incidents", responder, http.HandlerFunc(s.createIncident)},
-		{"GET /console/incidents/{id}", readers, http.HandlerFunc(s.incidentPage)},
-		{"POST /console/incidents/{id}", responder, http.HandlerFunc(s.updateIncident)},
-		{"POST /console/incidents/{id}/status", responder, http.HandlerFunc(s.advanceIncident)},
-		{"POST /console/incidents/{id}/updates", responder, http.HandlerFunc(s.noteIncident)},
-		{"POST /console/incidents/{id}/reported", responder, http.HandlerFunc(s.reportedIncident)},
-		{"POST /console/incidents/{id}/certifier", responder, http.HandlerFunc(s.addCertifierItem)},
-		{"POST /console/incidents/{id}/certifier/{item}/done", responder, http.HandlerFunc(s.certifierItemDone)},
-		{"GET /console/incidents/{id}/report", readers, http.HandlerFunc(s.incidentReport)},
+		{"GET /console/incidents", readers, s.page(s.consoleIncidents)},
+		{"POST /console/incidents", responder, s.page(s.createIncident)},
+		{"GET /console/incidents/{id}", readers, s.page(s.incidentPage)},
+		{"POST /console/incidents/{id}", responder, s.page(s.updateIncident)},
+		{"POST /console/incidents/{id}/status", responder, s.page(s.advanceIncident)},
+		{"POST /console/incidents/{id}/updates", responder, s.page(s.noteIncident)},
+		{"POST /console/incidents/{id}/reported", responder, s.page(s.reportedIncident)},
+		{"POST /console/incidents/{id}/certifier", responder, s.page(s.addCertifierItem)},
+		{"POST /console/incidents/{id}/certifier/{item}/done", responder, s.page(s.certifierItemDone)},
+		{"GET /console/incidents/{id}/report", readers, s.page(s.incidentReport)},
 
-		{"POST /console/notices/{id}/unpublish", responder, http.HandlerFunc(s.unpublishNotice)},
-		{"POST /console/notices/{id}/delete", responder, http.HandlerFunc(s.deleteNotice)},
+		{"POST /console/notices/{id}/unpublish", responder, s.page(s.unpublishNotice)},
+		{"POST /console/notices/{id}/delete", responder, s.page(s.deleteNotice)},
 	}
 }

@@ -58,10 +58,10 @@ func incidentRecordForm(r *http.Request) (incident.Record, pages.IncidentForm, b
 	return rec, f, e1 == nil && e2 == nil && e3 == nil
 }
 
-func (s *Server) consoleIncidents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) consoleIncidents(w http.ResponseWriter, r *http.Request) error {
 	f := emptyIncidentForm()
 	f.DiscoveredAt = incidentLocal(s.incidentNow())
-	s.renderIncidents(w, r, http.StatusOK, f, "")
+	return s.renderIncidents(w, r, http.StatusOK, f, "")
 }
 
 func (s *Server) incidentNow() time.Time {
@@ -71,59 +71,36 @@ func (s *Server) incidentNow() time.Time {
 	return time.Now()
 }
 
-func (s *Server) renderIncidents(w http.ResponseWriter, r *http.Request, status int, form pages.IncidentForm, errCode string) {
-	ctx := r.Context()
-	all, err := s.Incidents.List(ctx)
+func (s *Server) renderIncidents(w http.ResponseWriter, r *http.Request, status int, form pages.IncidentForm, errCode string) error {
+	rows, err := s.Incidents.Desk(r.Context())
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	data := pages.ConsoleIncidents{Base: s.staffBase(w, r), CanEdit: canEditIncidents(r), Form: form, ErrorCode: errCode}
-	now := s.incidentNow()
-	for _, in := range all {
-		items, err := s.Incidents.CertifierItems(ctx, in.ID)
-		if err != nil {
-			s.consoleError(w, r, err)
-			return
-		}
-		pub, err := s.Incidents.Public(ctx, in)
-		if err != nil {
-			s.consoleError(w, r, err)
-			return
-		}
-		// The list does not scope every window: the people count matters
-		// only on the incident's own page, where the reasons are shown.
-		a := incident.Assess(in, items, incident.Facts{}, now)
-		row := pages.IncidentRow{ID: in.ID, Title: in.Title, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
-			Required: a.Required, Overdue: len(a.Overdue()), LastPublic: pub.Last, Stale: pub.Stale}
-		for _, o := range a.Obligations {
-			if o.Status == incident.StatusDue && (row.NextDue == nil || o.DueAt.Before(*row.NextDue)) {
-				due := o.DueAt
-				row.NextDue = &due
-			}
-		}
-		data.Incidents = append(data.Incidents, row)
+	for _, row := range rows {
+		in := row.Incident
+		data.Incidents = append(data.Incidents, pages.IncidentRow{ID: in.ID, Title: in.Title, Status: in.Status, DiscoveredAt: in.DiscoveredAt,
+			Required: row.Required, Overdue: row.Overdue, NextDue: row.NextDue, LastPublic: row.Public.Last, Stale: row.Public.Stale})
 	}
 	s.render(w, r, status, "console_incidents", data)
+	return nil
 }
 
-func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
 	rec, form, ok := incidentRecordForm(r)
 	if !ok {
-		s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
-		return
+		return s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
 	}
 	in, err := s.Incidents.Create(r.Context(), rec)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
-		s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
-		return
+		return s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
 	}
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/incidents/"+in.ID+"?done=created", http.StatusSeeOther)
+	return nil
 }
 
 var incidentDone = map[string]string{
@@ -131,51 +108,24 @@ var incidentDone = map[string]string{
 	"noted": "notice.incident_noted", "reported": "notice.incident_reported", "item": "notice.incident_item",
 }
 
-func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
-	s.renderIncident(w, r, http.StatusOK, r.PathValue("id"), nil, "")
+func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderIncident(w, r, http.StatusOK, r.PathValue("id"), nil, "")
 }
 
 // renderIncident shows an incident; form, when not nil, is the edit form
 // as typed (after an error).
-func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status int, id string, form *pages.IncidentForm, errCode string) {
-	ctx := r.Context()
-	in, err := s.Incidents.Get(ctx, id)
+func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status int, id string, form *pages.IncidentForm, errCode string) error {
+	v, err := s.Incidents.View(r.Context(), id)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
-	items, err := s.Incidents.CertifierItems(ctx, id)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	facts, rep, err := s.Incidents.Count(ctx, in)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	pub, err := s.Incidents.Public(ctx, in)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	timeline, err := s.Incidents.Timeline(ctx, id)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	notices, err := s.Notices.OfIncident(ctx, id)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
+	in := v.Incident
 	base := s.staffBase(w, r)
 	lang := base.Lang
-	now := s.incidentNow()
 	data := pages.ConsoleIncident{Base: base, Record: incidentRecord(in), CanEdit: canEditIncidents(r), ErrorCode: errCode,
-		Deadlines: deadlinesView(incident.Assess(in, items, facts, now), lang), Scope: scopeView(rep),
-		LastPublic: pub.Last, Stale: pub.Stale, StaleReason: pub.Reason.Text(lang),
-		Now: incidentLocal(now), ReportURL: "/console/incidents/" + id + "/report",
+		Deadlines: deadlinesView(v.Assessment, lang), Scope: scopeView(v.Scope),
+		LastPublic: v.Public.Last, Stale: v.Public.Stale, StaleReason: v.Public.Reason.Text(lang),
+		Now: incidentLocal(v.At), ReportURL: "/console/incidents/" + id + "/report", NextStatuses: v.NextStatuses,
 		NotifyURL: "/console/incidents/" + id + "/notification", NewNoticeURL: "/console/notices?incident=" + url.QueryEscape(id)}
 	if msg, ok := incidentDone[r.URL.Query().Get("done")]; ok && errCode == "" {
 		data.Notice = msg
@@ -185,23 +135,18 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	} else {
 		data.Form = incidentFormOf(in)
 	}
-	for _, st := range kakunin.IncidentStatuses {
-		if st.Rank() > in.Status.Rank() {
-			data.NextStatuses = append(data.NextStatuses, st)
-		}
-	}
-	for _, u := range timeline {
+	for _, u := range v.Timeline {
 		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
 	}
-	for _, it := range items {
-		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt,
-			Overdue: it.DoneAt == nil && now.After(it.DueAt)})
+	for _, it := range v.Items {
+		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt, Overdue: it.Overdue})
 	}
-	for _, n := range notices {
+	for _, n := range v.Notices {
 		data.Notices = append(data.Notices, pages.IncidentNoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}
 	s.render(w, r, status, "console_incident", data)
+	return nil
 }
 
 func incidentRecord(in *kakunin.Incident) pages.IncidentRecord {
@@ -243,7 +188,7 @@ func scopeView(rep *incident.Report) *pages.IncidentScope {
 	return sc
 }
 
-func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
 	id := r.PathValue("id")
 	rec, form, ok := incidentRecordForm(r)
@@ -251,110 +196,104 @@ func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) {
 		_, err := s.Incidents.Update(r.Context(), id, rec)
 		if err == nil {
 			http.Redirect(w, r, "/console/incidents/"+id+"?done=saved", http.StatusSeeOther)
-			return
+			return nil
 		}
 		if kakunin.ErrorCode(err) != kakunin.EINVALID {
-			s.consoleError(w, r, err)
-			return
+			return err
 		}
 	}
-	s.renderIncident(w, r, http.StatusBadRequest, id, &form, "invalid")
+	return s.renderIncident(w, r, http.StatusBadRequest, id, &form, "invalid")
 }
 
-func (s *Server) advanceIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) advanceIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	id := r.PathValue("id")
 	to := kakunin.IncidentStatus(r.PostFormValue("status"))
 	if !slices.Contains(kakunin.IncidentStatuses, to) {
-		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
-		return
+		return s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 	}
 	_, err := s.Incidents.Advance(r.Context(), id, to, r.PostFormValue("text"))
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, "/console/incidents/"+id+"?done=status", http.StatusSeeOther)
+		return nil
 	case kakunin.EINVALID:
-		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+		return s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 	case kakunin.ECONFLICT:
 		code := "status_order"
 		if in, gerr := s.Incidents.Get(r.Context(), id); gerr == nil && to.Rank() > in.Status.Rank() {
 			code = "window_required"
 		}
-		s.renderIncident(w, r, http.StatusConflict, id, nil, code)
-	default:
-		s.consoleError(w, r, err)
+		return s.renderIncident(w, r, http.StatusConflict, id, nil, code)
 	}
+	return err
 }
 
-func (s *Server) noteIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) noteIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	id := r.PathValue("id")
 	_, err := s.Incidents.Note(r.Context(), id, r.PostFormValue("text"))
-	s.afterIncidentChange(w, r, id, "noted", err)
+	return s.afterIncidentChange(w, r, id, "noted", err)
 }
 
 // afterIncidentChange redirects to the incident after a change, or shows
 // it again with the error.
-func (s *Server) afterIncidentChange(w http.ResponseWriter, r *http.Request, id, done string, err error) {
+func (s *Server) afterIncidentChange(w http.ResponseWriter, r *http.Request, id, done string, err error) error {
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, "/console/incidents/"+id+"?done="+done, http.StatusSeeOther)
+		return nil
 	case kakunin.EINVALID:
-		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
+		return s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 	case kakunin.ECONFLICT:
-		s.renderIncident(w, r, http.StatusConflict, id, nil, "done_already")
-	default:
-		s.consoleError(w, r, err)
+		return s.renderIncident(w, r, http.StatusConflict, id, nil, "done_already")
 	}
+	return err
 }
 
-func (s *Server) reportedIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reportedIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	id := r.PathValue("id")
 	m := incident.Milestone(r.PostFormValue("milestone"))
 	at, err := parseLocal(r.PostFormValue("at"))
 	if err != nil || at.IsZero() || !slices.Contains([]incident.Milestone{incident.MilestonePreliminary, incident.MilestoneFinal, incident.MilestoneIndividuals}, m) {
-		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
-		return
+		return s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 	}
 	_, err = s.Incidents.RecordDone(r.Context(), id, m, at)
-	s.afterIncidentChange(w, r, id, "reported", err)
+	return s.afterIncidentChange(w, r, id, "reported", err)
 }
 
-func (s *Server) addCertifierItem(w http.ResponseWriter, r *http.Request) {
+func (s *Server) addCertifierItem(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	id := r.PathValue("id")
 	// A due date is a day: the item is due by the end of it, in Japan.
 	due, err := time.ParseInLocation("2006-01-02", r.PostFormValue("due"), kakunin.JST)
 	if err != nil {
-		s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
-		return
+		return s.renderIncident(w, r, http.StatusBadRequest, id, nil, "invalid")
 	}
 	_, err = s.Incidents.AddCertifierItem(r.Context(), id, r.PostFormValue("text"), due.Add(24*time.Hour-time.Second))
-	s.afterIncidentChange(w, r, id, "item", err)
+	return s.afterIncidentChange(w, r, id, "item", err)
 }
 
-func (s *Server) certifierItemDone(w http.ResponseWriter, r *http.Request) {
+func (s *Server) certifierItemDone(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.Incidents.CertifierItemDone(r.Context(), id, r.PathValue("item"))
 	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
 		if _, gerr := s.Incidents.Get(r.Context(), id); gerr == nil {
-			s.renderIncident(w, r, http.StatusNotFound, id, nil, "not_found")
-			return
+			return s.renderIncident(w, r, http.StatusNotFound, id, nil, "not_found")
 		}
 	}
-	s.afterIncidentChange(w, r, id, "item", err)
+	return s.afterIncidentChange(w, r, id, "item", err)
 }
 
 // incidentReport is the printable draft of the report to the PPC, in the
 // language asked for (?lang=ja|en).
-func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	d, err := s.Incidents.Draft(ctx, id)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	base := s.staffBase(w, r)
 	lang := base.Lang
@@ -374,4 +313,5 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) {
 		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
 	}
 	s.render(w, r, http.StatusOK, "incident_report", data)
+	return nil
 }

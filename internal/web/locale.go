@@ -4,9 +4,10 @@ import (
 	"net/http"
 	"net/url"
 
+	"golang.org/x/text/language"
+
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/web/pages"
-	"golang.org/x/text/language"
 )
 
 const langCookie = "kakunin_lang"

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/massmail"
-	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -41,27 +39,23 @@ type notificationView struct {
 	errCode, errText string
 }
 
-func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) {
-	s.renderNotification(w, r, http.StatusOK, notificationView{})
+func (s *Server) notificationPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderNotification(w, r, http.StatusOK, notificationView{})
 }
 
-func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) {
+func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, status int, v notificationView) error {
 	ctx := r.Context()
-	inc, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
+	c, err := s.MassMail.View(ctx, r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
-	_, werr := incident.QueryOf(inc)
-	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: inc.ID, IncidentTitle: inc.Title,
-		WindowKnown: werr == nil, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder,
+	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: c.Incident.ID, IncidentTitle: c.Incident.Title,
+		WindowKnown: c.WindowKnown, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder, Previewed: c.Previewed,
 		ErrorCode: v.errCode, ErrorDetail: v.errText}
-	text := massmail.DefaultText()
-	if c != nil {
-		text = massmail.TextOf(c)
-		data.State = c.State
-		data.Previewed = c.PreviewedAt != nil && !c.PreviewedAt.Before(c.UpdatedAt)
+	if c.Campaign != nil {
+		data.State = c.Campaign.State
 	}
+	text := c.Text
 	if v.form != nil {
 		text = *v.form
 	}
@@ -72,16 +66,11 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 			EN: pages.NotificationLetter{Lang: string(p.EN.Lang), Subject: p.EN.Subject, Body: p.EN.Body}}
 		data.Previewed = true
 	}
-	if c != nil && c.StartedAt != nil {
-		p, err := s.MassMail.Progress(ctx, inc.ID)
-		if err != nil {
-			s.consoleError(w, r, err)
-			return
-		}
-		data.Progress = progressView(p)
-		if c.State == store.CampaignSending || p.Enqueuing {
-			data.Refresh = notificationRefresh
-		}
+	if c.Progress != nil {
+		data.Progress = progressView(c.Progress)
+	}
+	if c.Live {
+		data.Refresh = notificationRefresh
 	}
 	switch r.URL.Query().Get("done") {
 	case "saved":
@@ -94,6 +83,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 		data.Notice = "notification.done.resumed"
 	}
 	s.render(w, r, status, "notification", data)
+	return nil
 }
 
 func progressView(p *massmail.Progress) *pages.NotificationProgress {
@@ -145,34 +135,33 @@ func chart(buckets []massmail.Bucket, per int) pages.NotificationChart {
 	return ch
 }
 
-func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxNotificationForm)
 	id, t := r.PathValue("id"), notificationText(r)
 	_, err := s.MassMail.Save(r.Context(), id, t)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"/preview", http.StatusSeeOther)
+		return nil
 	case kakunin.EINVALID:
-		s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
+		return s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
 	}
+	return err
 }
 
 // previewNotification writes the saved letter for a sample affected member
 // in both languages (audited: it shows which documents a member sent).
-func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	_, c, err := s.MassMail.Campaign(ctx, r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	if c == nil {
 		http.Redirect(w, r, notificationURL(r.PathValue("id")), http.StatusSeeOther)
-		return
+		return nil
 	}
 	p, err := s.MassMail.Preview(ctx, r.PathValue("id"))
 	switch kakunin.ErrorCode(err) {
@@ -181,49 +170,45 @@ func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("done") == "" {
 			r.URL.RawQuery = "done=saved"
 		}
-		s.renderNotification(w, r, http.StatusOK, v)
+		return s.renderNotification(w, r, http.StatusOK, v)
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "no_window"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "no_window"})
 	}
+	return err
 }
 
-func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) {
+func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	_, err := s.MassMail.Start(r.Context(), id)
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"?done=started", http.StatusSeeOther)
+		return nil
 	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
 		// Not previewed as it stands, already started, or no window: say
 		// which, change nothing.
-		inc, c, cerr := s.MassMail.Campaign(r.Context(), id)
-		if cerr != nil {
-			s.consoleError(w, r, cerr)
-			return
+		c, verr := s.MassMail.View(r.Context(), id)
+		if verr != nil {
+			return verr
 		}
-		code := "not_previewed"
-		if _, werr := incident.QueryOf(inc); werr != nil {
-			code = "no_window"
-		} else if c != nil && c.State != store.CampaignDraft {
-			code = "started"
+		why := c.StartRefusal()
+		if why == "" {
+			why = massmail.RefusedNotPreviewed // changed since Start looked: ask to look again
 		}
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(why)})
 	}
+	return err
 }
 
-func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) {
-	s.setNotificationPaused(w, r, true)
+func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) error {
+	return s.setNotificationPaused(w, r, true)
 }
 
-func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) {
-	s.setNotificationPaused(w, r, false)
+func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) error {
+	return s.setNotificationPaused(w, r, false)
 }
 
-func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, paused bool) {
+func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
 	id := r.PathValue("id")
 	var err error
 	done := "paused"
@@ -235,9 +220,9 @@ func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, p
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, notificationURL(id)+"?done="+done, http.StatusSeeOther)
+		return nil
 	case kakunin.ECONFLICT:
-		s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
-	default:
-		s.consoleError(w, r, err)
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
 	}
+	return err
 }

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"net/http"
-
 	"github.com/kakunin/kakunin"
 )
 
@@ -13,11 +11,11 @@ import (
 func (s *Server) massmailRoutes() []Route {
 	responder := staffOnly(kakunin.RoleResponder)
 	return []Route{
-		{"GET /console/incidents/{id}/notification", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), http.HandlerFunc(s.notificationPage)},
-		{"POST /console/incidents/{id}/notification", responder, http.HandlerFunc(s.saveNotification)},
-		{"GET /console/incidents/{id}/notification/preview", responder, http.HandlerFunc(s.previewNotification)},
-		{"POST /console/incidents/{id}/notification/start", fresh(responder), http.HandlerFunc(s.startNotification)},
-		{"POST /console/incidents/{id}/notification/pause", responder, http.HandlerFunc(s.pauseNotification)},
-		{"POST /console/incidents/{id}/notification/resume", fresh(responder), http.HandlerFunc(s.resumeNotification)},
+		{"GET /console/incidents/{id}/notification", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), s.page(s.notificationPage)},
+		{"POST /console/incidents/{id}/notification", responder, s.page(s.saveNotification)},
+		{"GET /console/incidents/{id}/notification/preview", responder, s.page(s.previewNotification)},
+		{"POST /console/incidents/{id}/notification/start", fresh(responder), s.page(s.startNotification)},
+		{"POST /console/incidents/{id}/notification/pause", responder, s.page(s.pauseNotification)},
+		{"POST /console/incidents/{id}/notification/resume", fresh(responder), s.page(s.resumeNotification)},
 	}
 }

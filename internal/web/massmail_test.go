@@ -31,7 +31,7 @@ func init() {
 }
 
 func newTestMassMail(c *testConsole) *massmail.Service {
-	return &massmail.Service{DB: c.env.DB, Audit: c.env.Audit, Now: func() time.Time { return c.now },
+	return &massmail.Service{DB: c.env.DB, Audit: c.env.Audit, Log: c.srv.Log, Now: func() time.Time { return c.now },
 		PublicURL: "https://kakunin.example.jp", Contact: "support@example.jp"}
 }
 

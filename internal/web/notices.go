@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -87,20 +88,18 @@ func noticeErrorCode(t publicnotice.Text, err error) string {
 // characters, each up to 4 bytes and percent-encoded.
 const maxNoticeForm = 1 << 20
 
-func (s *Server) consoleNotices(w http.ResponseWriter, r *http.Request) {
+func (s *Server) consoleNotices(w http.ResponseWriter, r *http.Request) error {
 	// "Write a notice for this incident" comes here with ?incident=.
-	s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(publicnotice.Text{IncidentID: r.URL.Query().Get("incident")}), "")
+	return s.renderConsoleNotices(w, r, http.StatusOK, noticeForm(publicnotice.Text{IncidentID: r.URL.Query().Get("incident")}), "")
 }
 
-func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, status int, form pages.NoticeForm, errCode string) {
+func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, status int, form pages.NoticeForm, errCode string) error {
 	all, err := s.Notices.List(r.Context())
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	if form, err = s.withIncidents(r, form); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	data := pages.ConsoleNotices{Base: s.staffBase(w, r), Form: form, ErrorCode: errCode}
 	switch r.URL.Query().Get("done") {
@@ -112,33 +111,31 @@ func (s *Server) renderConsoleNotices(w http.ResponseWriter, r *http.Request, st
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}
 	s.render(w, r, status, "console_notices", data)
+	return nil
 }
 
-func (s *Server) createNotice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createNotice(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxNoticeForm)
 	t := noticeText(r)
 	n, err := s.Notices.Create(r.Context(), t)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
-		s.renderConsoleNotices(w, r, http.StatusBadRequest, noticeForm(t), noticeErrorCode(t, err))
-		return
+		return s.renderConsoleNotices(w, r, http.StatusBadRequest, noticeForm(t), noticeErrorCode(t, err))
 	}
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/notices/"+n.ID+"?done=created", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.Notices.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
-	data, err := s.noticeEditData(w, r, n, publicnotice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
+	data, err := s.noticeEditData(w, r, n, storedNoticeText(n))
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	switch r.URL.Query().Get("done") {
 	case "unpublished":
@@ -151,6 +148,12 @@ func (s *Server) editNoticePage(w http.ResponseWriter, r *http.Request) {
 		data.Notice = "notice.notice_published"
 	}
 	s.render(w, r, http.StatusOK, "console_notice_edit", data)
+	return nil
+}
+
+// storedNoticeText is a stored notice's text, to fill its edit form.
+func storedNoticeText(n *store.Notice) publicnotice.Text {
+	return publicnotice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID}
 }
 
 func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store.Notice, t publicnotice.Text) (pages.ConsoleNoticeEdit, error) {
@@ -159,77 +162,73 @@ func (s *Server) noticeEditData(w http.ResponseWriter, r *http.Request, n *store
 		UpdatedAt: n.UpdatedAt, PreviewJA: noticeView(n, kakunin.LocaleJA), PreviewEN: noticeView(n, kakunin.LocaleEN)}, err
 }
 
-func (s *Server) updateNotice(w http.ResponseWriter, r *http.Request) {
+// renderNoticeEdit shows a notice's edit page again with what was wrong:
+// the form as t fills it.
+func (s *Server) renderNoticeEdit(w http.ResponseWriter, r *http.Request, status int, id string, t *publicnotice.Text, errCode string) error {
+	n, err := s.Notices.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	text := storedNoticeText(n)
+	if t != nil {
+		text = *t
+	}
+	data, err := s.noticeEditData(w, r, n, text)
+	if err != nil {
+		return err
+	}
+	data.ErrorCode = errCode
+	s.render(w, r, status, "console_notice_edit", data)
+	return nil
+}
+
+func (s *Server) updateNotice(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxNoticeForm)
 	id, t := r.PathValue("id"), noticeText(r)
 	_, err := s.Notices.Update(r.Context(), id, t)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
-		n, gerr := s.Notices.Get(r.Context(), id)
-		if gerr != nil {
-			s.consoleError(w, r, gerr)
-			return
-		}
-		data, derr := s.noticeEditData(w, r, n, t)
-		if derr != nil {
-			s.consoleError(w, r, derr)
-			return
-		}
-		data.ErrorCode = noticeErrorCode(t, err)
-		s.render(w, r, http.StatusBadRequest, "console_notice_edit", data)
-		return
+		return s.renderNoticeEdit(w, r, http.StatusBadRequest, id, &t, noticeErrorCode(t, err))
 	}
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/notices/"+id+"?done=saved", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) publishNotice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) publishNotice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := s.Notices.Publish(r.Context(), id); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/notices/"+id+"?done=published", http.StatusSeeOther)
+	return nil
 }
 
 // unpublishNotice takes a published notice off the public pages: it is a
 // draft again.
-func (s *Server) unpublishNotice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) unpublishNotice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if _, err := s.Notices.Unpublish(r.Context(), id); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/notices/"+id+"?done=unpublished", http.StatusSeeOther)
+	return nil
 }
 
 // deleteNotice deletes a draft. A published notice is refused with the
 // edit page, which says to unpublish it first, and a 409.
-func (s *Server) deleteNotice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteNotice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.Notices.Delete(r.Context(), id)
 	if kakunin.ErrorCode(err) == kakunin.ECONFLICT {
-		n, gerr := s.Notices.Get(r.Context(), id)
-		if gerr != nil {
-			s.consoleError(w, r, gerr)
-			return
-		}
-		data, derr := s.noticeEditData(w, r, n, publicnotice.Text{TitleJA: n.TitleJA, TitleEN: n.TitleEN, BodyJA: n.BodyJA, BodyEN: n.BodyEN, IncidentID: n.IncidentID})
-		if derr != nil {
-			s.consoleError(w, r, derr)
-			return
-		}
-		data.ErrorCode = "published"
-		s.render(w, r, http.StatusConflict, "console_notice_edit", data)
-		return
+		return s.renderNoticeEdit(w, r, http.StatusConflict, id, nil, "published")
 	}
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/notices?done=deleted", http.StatusSeeOther)
+	return nil
 }
 
 // cacheShareable lets shared caches keep a public notice page for a minute,
@@ -243,13 +242,11 @@ func cacheShareable(w http.ResponseWriter) {
 	}
 }
 
-func (s *Server) publicNotices(w http.ResponseWriter, r *http.Request) {
+func (s *Server) publicNotices(w http.ResponseWriter, r *http.Request) error {
 	lang := s.pageLang(w, r, "")
 	ns, err := s.Notices.Published(r.Context())
 	if err != nil {
-		s.logInternal(r, err)
-		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
-		return
+		return err
 	}
 	data := pages.NoticesPublic{Base: s.base(r, lang), FeedURL: "/notices.atom?lang=" + string(lang)}
 	for _, n := range ns {
@@ -257,26 +254,21 @@ func (s *Server) publicNotices(w http.ResponseWriter, r *http.Request) {
 	}
 	cacheShareable(w)
 	s.render(w, r, http.StatusOK, "notices_public", data)
+	return nil
 }
 
 // publicNotice shows one published notice. A draft answers exactly as an
 // ID that never existed.
-func (s *Server) publicNotice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) publicNotice(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.Notices.GetPublished(r.Context(), r.PathValue("id"))
-	switch kakunin.ErrorCode(err) {
-	case "":
-	case kakunin.ENOTFOUND:
-		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
-		return
-	default:
-		s.logInternal(r, err)
-		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
-		return
+	if err != nil {
+		return err
 	}
 	lang := s.pageLang(w, r, "")
 	cacheShareable(w)
 	s.render(w, r, http.StatusOK, "notice_public", pages.NoticePublic{Base: s.base(r, lang), Item: noticeView(n, lang),
 		FeedURL: "/notices.atom?lang=" + string(lang)})
+	return nil
 }
 
 // The Atom 1.0 feed (RFC 4287), written with encoding/xml so every text
@@ -319,16 +311,14 @@ func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // noticesFeed is the Atom feed of published notices in one language:
 // ?lang=en, or Japanese. It sets no cookie, unlike the pages.
-func (s *Server) noticesFeed(w http.ResponseWriter, r *http.Request) {
+func (s *Server) noticesFeed(w http.ResponseWriter, r *http.Request) error {
 	lang := kakunin.LocaleJA
 	if l, ok := kakunin.ParseLocale(r.URL.Query().Get("lang")); ok {
 		lang = l
 	}
 	ns, err := s.Notices.Published(r.Context())
 	if err != nil {
-		s.logInternal(r, err)
-		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
-		return
+		return err
 	}
 	base := strings.TrimSuffix(s.PublicURL, "/")
 	feed := atomFeed{
@@ -360,13 +350,12 @@ func (s *Server) noticesFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := xml.MarshalIndent(feed, "", "  ")
 	if err != nil {
-		s.logInternal(r, err)
-		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
-		return
+		return fmt.Errorf("notices feed: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
 	w.Header().Set("Cache-Control", publicNoticeCache)
 	w.Write([]byte(xml.Header))
 	w.Write(out)
 	w.Write([]byte("\n"))
+	return nil
 }

@@ -59,12 +59,11 @@ func (s *Server) reauthData(w http.ResponseWriter, r *http.Request, next, errCod
 // passkeyErrors are the codes the passkeys page shows from ?error=.
 var passkeyErrors = []string{"name", "failed", "cancelled", "limit", "unavailable"}
 
-func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) error {
 	st := staffFrom(r.Context())
-	keys, err := s.DB.PasskeysOfStaff(r.Context(), st.ID)
+	keys, err := s.Staff.Passkeys(r.Context(), st.ID)
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	data := pages.PasskeyList{Base: s.staffBase(w, r), Available: s.passkeysReady(), MaxName: auth.MaxPasskeyName, Limit: auth.MaxPasskeys}
 	for _, k := range keys {
@@ -84,19 +83,19 @@ func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) {
 		allowScript(w)
 	}
 	s.render(w, r, http.StatusOK, "passkeys", data)
+	return nil
 }
 
 // removePasskey deletes one of the signed-in staff member's passkeys.
-func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) error {
 	if s.Passkeys == nil {
-		s.errorPage(w, r, http.StatusNotFound, "not_found", nav(staffFrom(r.Context())))
-		return
+		return kakunin.Errorf(kakunin.ENOTFOUND, "this installation offers no passkeys")
 	}
 	if err := s.Passkeys.Remove(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id")); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/passkeys?removed=1", http.StatusSeeOther)
+	return nil
 }
 
 // passkeyAnswer is what passkey.js sends to a finish endpoint.

@@ -19,14 +19,12 @@ import (
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/review"
-	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
 // Server holds what the handlers need.
 type Server struct {
-	DB             *store.DB
 	Verifications  *verification.Service
 	Documents      *document.Service
 	Review         *review.Service
@@ -34,6 +32,7 @@ type Server struct {
 	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
+	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
 	Audit          *audit.Log
@@ -90,9 +89,9 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
 
-		{"GET /notices", public, http.HandlerFunc(s.publicNotices)},
-		{"GET /notices/{id}", public, http.HandlerFunc(s.publicNotice)},
-		{"GET /notices.atom", public, http.HandlerFunc(s.noticesFeed)},
+		{"GET /notices", public, s.page(s.publicNotices)},
+		{"GET /notices/{id}", public, s.page(s.publicNotice)},
+		{"GET /notices.atom", public, s.page(s.noticesFeed)},
 
 		{"GET /u/{token}", public, http.HandlerFunc(s.uploadPage)},
 		{"POST /u/{token}", public, http.HandlerFunc(s.upload)},
@@ -102,44 +101,44 @@ func (s *Server) Routes() []Route {
 		{"GET /console/login/totp", public, http.HandlerFunc(s.totpPage)},
 		{"POST /console/login/totp", public, http.HandlerFunc(s.totp)},
 		{"POST /console/logout", public, http.HandlerFunc(s.logout)},
-		{"GET /console/password", anyStaff, http.HandlerFunc(s.passwordPage)},
-		{"POST /console/password", anyStaff, http.HandlerFunc(s.changePassword)},
-		{"GET /console/reauth", anyStaff, http.HandlerFunc(s.reauthPage)},
-		{"POST /console/reauth", anyStaff, http.HandlerFunc(s.reauth)},
-		{"GET /console", anyStaff, http.HandlerFunc(s.consoleHome)},
+		{"GET /console/password", anyStaff, s.page(s.passwordPage)},
+		{"POST /console/password", anyStaff, s.page(s.changePassword)},
+		{"GET /console/reauth", anyStaff, s.page(s.reauthPage)},
+		{"POST /console/reauth", anyStaff, s.page(s.reauth)},
+		{"GET /console", anyStaff, s.page(s.consoleHome)},
 
 		// Passkeys: an option beside TOTP. Adding or removing one changes
 		// how the account signs in, so both need a fresh second factor.
-		{"GET /console/passkeys", anyStaff, http.HandlerFunc(s.passkeysPage)},
+		{"GET /console/passkeys", anyStaff, s.page(s.passkeysPage)},
 		{"POST /console/passkeys/options", fresh(anyStaff), http.HandlerFunc(s.passkeyRegisterOptions)},
 		{"POST /console/passkeys", fresh(anyStaff), http.HandlerFunc(s.passkeyRegister)},
-		{"POST /console/passkeys/{id}/delete", fresh(anyStaff), http.HandlerFunc(s.removePasskey)},
+		{"POST /console/passkeys/{id}/delete", fresh(anyStaff), s.page(s.removePasskey)},
 		{"POST /console/login/passkey/options", public, http.HandlerFunc(s.passkeyLoginOptions)},
 		{"POST /console/login/passkey", public, http.HandlerFunc(s.passkeyLogin)},
 		{"POST /console/reauth/passkey/options", anyStaff, http.HandlerFunc(s.passkeyReauthOptions)},
 		{"POST /console/reauth/passkey", anyStaff, http.HandlerFunc(s.passkeyReauth)},
 
-		{"POST /console/tasks/next", reviewer, http.HandlerFunc(s.nextTask)},
-		{"GET /console/tasks/{id}", reviewer, http.HandlerFunc(s.task)},
+		{"POST /console/tasks/next", reviewer, s.page(s.nextTask)},
+		{"GET /console/tasks/{id}", reviewer, s.page(s.task)},
 		{"GET /console/tasks/{id}/image", reviewer, http.HandlerFunc(s.taskImage)},
-		{"POST /console/tasks/{id}/approve", reviewer, http.HandlerFunc(s.approve)},
-		{"POST /console/tasks/{id}/reject", reviewer, http.HandlerFunc(s.reject)},
-		{"POST /console/tasks/{id}/release", reviewer, http.HandlerFunc(s.release)},
+		{"POST /console/tasks/{id}/approve", reviewer, s.page(s.approve)},
+		{"POST /console/tasks/{id}/reject", reviewer, s.page(s.reject)},
+		{"POST /console/tasks/{id}/release", reviewer, s.page(s.release)},
 
-		{"GET /console/verifications", staffOnly(kakunin.RoleSupport), http.HandlerFunc(s.verificationLookup)},
+		{"GET /console/verifications", staffOnly(kakunin.RoleSupport), s.page(s.verificationLookup)},
 
-		{"GET /console/audit", staffOnly(kakunin.RoleAuditor), http.HandlerFunc(s.auditLog)},
-		{"GET /console/audit/export", fresh(staffOnly(kakunin.RoleAuditor)), http.HandlerFunc(s.auditExport)},
-		{"GET /console/incident/scope", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), http.HandlerFunc(s.incidentScope)},
+		{"GET /console/audit", staffOnly(kakunin.RoleAuditor), s.page(s.auditLog)},
+		{"GET /console/audit/export", fresh(staffOnly(kakunin.RoleAuditor)), s.page(s.auditExport)},
+		{"GET /console/incident/scope", staffOnly(kakunin.RoleResponder, kakunin.RoleAuditor), s.page(s.incidentScope)},
 
-		{"GET /console/notices", responder, http.HandlerFunc(s.consoleNotices)},
-		{"POST /console/notices", responder, http.HandlerFunc(s.createNotice)},
-		{"GET /console/notices/{id}", responder, http.HandlerFunc(s.editNoticePage)},
-		{"POST /console/notices/{id}", responder, http.HandlerFunc(s.updateNotice)},
-		{"POST /console/notices/{id}/publish", responder, http.HandlerFunc(s.publishNotice)},
+		{"GET /console/notices", responder, s.page(s.consoleNotices)},
+		{"POST /console/notices", responder, s.page(s.createNotice)},
+		{"GET /console/notices/{id}", responder, s.page(s.editNoticePage)},
+		{"POST /console/notices/{id}", responder, s.page(s.updateNotice)},
+		{"POST /console/notices/{id}/publish", responder, s.page(s.publishNotice)},
 
-		{"GET /console/staff", staffOnly(kakunin.RoleAdmin), http.HandlerFunc(s.staffList)},
-		{"POST /console/staff/{id}/unlock", fresh(staffOnly(kakunin.RoleAdmin)), http.HandlerFunc(s.unlockStaff)},
+		{"GET /console/staff", staffOnly(kakunin.RoleAdmin), s.page(s.staffList)},
+		{"POST /console/staff/{id}/unlock", fresh(staffOnly(kakunin.RoleAdmin)), s.page(s.unlockStaff)},
 	}
 	// The breach desk's areas keep their routes beside their handlers.
 	routes = append(routes, s.incidentRoutes()...)

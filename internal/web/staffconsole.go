@@ -45,24 +45,25 @@ var sections = map[kakunin.Role][]pages.NavLink{
 
 // consoleHome is a reviewer's queue, or for other roles the list of their
 // sections.
-func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
+func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) error {
 	st := staffFrom(r.Context())
 	if st.Role == kakunin.RoleReviewer {
-		s.queue(w, r)
-		return
+		return s.queue(w, r)
 	}
 	s.render(w, r, http.StatusOK, "console_home", pages.ConsoleHome{Base: s.staffBase(w, r), Links: sections[st.Role]})
+	return nil
 }
 
-func (s *Server) reauthPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reauthPage(w http.ResponseWriter, r *http.Request) error {
 	errCode := ""
 	if r.URL.Query().Get("error") == "passkey" {
 		errCode = "passkey" // passkey.js came back from a refused passkey
 	}
 	s.render(w, r, http.StatusOK, "reauth", s.reauthData(w, r, safeNext(r.URL.Query().Get("next")), errCode))
+	return nil
 }
 
-func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	next := safeNext(r.PostFormValue("next"))
 	err := s.Staff.Reauthenticate(r.Context(), s.sessionToken(r), r.PostFormValue("code"))
@@ -76,16 +77,16 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) {
 		s.setSession(w, "")
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 	default:
-		s.consoleError(w, r, err)
+		return err
 	}
+	return nil
 }
 
-func (s *Server) staffList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) staffList(w http.ResponseWriter, r *http.Request) error {
 	me := staffFrom(r.Context())
-	all, err := s.DB.ListStaff(r.Context())
+	all, err := s.Staff.List(r.Context())
 	if err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	data := pages.StaffList{Base: s.staffBase(w, r)}
 	for _, st := range all {
@@ -106,59 +107,45 @@ func (s *Server) staffList(w http.ResponseWriter, r *http.Request) {
 		data.Notice = "notice.unlocked"
 	}
 	s.render(w, r, http.StatusOK, "staff_list", data)
+	return nil
 }
 
 // unlockStaff lets a locked account sign in again. An admin cannot unlock
 // their own account: a second admin must look at why it was locked.
-func (s *Server) unlockStaff(w http.ResponseWriter, r *http.Request) {
+func (s *Server) unlockStaff(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if id == staffFrom(r.Context()).ID {
-		s.errorPage(w, r, http.StatusForbidden, "forbidden", nav(staffFrom(r.Context())))
-		return
+		return kakunin.Errorf(kakunin.EFORBIDDEN, "a second admin must unlock this account")
 	}
 	if err := s.Staff.Unlock(r.Context(), id); err != nil {
-		s.consoleError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/console/staff?unlocked=1", http.StatusSeeOther)
+	return nil
 }
 
 // verificationLookup shows support a member's verifications: statuses and
 // dates only, never an image or what was read off a document.
-func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	data := pages.VerificationLookup{Base: s.staffBase(w, r), Query: q}
 	if q == "" {
 		s.render(w, r, http.StatusOK, "verification_lookup", data)
-		return
+		return nil
 	}
-	if len(q) > 200 {
+	vs, left, err := s.Verifications.Lookup(r.Context(), q)
+	if kakunin.ErrorCode(err) == kakunin.EINVALID {
 		data.ErrorCode = "invalid"
 		s.render(w, r, http.StatusBadRequest, "verification_lookup", data)
-		return
+		return nil
 	}
-	var vs []*kakunin.Verification
-	left := false
-	if strings.HasPrefix(q, "ver_") {
-		v, err := s.DB.Verification(r.Context(), q)
-		if err != nil && kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
-			s.consoleError(w, r, err)
-			return
-		}
-		if v != nil {
-			vs = append(vs, v)
-		}
-	} else {
-		var err error
-		if vs, left, err = s.DB.VerificationsOfExternalID(r.Context(), q); err != nil {
-			s.consoleError(w, r, err)
-			return
-		}
+	if err != nil {
+		return err
 	}
 	if len(vs) == 0 {
 		data.ErrorCode = "not_found"
 		s.render(w, r, http.StatusNotFound, "verification_lookup", data)
-		return
+		return nil
 	}
 	for _, v := range vs {
 		row := pages.VerificationRow{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status, CreatedAt: v.CreatedAt,
@@ -173,4 +160,5 @@ func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) {
 		data.Results = append(data.Results, row)
 	}
 	s.render(w, r, http.StatusOK, "verification_lookup", data)
+	return nil
 }

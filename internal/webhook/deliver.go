@@ -127,7 +127,7 @@ type Worker struct {
 	AlertURL    string       // the alert endpoint; "" completes alert jobs unsent
 	AlertSecret string       // whsec_ secret shared with the alert receiver
 	Client      *http.Client // nil means NewHTTPClient()
-	Logger      *slog.Logger // nil means slog.Default()
+	Log         *slog.Logger
 }
 
 // Endpoint is where one target's events are posted and the secret they
@@ -140,8 +140,8 @@ type Endpoint struct {
 // NewWorker returns a Worker for the host's url and secret only: alert
 // deliveries are dropped with an info log. Use NewRoutingWorker to send
 // them somewhere.
-func NewWorker(endpoint, secret string, logger *slog.Logger) (*Worker, error) {
-	return NewRoutingWorker(Endpoint{URL: endpoint, Secret: secret}, Endpoint{}, logger)
+func NewWorker(endpoint, secret string, log *slog.Logger) (*Worker, error) {
+	return NewRoutingWorker(Endpoint{URL: endpoint, Secret: secret}, Endpoint{}, log)
 }
 
 // NewRoutingWorker returns a Worker that posts host deliveries to host and
@@ -150,7 +150,10 @@ func NewWorker(endpoint, secret string, logger *slog.Logger) (*Worker, error) {
 // with an info log rather than piling up. An alert never falls back to the
 // host's endpoint here: whether it should is the configuration's decision
 // (--alert-webhook-url defaults to --webhook-url there).
-func NewRoutingWorker(host, alerts Endpoint, logger *slog.Logger) (*Worker, error) {
+func NewRoutingWorker(host, alerts Endpoint, log *slog.Logger) (*Worker, error) {
+	if log == nil {
+		return nil, errors.New("webhook: no logger")
+	}
 	if err := checkEndpoint(host); err != nil {
 		return nil, err
 	}
@@ -158,7 +161,7 @@ func NewRoutingWorker(host, alerts Endpoint, logger *slog.Logger) (*Worker, erro
 		return nil, fmt.Errorf("alert %w", err)
 	}
 	return &Worker{URL: host.URL, Secret: host.Secret, AlertURL: alerts.URL, AlertSecret: alerts.Secret,
-		Client: NewHTTPClient(), Logger: logger}, nil
+		Client: NewHTTPClient(), Log: log}, nil
 }
 
 func checkEndpoint(e Endpoint) error {
@@ -202,10 +205,6 @@ func NewHTTPClient() *http.Client {
 // a retry hours later still passes the receiver's timestamp tolerance; the
 // ID and body are the same every time.
 func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	logger := w.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
 	ev := job.Args.Event
 	target := job.Args.Target
 	if target == "" {
@@ -220,7 +219,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		if target == TargetAlerts {
 			msg = "no alert webhook URL configured"
 		}
-		logger.InfoContext(ctx, msg, "event_id", ev.ID, "event_type", ev.Type, "target", string(target))
+		w.Log.InfoContext(ctx, msg, "event_id", ev.ID, "event_type", ev.Type, "target", string(target))
 		return nil
 	}
 	body, err := json.Marshal(ev)
@@ -256,7 +255,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("webhook %s: receiver answered %d", ev.ID, resp.StatusCode)
 	}
-	logger.DebugContext(ctx, "webhook delivered", "event_id", ev.ID, "event_type", ev.Type, "target", string(target),
+	w.Log.DebugContext(ctx, "webhook delivered", "event_id", ev.ID, "event_type", ev.Type, "target", string(target),
 		"status", resp.StatusCode, "attempt", job.Attempt)
 	return nil
 }

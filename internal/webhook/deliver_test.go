@@ -26,6 +26,9 @@ import (
 // appear in an error or a log line.
 const personal = "hanako@example.jp"
 
+// quiet drops the worker's logs.
+var quiet = slog.New(slog.DiscardHandler)
+
 func newEvent(t *testing.T) webhook.Event {
 	t.Helper()
 	ev, err := webhook.NewEvent("verification.approved", map[string]any{"external_id": "m-42", "email": personal})
@@ -113,7 +116,7 @@ func TestWorkerDoesNotFollowRedirects(t *testing.T) {
 	host := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusTemporaryRedirect))
 	defer host.Close()
 
-	w, err := webhook.NewWorker(host.URL, webhook.NewSecret(), nil)
+	w, err := webhook.NewWorker(host.URL, webhook.NewSecret(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestWorkerErrorsCarryNoBodyAndNoURL(t *testing.T) {
 	closed.Close()
 
 	for _, endpoint := range []string{host.URL + "/hook?token=s3cr3t", closed.URL + "/hook?token=s3cr3t"} {
-		w, err := webhook.NewWorker(endpoint, webhook.NewSecret(), nil)
+		w, err := webhook.NewWorker(endpoint, webhook.NewSecret(), quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +160,7 @@ func TestNewWorkerRefusesBadConfiguration(t *testing.T) {
 		{"/relative", webhook.NewSecret()},
 		{"https://host/hook", "not-a-secret"},
 	} {
-		if _, err := webhook.NewWorker(c.url, c.secret, nil); err == nil {
+		if _, err := webhook.NewWorker(c.url, c.secret, quiet); err == nil {
 			t.Errorf("NewWorker(%q, …) succeeded, want an error", c.url)
 		}
 	}
@@ -201,19 +204,17 @@ func TestEventIsRedeliveredAfterAFailureWithTheSameID(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if err := jobs.Migrate(ctx, db, dialect); err != nil {
+		log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if err := jobs.Migrate(ctx, db, dialect, log); err != nil {
 			t.Fatal(err)
 		}
-		worker, err := webhook.NewWorker(host.URL, secret, nil)
+		worker, err := webhook.NewWorker(host.URL, secret, log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, worker)
-		q, err := jobs.New(ctx, db, dialect, workers, jobs.Config{
-			Logger:            slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-			FetchPollInterval: 50 * time.Millisecond,
-		})
+		q, err := jobs.New(ctx, db, dialect, workers, jobs.Config{Log: log, FetchPollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

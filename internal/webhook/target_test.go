@@ -87,7 +87,7 @@ func TestAlertTargetSurvivesTheJobTable(t *testing.T) {
 
 func TestWorkerSendsEachTargetToItsOwnEndpointWithItsOwnSecret(t *testing.T) {
 	host, alerts := newReceiver(t), newReceiver(t)
-	w, err := webhook.NewRoutingWorker(host.endpoint(), alerts.endpoint(), nil)
+	w, err := webhook.NewRoutingWorker(host.endpoint(), alerts.endpoint(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestAlertsWithoutAnAlertEndpointAreDroppedNotSentToTheHost(t *testing.T) {
 
 func TestWorkerFailsAJobForAnUnknownTarget(t *testing.T) {
 	host, alerts := newReceiver(t), newReceiver(t)
-	w, err := webhook.NewRoutingWorker(host.endpoint(), alerts.endpoint(), nil)
+	w, err := webhook.NewRoutingWorker(host.endpoint(), alerts.endpoint(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestNewRoutingWorkerChecksTheAlertEndpoint(t *testing.T) {
 		{URL: "ftp://ops/hook", Secret: webhook.NewSecret()},
 		{URL: "https://ops/hook", Secret: "not-a-secret"},
 	} {
-		if _, err := webhook.NewRoutingWorker(host, alerts, nil); err == nil {
+		if _, err := webhook.NewRoutingWorker(host, alerts, quiet); err == nil {
 			t.Errorf("NewRoutingWorker(…, %q) succeeded, want an error", alerts.URL)
 		}
 	}
