@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/kakunin/kakunin"
@@ -21,14 +20,12 @@ import (
 // arguments before they open (and so create) anything.
 
 func cmdMigrate(ctx context.Context, c *call) error {
-	// River's migrator reports each step to the default logger.
-	slog.SetDefault(quietLogger(c.stderr))
 	db, err := openStore(ctx, c.cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := jobs.Migrate(ctx, db.SQL(), db.Dialect()); err != nil {
+	if err := jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr)); err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
 	fmt.Fprintln(c.stdout, "database is up to date")
