@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -276,41 +275,6 @@ func TestUploadWarnsAgainstTheMyNumberBackSide(t *testing.T) {
 			`accept="image/jpeg,image/png,image/webp"`, `action="/v/x"`} {
 			if !strings.Contains(body, f) {
 				t.Errorf("%s upload page lacks %s", lang, f)
-			}
-		}
-	}
-}
-
-func TestCataloguesHaveTheSameKeys(t *testing.T) {
-	keys := make(map[kakunin.Locale]map[string]bool)
-	for _, lang := range locales {
-		keys[lang] = make(map[string]bool)
-		for _, path := range catalogueFiles(lang) {
-			raw, err := localeFS.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]string
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatalf("%s must be a flat object of strings: %v", path, err)
-			}
-			for k, v := range m {
-				if strings.TrimSpace(v) == "" {
-					t.Errorf("%s: %s is empty", path, k)
-				}
-				if keys[lang][k] {
-					t.Errorf("%s: %s is defined twice for %s", path, k, lang)
-				}
-				keys[lang][k] = true
-			}
-		}
-	}
-	for _, a := range locales {
-		for _, b := range locales {
-			for k := range keys[a] {
-				if !keys[b][k] {
-					t.Errorf("%s is in %s but not in %s", k, a, b)
-				}
 			}
 		}
 	}
