@@ -249,7 +249,10 @@ func (c *Catalogue) funcs(lang kakunin.Locale) texttemplate.FuncMap {
 		"date":     func(v any) string { return FormatDate(lang, asTime(v)) },
 		"datetime": func(v any) string { return FormatDateTime(lang, asTime(v)) },
 		"month":    func(v any) string { return FormatMonth(lang, fmt.Sprint(v)) },
-		"count":    func(v any) string { return formatCount(v) },
+		// stamp is a minute in Japan time as a record writes it,
+		// "2006-01-02 15:04 JST", the same in every language.
+		"stamp": func(v any) string { return FormatStamp(asTime(v)) },
+		"count": func(v any) string { return formatCount(v) },
 		// t "id" writes another message in the same language, so that a
 		// sentence can name a status or a role by its code.
 		"t": func(id string) (string, error) { return c.Localize(lang, Message{ID: id}) },

@@ -49,6 +49,15 @@ func FormatDateTime(lang kakunin.Locale, t time.Time) string {
 	return t.Format("2006年1月2日 15:04")
 }
 
+// FormatStamp writes t to the minute in Japan time as a record does,
+// "2006-01-02 15:04 JST"; "" for the zero time.
+func FormatStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(kakunin.JST).Format("2006-01-02 15:04 JST")
+}
+
 // asTime reads a message argument as a time: a time.Time, a *time.Time or
 // an RFC 3339 string (arguments stored as JSON are strings). Anything else
 // is the zero time, written as "".

@@ -136,7 +136,7 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 		data.Form = incidentFormOf(in)
 	}
 	for _, u := range v.Timeline {
-		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: s.timelineText(lang, u)})
 	}
 	for _, it := range v.Items {
 		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt, Overdue: it.Overdue})
@@ -147,6 +147,15 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	}
 	s.render(w, r, status, "console_incident", data)
 	return nil
+}
+
+// timelineText is an entry in the reader's language: the desk's own in
+// lang, a person's as typed.
+func (s *Server) timelineText(lang kakunin.Locale, u kakunin.IncidentUpdate) string {
+	if m, ok := incident.UpdateMessage(u); ok {
+		return s.Pages.Localize(lang, m)
+	}
+	return u.Text
 }
 
 func incidentRecord(in *kakunin.Incident) pages.IncidentRecord {
@@ -310,7 +319,7 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 		data.Published = append(data.Published, pages.PublishedRow{ID: n.ID, Title: title, PublishedAt: *n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}
 	for _, u := range d.Timeline {
-		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: s.timelineText(lang, u)})
 	}
 	s.render(w, r, http.StatusOK, "incident_report", data)
 	return nil
