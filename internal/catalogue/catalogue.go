@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	i18ntemplate "github.com/nicksnyder/go-i18n/v2/i18n/template"
@@ -252,6 +253,10 @@ func (c *Catalogue) funcs(lang kakunin.Locale) texttemplate.FuncMap {
 		// stamp is a minute in Japan time as a record writes it,
 		// "2006-01-02 15:04 JST", the same in every language.
 		"stamp": func(v any) string { return FormatStamp(asTime(v)) },
+		// jst and utc write a time in that zone with a Go layout the
+		// message gives ("2006年01月02日 15:04:05 JST").
+		"jst":   func(v any, layout string) string { return formatIn(asTime(v), kakunin.JST, layout) },
+		"utc":   func(v any, layout string) string { return formatIn(asTime(v), time.UTC, layout) },
 		"count": func(v any) string { return formatCount(v) },
 		// t "id" writes another message in the same language, so that a
 		// sentence can name a status or a role by its code.

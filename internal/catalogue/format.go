@@ -58,6 +58,13 @@ func FormatStamp(t time.Time) string {
 	return t.In(kakunin.JST).Format("2006-01-02 15:04 JST")
 }
 
+func formatIn(t time.Time, zone *time.Location, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(zone).Format(layout)
+}
+
 // asTime reads a message argument as a time: a time.Time, a *time.Time or
 // an RFC 3339 string (arguments stored as JSON are strings). Anything else
 // is the zero time, written as "".
