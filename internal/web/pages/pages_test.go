@@ -492,9 +492,9 @@ func consolePages(add func(string, func(Base) any)) {
 		return VerificationLookup{Base: staffAs(b, kakunin.RoleSupport), Query: "member-42", Results: rows}
 	})
 
-	actions := []string{"document.read", "review.approve", "staff.unlock"}
+	actions := []AuditAction{{"document.read", "Document image opened"}, {"review.approve", "Approved"}, {"staff.unlock", "Unlocked"}}
 	events := []AuditRow{
-		{Seq: 1042, At: received, Action: "document.read", Actor: "reviewer@example.jp", Subject: "doc_1", Origin: "3f9a0c",
+		{Seq: 1042, At: received, Action: "document.read", ActionLabel: "Document image opened", Actor: "reviewer@example.jp", Subject: "doc_1", Origin: "3f9a0c",
 			Detail: []KV{{"type", "passport"}, {"watermark", "wm_1"}}, Hash: "9c1e4b7a"},
 		{Seq: 1041, At: received, Action: "retention.destroy", Hash: "0b3d5f71"},
 	}
