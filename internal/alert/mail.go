@@ -44,7 +44,7 @@ func alertMessage(a MailArgs, to string) mail.Message {
 	cat := catalogue.Default()
 	kind := "alert.kind." + al.Kind
 	if !cat.Has(cat.Languages()[0], kind+".subject") {
-		kind = "alert.kind.unknown"
+		kind = "alert.kind." + "unknown" // a prefix of messages, not one
 	}
 	staff := clean(al.StaffID)
 	if staff == "" {

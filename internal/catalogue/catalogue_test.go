@@ -77,14 +77,14 @@ func TestAThirdLanguageIsOnlyCatalogueFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Localize(fr, M("upload.file.hint", "MaxMB", 10))
-	if err != nil || !strings.Contains(got, "10 MB") {
+	got, err := c.Localize(fr, M("incident.timeline.status", "From", "investigating", "To", "identified"))
+	if err != nil || got != "Status: investigating → identified." {
 		t.Errorf("French from its own files: %q, %v", got, err)
 	}
 }
 
 func TestAThirdLanguageLackingAMessageIsRefusedNamingIt(t *testing.T) {
-	const missing = "nav.skip"
+	const missing = "deadline.verdict.required"
 	_, err := Load(withFrench(t, missing), kakunin.LocaleJA, kakunin.LocaleEN, "fr")
 	var me *MissingError
 	if !errors.As(err, &me) || me.Lang != "fr" || me.ID != missing {
