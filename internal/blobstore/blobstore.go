@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file://
@@ -140,6 +141,44 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 		if !obj.IsDir {
 			keys = append(keys, obj.Key)
 		}
+	}
+}
+
+// Object is one listed blob.
+type Object struct {
+	Key     string
+	ModTime time.Time
+}
+
+// List calls fn with the blobs under prefix, at most pageSize at a time,
+// so that memory stays bounded however many blobs the bucket holds (on S3
+// each page is one ListObjectsV2 request). Local temp files are not listed.
+func (s *Store) List(ctx context.Context, prefix string, pageSize int, fn func([]Object) error) error {
+	token := blob.FirstPageToken
+	for {
+		page, next, err := s.bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: prefix})
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list blobs under %s: %w", prefix, err)
+		}
+		objs := make([]Object, 0, len(page))
+		for _, o := range page {
+			if o.IsDir || strings.HasSuffix(o.Key, ".tmp") {
+				continue
+			}
+			objs = append(objs, Object{Key: o.Key, ModTime: o.ModTime})
+		}
+		if len(objs) > 0 {
+			if err := fn(objs); err != nil {
+				return err
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		token = next
 	}
 }
 
