@@ -83,6 +83,7 @@ func (h *slowHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type crashFigures struct {
 	rounds, attempted, acknowledged, lost int
 	residuePending, residueTemp           int // left by the kills, seen before the sweep
+	residueBlob                           int // of residuePending, those with a complete blob
 	orphans, pending, temp                int // after the sweep
 	leftRunning, stuck                    int // jobs
 	plaintext                             int // files holding plaintext
@@ -107,7 +108,8 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 	fig := crashFigures{rounds: rounds}
 	acked := map[string]int{} // verification ID → index of the file it took
 	var started time.Time
-	residue := map[string]bool{} // pending blob keys and temp files seen after a restart
+	residue := map[string]bool{}     // pending blob keys and temp files seen after a restart
+	residueBlob := map[string]bool{} // pending uploads whose blob was complete: killed between rename and commit
 
 	for round := range rounds {
 		links := make(chan crashLink, crashLinks)
@@ -188,15 +190,21 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 		started = time.Now()
 		in.Start()
 		p, tmp := crashResidue(t, in)
+		withBlob := 0
 		for _, k := range p {
 			residue[k] = true
+			if _, err := os.Stat(filepath.Join(in.Data, "blobs", filepath.FromSlash(k))); err == nil {
+				residueBlob[k] = true
+				withBlob++
+			}
 		}
 		for _, f := range tmp {
 			residue[f] = true
 		}
-		t.Logf("round %d: killed %v after the first acknowledgement; %d acknowledged so far; present after the restart: %d pending uploads, %d temp files", round, killAt, len(acked), len(p), len(tmp))
+		t.Logf("round %d: killed %v after the first acknowledgement; %d acknowledged so far; present after the restart: %d pending uploads (%d with a complete blob), %d temp files", round, killAt, len(acked), len(p), withBlob, len(tmp))
 	}
 	fig.acknowledged = len(acked)
+	fig.residueBlob = len(residueBlob)
 	for k := range residue {
 		if strings.HasSuffix(k, ".tmp") {
 			fig.residueTemp++
@@ -244,8 +252,8 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 	if dsn != "" {
 		engine = "postgres"
 	}
-	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: running-after-restart=%d stuck-past-rescue(%s)=%d | plaintext files=%d",
-		engine, fig.rounds, fig.attempted, fig.acknowledged, fig.lost, fig.residuePending, fig.residueTemp,
+	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d (complete blob, no record=%d) tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: running-after-restart=%d stuck-past-rescue(%s)=%d | plaintext files=%d",
+		engine, fig.rounds, fig.attempted, fig.acknowledged, fig.lost, fig.residuePending, fig.residueBlob, fig.residueTemp,
 		fig.orphans, fig.pending, fig.temp, fig.leftRunning, rescueAfter, fig.stuck, fig.plaintext)
 
 	if fig.acknowledged == 0 {
