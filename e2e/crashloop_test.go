@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -38,10 +39,10 @@ import (
 const rescueAfter = time.Hour
 
 const (
-	crashWorkers    = 4
-	crashLinks      = 16 // upload links per round
-	crashLeavers    = 4  // members deleted during a round
-	crashAbandon    = "2s"
+	crashWorkers = 4
+	crashLinks   = 16 // upload links per round
+	crashLeavers = 4  // members deleted during a round
+	crashAbandon = "2s"
 	// A process killed while it led River's queue holds the lead until its
 	// lease ends (River: 5 s election interval + 10 s padding), and only
 	// the leader runs periodic jobs such as the sweep: allow for that.
@@ -190,6 +191,13 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 		in.Kill()
 		wg.Wait()
 
+		// Before anything sweeps, the incident scope counts the ciphertext
+		// the kill left without a record (every tenth round and the last:
+		// each check runs the CLI once).
+		if round%10 == 0 || round == rounds-1 {
+			crashScopeCheck(t, in, round)
+		}
+
 		started = time.Now()
 		in.Start()
 		p, tmp := crashResidue(t, in)
@@ -271,6 +279,52 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 	}
 	if len(hits) > 0 {
 		t.Errorf("plaintext at rest:\n%s", strings.Join(hits, "\n"))
+	}
+}
+
+// crashScopeCheck runs `kakunin incident scope --json` on the stopped
+// instance and compares its unclaimed ciphertext with the tables and files.
+func crashScopeCheck(t *testing.T, in *instance, round int) {
+	t.Helper()
+	out := in.CLI("incident", "scope", "--from", "2026-01-01T00:00:00Z", "--to", time.Now().Add(time.Minute).UTC().Format(time.RFC3339), "--json")
+	var scope struct {
+		Unclaimed struct {
+			PendingUploads int64 `json:"pending_uploads"`
+			BlobsListed    bool  `json:"blobs_listed"`
+			OrphanBlobs    int64 `json:"orphan_blobs"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &scope); err != nil {
+		t.Fatalf("round %d: scope JSON: %v\n%s", round, err, out)
+	}
+	pending, _ := crashResidue(t, in)
+	claimed := map[string]bool{}
+	for _, k := range pending {
+		claimed[k] = true
+	}
+	db := openTestDB(t, in)
+	rows, err := db.Query(`SELECT blob_key FROM documents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		claimed[k] = true
+	}
+	rows.Close()
+	db.Close()
+	withoutPending := 0 // blob files that neither a document nor a pending upload claims
+	for _, f := range blobFiles(t, in.Data) {
+		rel, _ := filepath.Rel(filepath.Join(in.Data, "blobs"), f)
+		if !claimed[filepath.ToSlash(rel)] {
+			withoutPending++
+		}
+	}
+	u := scope.Unclaimed
+	if u.PendingUploads != int64(len(pending)) || !u.BlobsListed || u.OrphanBlobs != int64(withoutPending) {
+		t.Errorf("round %d: scope unclaimed = %+v; the tables and files hold %d pending uploads and %d blobs nothing claims",
+			round, u, len(pending), withoutPending)
 	}
 }
 

@@ -302,14 +302,17 @@ func explain(r *Report) (string, []string) {
 // explainUnclaimed says what ciphertext without a record there is, and
 // why none of it is readable.
 func explainUnclaimed(u Unclaimed) string {
-	s := fmt.Sprintf("Besides the documents, %s begun by the end of the window still had ciphertext and no record "+
-		"(in progress, or interrupted by a crash until the retention sweep deletes it): %s, and %s that named none.",
-		plural(u.PendingUploads, "upload", "uploads"), plural(u.PendingMembers, "member", "members"), kakunin.FormatCount(u.PendingMemberUnknown))
+	s := "No upload begun by the end of the window is still without its record."
+	if u.PendingUploads > 0 {
+		s = fmt.Sprintf("Besides the documents, %s begun by the end of the window still had ciphertext and no record "+
+			"(in progress, or interrupted by a crash until the retention sweep deletes it): from %s, and %s that named none.",
+			plural(u.PendingUploads, "upload", "uploads"), plural(u.PendingMembers, "member", "members"), kakunin.FormatCount(u.PendingMemberUnknown))
+	}
 	if u.BlobsListed {
 		s += fmt.Sprintf(" The blob store holds %s written by then that no record claims; whose they were is unknown.",
 			plural(u.OrphanBlobs, "orphan blob", "orphan blobs"))
 	} else {
-		s += " The blob store was not listed, so blobs no record claims are not counted."
+		s += " The blob store was not listed, so blobs no record claims are not counted here (kakunin incident scope lists it)."
 	}
 	return s + " None of this is readable, with or without the keys: the data key of such ciphertext was never stored."
 }
