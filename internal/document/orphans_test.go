@@ -183,3 +183,31 @@ func mustScope(t *testing.T, e *env) *incident.Report {
 	}
 	return rep
 }
+
+func TestADayKeyIsKeptWhileAnUploadBegunThatDayMayStillCommit(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		e.Documents.AbandonAfter = 3 * time.Hour
+		late := time.Date(2026, 11, 24, 23, 30, 0, 0, time.UTC)
+		e.Clock.Set(late)
+		v := e.verificationExpiring(e.member("midnight@example.jp"), late.Add(24*time.Hour))
+		img := sample(t, 0)
+		p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Past the day's grace hour, within the upload's: the day has no
+		// document yet, but its key must stay for the upload to commit.
+		rep := e.sweepAt(time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC))
+		if len(rep.EpochsDestroyed) != 0 || rep.UploadsAbandoned != 0 {
+			t.Fatalf("sweep = %+v, want the pending upload and its day key kept", rep)
+		}
+		d, err := e.Documents.Commit(e.ctx, p, v, kakunin.DocPassport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Documents.Open(e.ctx, e.doc(d.ID)); err != nil {
+			t.Fatalf("the committed upload does not open: %v", err)
+		}
+	})
+}
