@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/blobstore/blobstoretest"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -208,6 +210,44 @@ func TestADayKeyIsKeptWhileAnUploadBegunThatDayMayStillCommit(t *testing.T) {
 		}
 		if _, err := e.Documents.Open(e.ctx, e.doc(d.ID)); err != nil {
 			t.Fatalf("the committed upload does not open: %v", err)
+		}
+	})
+}
+
+func TestOnS3APendingUploadAndAnOrphanBlobAreCountedThenDeleted(t *testing.T) {
+	url := blobstoretest.S3URL(t)
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		s3, err := blobstore.Open(e.ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s3.Close()
+		e.Documents.Blobs = s3
+		// The bucket stamps objects with the real time: so does the clock here.
+		now := time.Now().UTC()
+		e.Clock.Set(now)
+		v := e.verificationExpiring(e.member("s3@example.jp"), now.Add(72*time.Hour))
+		p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(sample(t, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orphan := "documents/" + vault.EpochOf(now) + "/doc_orphan_" + kakunin.NewID("x")
+		if err := s3.Put(e.ctx, orphan, func(w io.Writer) error { _, err := w.Write([]byte("ciphertext")); return err }); err != nil {
+			t.Fatal(err)
+		}
+		u := e.scope().Unclaimed
+		if u.PendingUploads != 1 || u.OrphanBlobs != 1 {
+			t.Fatalf("scope unclaimed = %+v, want 1 pending upload and 1 orphan blob", u)
+		}
+		rep := e.sweepAt(now.Add(26 * time.Hour))
+		if rep.UploadsAbandoned != 1 || rep.OrphansDeleted != 1 {
+			t.Errorf("sweep = %+v, want 1 upload abandoned and 1 orphan deleted", rep)
+		}
+		for _, key := range []string{p.BlobKey, orphan} {
+			if ok, err := s3.Exists(e.ctx, key); err != nil || ok {
+				t.Errorf("%s still in the bucket (%v)", key, err)
+			}
 		}
 	})
 }
