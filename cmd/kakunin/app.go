@@ -93,6 +93,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits := intake.DefaultLimits()
 	limits.MaxBytes = int64(cfg.MaxUploadMB) << 20
 	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
+	limits.DecodeInline = true // the full decode still runs before the answer
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
 		RetainUnreviewed: cfg.RetainUnreviewed, Audit: a.audit, Now: time.Now, Log: log}
 	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,

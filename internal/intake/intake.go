@@ -15,6 +15,14 @@ type Limits struct {
 	MaxBytes            int64 // default 20 MiB (of the upload as received)
 	MaxPixels           int64 // default 50 megapixels
 	MinWidth, MinHeight int   // default 300 x 200: smaller cannot show a legible ID
+	// MaxDecodeBytes bounds what a full decode of the image may allocate,
+	// estimated from its header (bytes per pixel differ by format, depth
+	// and layout). Default 200 MiB, a 50-megapixel image at 4 bytes.
+	MaxDecodeBytes int64
+	// DecodeInline makes Sanitize also fully decode the image while it
+	// streams, and refuse it if that fails. Without it only the
+	// structure is checked and the caller decodes later (see Decode).
+	DecodeInline bool
 }
 
 // DefaultLimits returns the limits used for identity-document photos.
@@ -24,6 +32,8 @@ func DefaultLimits() Limits {
 		MaxPixels: 50_000_000,
 		MinWidth:  300,
 		MinHeight: 200,
+
+		MaxDecodeBytes: 200 << 20,
 	}
 }
 
@@ -43,6 +53,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MinHeight <= 0 {
 		l.MinHeight = d.MinHeight
 	}
+	if l.MaxDecodeBytes <= 0 {
+		l.MaxDecodeBytes = d.MaxDecodeBytes
+	}
 	return l
 }
 
@@ -55,6 +68,9 @@ type Info struct {
 	// stated, read before its EXIF was dropped, so the image can be shown
 	// upright. It is 1 when absent, unknown or malformed, and for PNG.
 	Orientation int
+	// DecodeCost is the estimated bytes a full decode allocates (see
+	// Limits.MaxDecodeBytes): the weight of its Decode in a memory budget.
+	DecodeCost int64
 }
 
 // readBufferSize is the read-ahead over the upload. It is small and fixed;
@@ -93,7 +109,7 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 	if err != nil {
 		return Info{}, err
 	}
-	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation}, nil
+	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation, DecodeCost: v.cost}, nil
 }
 
 // damaged is the one message for any truncated or corrupt file: the member
