@@ -37,6 +37,7 @@ type Config struct {
 	KeepBirthDate       bool
 	MaxUploadMB         int
 	MaxMegapixels       int
+	MemoryBudgetMB      int // uploads' buffers and image decodes held at once (internal/intake.Budget)
 
 	// Audit log (issue 3): the checkpoint signing key lives with the other
 	// keys, apart from the database, and checkpoints can be published to a
@@ -171,6 +172,9 @@ var options = []option{
 		durationVar(fs, &c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour)
 	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
+	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
 	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
@@ -408,6 +412,9 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
 		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.MemoryBudgetMB < 32 {
+		errs = append(errs, errors.New("--memory-budget-mb: at least 32"))
 	}
 	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
 		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))

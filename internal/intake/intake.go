@@ -3,6 +3,7 @@ package intake
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,9 @@ type Limits struct {
 	// streams, and refuse it if that fails. Without it only the
 	// structure is checked and the caller decodes later (see Decode).
 	DecodeInline bool
+	// Budget, when set, is held for the upload's buffers while it streams
+	// (and for the decode with DecodeInline); see Budget.
+	Budget *Budget
 }
 
 // DefaultLimits returns the limits used for identity-document photos.
@@ -96,7 +100,14 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 		return Info{}, err
 	}
 
-	v := newValidator(f, w, lim)
+	release, err := lim.Budget.Acquire(ctx, streamCost(f, br, lim))
+	if err != nil {
+		return Info{}, err
+	}
+	defer release()
+
+	v := newValidator(ctx, f, w, lim)
+	defer v.releaseDecode()
 	// abort is a no-op once finish has run; on every other path it stops
 	// the decoding goroutine and waits for it.
 	defer v.abort()
@@ -110,6 +121,20 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 		return Info{}, err
 	}
 	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation, DecodeCost: v.cost}, nil
+}
+
+// streamCost is what an upload of format f holds while it streams: the
+// fixed buffers, and for WebP the whole file, whose size RIFF states (the
+// byte limit caps it, whatever the header claims).
+func streamCost(f format, br *bufio.Reader, lim Limits) int64 {
+	cost := int64(UploadCost)
+	if f.contentType == "image/webp" {
+		head, _ := br.Peek(8)
+		if len(head) == 8 {
+			cost += min(int64(binary.LittleEndian.Uint32(head[4:8]))+8, lim.MaxBytes)
+		}
+	}
+	return cost
 }
 
 // damaged is the one message for any truncated or corrupt file: the member

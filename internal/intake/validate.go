@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"io"
@@ -22,6 +23,7 @@ const configPrefix = 256 << 10
 // full decode when Limits.DecodeInline asks for it. A damaged file is
 // refused without ever being held whole in memory.
 type validator struct {
+	ctx     context.Context
 	f       format
 	w       io.Writer
 	lim     Limits
@@ -35,6 +37,14 @@ type validator struct {
 	closed   bool
 	err      error  // the first refusal; every later Write returns it
 	pending  []byte // small writes gathered into one tee (see teeBuffer)
+	release  func() // gives back the budget an inline decode holds
+}
+
+func (v *validator) releaseDecode() {
+	if v.release != nil {
+		v.release()
+		v.release = nil
+	}
 }
 
 // checker is one goroutine reading the stripped stream through a pipe.
@@ -66,8 +76,8 @@ func startChecker(check func(io.Reader) error) *checker {
 // (measured by bench/intake: about a fifth of intake time).
 const teeBuffer = 32 << 10
 
-func newValidator(f format, w io.Writer, lim Limits) *validator {
-	return &validator{f: f, w: w, lim: lim, prefix: make([]byte, 0, 4096), pending: make([]byte, 0, teeBuffer+4096)}
+func newValidator(ctx context.Context, f format, w io.Writer, lim Limits) *validator {
+	return &validator{ctx: ctx, f: f, w: w, lim: lim, prefix: make([]byte, 0, 4096), pending: make([]byte, 0, teeBuffer+4096)}
 }
 
 func (v *validator) Write(p []byte) (int, error) {
@@ -129,6 +139,13 @@ func (v *validator) start() error {
 	f := v.f
 	v.checkers = append(v.checkers, startChecker(func(r io.Reader) error { return safeCheck(f, r) }))
 	if v.lim.DecodeInline {
+		// The decode allocates its pixels: it waits for room in the
+		// budget like any other.
+		release, err := v.lim.Budget.Acquire(v.ctx, cost)
+		if err != nil {
+			return err
+		}
+		v.release = release
 		v.checkers = append(v.checkers, startChecker(func(r io.Reader) error { return safeDecode(f, r) }))
 	}
 
