@@ -94,7 +94,6 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits := intake.DefaultLimits()
 	limits.MaxBytes = int64(cfg.MaxUploadMB) << 20
 	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
-	limits.DecodeInline = true // the full decode still runs before the answer
 	a.budget = intake.NewBudget(int64(cfg.MemoryBudgetMB) << 20)
 	limits.Budget = a.budget
 	// The pixel limit in bytes: a decode must fit in the budget beside one
@@ -140,6 +139,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		alert.Register(workers, mailer, a.db, log)
 		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
 		// The incident desk's hourly watch: overdue deadlines and stale
 		// public notices, mailed to responders.
 		incident.RegisterWatch(workers, a.incidents, log)
@@ -152,6 +152,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		return nil, err
 	}
 	a.verifications.Jobs = a.queue
+	a.documents.Jobs = a.queue // each upload's full decode runs as a job
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.review.Jobs = a.queue

@@ -38,6 +38,7 @@ type Config struct {
 	MaxUploadMB         int
 	MaxMegapixels       int
 	MemoryBudgetMB      int // uploads' buffers and image decodes held at once (internal/intake.Budget)
+	VerifyWorkers       int // full decodes of uploads that run at once (document_verify jobs)
 
 	// Audit log (issue 3): the checkpoint signing key lives with the other
 	// keys, apart from the database, and checkpoints can be published to a
@@ -174,6 +175,9 @@ var options = []option{
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+	}},
+	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
 	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
@@ -412,6 +416,9 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
 		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.VerifyWorkers < 1 || c.VerifyWorkers > 64 {
+		errs = append(errs, errors.New("--verify-workers: between 1 and 64"))
 	}
 	if c.MemoryBudgetMB < 32 {
 		errs = append(errs, errors.New("--memory-budget-mb: at least 32"))

@@ -223,7 +223,6 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	t.Cleanup(func() { e.Blobs.Close() })
 
 	limits := intake.DefaultLimits()
-	limits.DecodeInline = true // the full decode still runs before the answer
 	e.Audit = &audit.Log{DB: e.DB, Now: e.Clock.Now}
 	e.Alerts = &AlertRecorder{}
 	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits, Audit: e.Audit,
