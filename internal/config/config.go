@@ -19,13 +19,15 @@ import (
 
 // Config is every setting of the service.
 type Config struct {
-	Addr      string // listen address
-	PublicURL string // how members and staff reach the service (links in API answers)
-	Data      string // data directory
-	Database  string // database DSN; default SQLite in Data
-	Blobs     string // blob store URL; default file:// in Data
-	Keyset    string // KEK keyset file
-	KeyDir    string // epoch and record keys
+	Addr string // listen address
+	// MaxConnections caps the open client connections (0: no cap).
+	MaxConnections int
+	PublicURL      string // how members and staff reach the service (links in API answers)
+	Data           string // data directory
+	Database       string // database DSN; default SQLite in Data
+	Blobs          string // blob store URL; default file:// in Data
+	Keyset         string // KEK keyset file
+	KeyDir         string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
@@ -156,6 +158,9 @@ type option struct {
 // default.
 var options = []option{
 	{Server, "addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
+	{Server, "max-connections", "KAKUNIN_MAX_CONNECTIONS", "open client connections at most; more wait to be accepted (0: no cap)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MaxConnections, "max-connections", 256, "")
+	}},
 	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
 
 	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
@@ -416,6 +421,9 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
 		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("--max-connections: 0 (no cap) or more"))
 	}
 	if c.VerifyWorkers < 1 || c.VerifyWorkers > 64 {
 		errs = append(errs, errors.New("--verify-workers: between 1 and 64"))
