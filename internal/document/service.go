@@ -38,6 +38,9 @@ type Service struct {
 	Events Events
 	Audit  *audit.Log
 	Limits intake.Limits
+	// Jobs enqueues the full decode of each committed upload (VerifyArgs).
+	// Without it the decode runs in Sanitize, before the answer.
+	Jobs Enqueuer
 	// RetainUnreviewed is how long an image may wait for a reviewer.
 	RetainUnreviewed time.Duration
 	// AbandonAfter is how long an upload may take between its first byte
@@ -95,7 +98,9 @@ func (s *Service) Store(ctx context.Context, v *kakunin.Verification, r io.Reade
 		if err != nil {
 			return fmt.Errorf("seal document %s: %w", p.ID, err)
 		}
-		info, err := intake.Sanitize(ctx, r, sealer, s.Limits)
+		lim := s.Limits
+		lim.DecodeInline = lim.DecodeInline || s.Jobs == nil
+		info, err := intake.Sanitize(ctx, r, sealer, lim)
 		if err != nil {
 			return err
 		}
@@ -172,6 +177,12 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 		}
 		if err := tx.InsertDocument(ctx, d); err != nil {
 			return err
+		}
+		if s.Jobs != nil {
+			err := s.Jobs.InsertTx(ctx, tx.SQL(), VerifyArgs{DocumentID: d.ID, DecodeCost: p.Info.DecodeCost}, nil)
+			if err != nil {
+				return err
+			}
 		}
 		return s.Audit.AppendTx(ctx, tx, audit.Event{At: d.ReceivedAt, Action: audit.DocumentReceived, Actor: "member:" + v.MemberID,
 			Subject: d.ID, Origin: audit.OriginFrom(ctx), Detail: map[string]string{"verification": v.ID, "type": string(typ), "epoch": d.Epoch}})

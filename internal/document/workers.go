@@ -57,6 +57,7 @@ func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 func Register(workers *river.Workers, s *Service) {
 	river.AddWorker(workers, &DestroyWorker{Service: s})
 	river.AddWorker(workers, &SweepWorker{Service: s})
+	river.AddWorker(workers, &VerifyWorker{Service: s})
 }
 
 // SweepJob is the periodic job that runs the sweep every interval (and once

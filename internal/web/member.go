@@ -113,6 +113,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusInternalServerError {
 			s.logInternal(r, err)
 		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfterBusy)
+		}
 		s.renderUpload(w, r, lang, v, typ, code, status)
 		return
 	}
@@ -194,6 +197,10 @@ func bodyError(err error) error {
 	return err
 }
 
+// retryAfterBusy is the Retry-After, in seconds, of an upload refused
+// because the memory budget stayed full: uploads hold it for seconds.
+const retryAfterBusy = "30"
+
 // uploadErrorCode maps an upload failure to the page's message code and
 // the response status.
 func uploadErrorCode(err error) (string, int) {
@@ -205,6 +212,8 @@ func uploadErrorCode(err error) (string, int) {
 		return "too_large", http.StatusRequestEntityTooLarge
 	case kakunin.EGONE:
 		return "gone", http.StatusGone
+	case kakunin.EUNAVAILABLE:
+		return "busy", http.StatusServiceUnavailable
 	case kakunin.EINVALID:
 		switch msg := kakunin.ErrorMessage(err); msg {
 		case "missing_file", "missing_type":
