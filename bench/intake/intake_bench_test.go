@@ -264,7 +264,7 @@ func TestIntakeStoresADocumentThatOpensToTheSanitisedBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.documents.Store(ctx, bytes.NewReader(in.jpeg))
+	p, err := e.documents.Store(ctx, vs[0], bytes.NewReader(in.jpeg))
 	if err != nil {
 		t.Fatal(err)
 	}
