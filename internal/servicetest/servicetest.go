@@ -194,6 +194,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.KeyDir, e.BlobDir = filepath.Join(e.Dir, "keys"), filepath.Join(e.Dir, "blobs")
 	if !strings.HasPrefix(dsn, "postgres") {
 		e.DBPath = dsn
+		if err := seedSQLite(dsn, opts.Queue); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 

@@ -7,16 +7,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/kakunin/kakunin/internal/store"
 )
 
 // EnvPostgres names the variable holding a PostgreSQL URL for tests, e.g.
@@ -28,47 +24,6 @@ func SQLiteDSN(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(t.TempDir(), "kakunin.db")
 }
-
-// MigratedSQLiteDSN returns the path of a fresh SQLite database in t's temp
-// dir that already holds every migration: a copy of one database migrated
-// once per test binary. Migrating from nothing costs tens of milliseconds
-// of fsyncs each time, and most tests only need the tables; opening the
-// copy still runs the migrations, finding nothing to do. Tests of
-// migrating itself use SQLiteDSN.
-func MigratedSQLiteDSN(t testing.TB) string {
-	t.Helper()
-	b, err := migratedSQLite()
-	if err != nil {
-		t.Fatalf("migrated SQLite template: %v", err)
-	}
-	path := SQLiteDSN(t)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// migratedSQLite is the bytes of a migrated SQLite database, closed (so
-// its write-ahead log is folded into the file and removed).
-var migratedSQLite = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "kakunin-storetest-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "template.db")
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path + "-wal"); err == nil {
-		return nil, fmt.Errorf("%s-wal outlived the database", path)
-	}
-	return os.ReadFile(path)
-})
 
 // PostgresDSN returns a URL whose search_path is a new, empty schema that is
 // dropped when t ends, so packages tested in parallel never share tables.
@@ -110,9 +65,8 @@ func PostgresDSN(t testing.TB) string {
 }
 
 // Engines runs f once per available engine, as subtests named "sqlite" and
-// "postgres", with a fresh database DSN for each: on SQLite an already
-// migrated one (MigratedSQLiteDSN), on PostgreSQL an empty schema.
+// "postgres", with a fresh database DSN for each.
 func Engines(t *testing.T, f func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, MigratedSQLiteDSN(t)) })
+	t.Run("sqlite", func(t *testing.T) { f(t, SQLiteDSN(t)) })
 	t.Run("postgres", func(t *testing.T) { f(t, PostgresDSN(t)) })
 }
