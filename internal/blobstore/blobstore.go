@@ -63,7 +63,7 @@ func (s *Store) Close() error { return s.bucket.Close() }
 func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) error) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: ownerOnly})
 	if err != nil {
 		return fmt.Errorf("open blob %s: %w", key, err)
 	}
@@ -76,6 +76,21 @@ func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) err
 		return fmt.Errorf("write blob %s: %w", key, err)
 	}
 	return s.sync(key)
+}
+
+// ownerOnly makes a local blob's temp file 0600 before a byte is written
+// to it: fileblob creates it 0666 (less the umask), and the rename keeps
+// the mode. Ciphertext is unreadable without the keys, but another local
+// account has no business copying it. Other buckets have no *os.File.
+func ownerOnly(as func(any) bool) error {
+	var f *os.File
+	if !as(&f) {
+		return nil
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("blob file mode: %w", err)
+	}
+	return nil
 }
 
 // sync makes a local blob and its directory entry durable: fileblob renames
