@@ -238,6 +238,9 @@ type SignedIn struct {
 	Staff    *store.StaffRecord
 	Stage    string
 	ReauthAt time.Time // when the second factor was last proved
+	// Session identifies this session (the hash of its token, never the
+	// token): what a single-use image URL is bound to.
+	Session []byte
 }
 
 // Fresh reports whether the session proved its second factor recently
@@ -290,7 +293,7 @@ func (s *Staff) Session(ctx context.Context, token string) (*SignedIn, error) {
 	if err := s.DB.TouchSession(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
 		return nil, err
 	}
-	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt}, nil
+	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt, Session: sess.TokenHash}, nil
 }
 
 func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession, *store.StaffRecord, error) {

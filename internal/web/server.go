@@ -121,7 +121,7 @@ func (s *Server) Routes() []Route {
 
 		{"POST /console/tasks/next", reviewer, s.page(s.nextTask)},
 		{"GET /console/tasks/{id}", reviewer, s.page(s.task)},
-		{"GET /console/tasks/{id}/image", reviewer, http.HandlerFunc(s.taskImage)},
+		{"GET /console/images/{token}", reviewer, http.HandlerFunc(s.taskImage)},
 		{"POST /console/tasks/{id}/approve", reviewer, s.page(s.approve)},
 		{"POST /console/tasks/{id}/reject", reviewer, s.page(s.reject)},
 		{"POST /console/tasks/{id}/release", reviewer, s.page(s.release)},
