@@ -35,7 +35,7 @@ func TestAuditCommandsVerifyExportAndPrintTheKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	signer, err := audit.LoadOrCreateSigner(filepath.Join(data, "keys", "audit-signer.key"))
+	signer, err := audit.LoadOrCreateSigner(filepath.Join(data+"-keys", "audit-signer.key"))
 	if err != nil || signer.VerifierKey != strings.TrimSpace(keyOut) {
 		t.Fatalf("the key printed is not the signer's: %v", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/kakunin/kakunin"
 )
 
 //go:embed migrations
@@ -132,4 +134,32 @@ func affectedOne(res sql.Result) (bool, error) {
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// HoldsData reports whether the database holds anything that keys sealed
+// or that needs keys to read: members, documents, staff, epochs. kakunin
+// refuses to make new keys for such a database (they could open none of
+// it).
+func (q Queries) HoldsData(ctx context.Context) (bool, error) {
+	var held bool
+	err := q.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members) OR EXISTS (SELECT 1 FROM documents)
+		OR EXISTS (SELECT 1 FROM staff) OR EXISTS (SELECT 1 FROM epochs)`).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("does the database hold data: %w", err)
+	}
+	return held, nil
+}
+
+// BackupInto writes a consistent copy of a SQLite database to the new
+// file path while the service runs (VACUUM INTO reads one snapshot, and
+// writers go on). PostgreSQL is backed up with its own tools: pg_dump or
+// the provider's snapshots.
+func (db *DB) BackupInto(ctx context.Context, path string) error {
+	if db.dialect != SQLite {
+		return kakunin.Errorf(kakunin.EINVALID, "only a SQLite database can be backed up by kakunin; back PostgreSQL up with pg_dump or your provider's snapshots")
+	}
+	if _, err := db.sql.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		return fmt.Errorf("back up the database: %w", err)
+	}
+	return nil
 }
