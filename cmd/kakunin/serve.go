@@ -131,7 +131,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// The audit log's group committer and checkpointer stop with ctx; the
 	// checkpointer signs a last checkpoint on the way out, so they are
 	// waited for after the HTTP server has drained.
-	signer, err := audit.LoadOrCreateSigner(a.cfg.AuditKey)
+	signer, err := auditSigner(ctx, a.cfg, a.db, a.log)
 	if err != nil {
 		return fmt.Errorf("audit checkpoint key: %w", err)
 	}

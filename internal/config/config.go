@@ -46,6 +46,7 @@ type Config struct {
 	AuditCheckpointEvery    int
 	AuditCheckpointInterval time.Duration
 	AuditCheckpointFile     string
+	AuditVerifierKey        string // the pinned verifier key, or a file of them, kept outside the data
 
 	// Staff: read quota, sessions.
 	ReadQuota        int
@@ -213,6 +214,10 @@ var options = []option{
 	}},
 	{Audit, "audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", "", "")
+	}},
+
+	{Audit, "audit-verifier-key", "KAKUNIN_AUDIT_VERIFIER_KEY", "the checkpoint verifier key printed when the signing key was made, or a file of such keys, kept outside the data: serve refuses a signing key it does not match, audit verify checks against it (default: none, and audit verify warns that the .pub beside the key proves nothing against someone who replaced both)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AuditVerifierKey, "audit-verifier-key", "", "")
 	}},
 
 	{Mail, "smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},

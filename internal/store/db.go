@@ -163,3 +163,18 @@ func (db *DB) BackupInto(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// InstallationID returns the installation's identity, recording newID as
+// it the first time (migration 00012): every later call, from any process
+// or replica, gets the one that was stored first.
+func (q Queries) InstallationID(ctx context.Context, newID string, now time.Time) (string, error) {
+	if _, err := q.q.ExecContext(ctx, `INSERT INTO installation (singleton, id, created_at) VALUES (1, $1, $2) ON CONFLICT (singleton) DO NOTHING`,
+		newID, micros(now)); err != nil {
+		return "", fmt.Errorf("record the installation's ID: %w", err)
+	}
+	var id string
+	if err := q.q.QueryRowContext(ctx, `SELECT id FROM installation WHERE singleton = 1`).Scan(&id); err != nil {
+		return "", fmt.Errorf("read the installation's ID: %w", err)
+	}
+	return id, nil
+}
