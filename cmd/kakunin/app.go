@@ -90,6 +90,15 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		a.close()
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	// Staff addresses are sealed like members'; rows of an install older
+	// than migration 00012 are sealed now (SQL cannot do it).
+	a.db.UseStaffEmails(auth.StaffEmails{Keys: a.vault})
+	if n, err := a.db.SealStaffEmails(ctx); err != nil {
+		a.close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("staff e-mail addresses sealed", "accounts", n)
+	}
 	if a.blobs, err = blobstore.Open(ctx, cfg.Blobs); err != nil {
 		a.close()
 		return nil, err

@@ -63,6 +63,11 @@ func incidentScope(ctx context.Context, c *call, f scopeFlags) error {
 		return err
 	}
 	defer db.Close()
+	// The report names the staff who read by address when the keys are
+	// here; without them (a copy, a broken host) it still answers, by ID.
+	if err := useStaffEmailsIfKeys(ctx, c.cfg, db); err != nil {
+		return err
+	}
 	rep, err := incident.Scope(ctx, db, q)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
 		return usagef("incident scope: %s", kakunin.ErrorMessage(err))

@@ -47,8 +47,12 @@ type Staff struct {
 
 // NewStaff returns a Staff with the defaults: 15 minutes idle, 12 hours at
 // most, locked after 10 failures in a row, second factor again after 5
-// minutes for sensitive actions.
+// minutes for sensitive actions. With a sealer, it also gives db the keys
+// of staff addresses (StaffEmails), which every staff query needs.
 func NewStaff(db *store.DB, sealer FieldSealer, log *audit.Log) *Staff {
+	if sealer != nil {
+		db.UseStaffEmails(StaffEmails{Keys: sealer})
+	}
 	return &Staff{DB: db, Sealer: sealer, Audit: log, Now: time.Now, IdleTimeout: 15 * time.Minute,
 		MaxAge: 12 * time.Hour, LockAfter: 10, ReauthAfter: 5 * time.Minute}
 }

@@ -83,7 +83,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -101,7 +101,10 @@ type querier interface {
 
 // Queries holds every query; DB and Tx run them on a connection or a
 // transaction. Placeholders are $1, $2…: both engines accept them.
-type Queries struct{ q querier }
+type Queries struct {
+	q      querier
+	emails StaffEmails // seals and opens staff addresses; nil until UseStaffEmails
+}
 
 // micros stores times as Unix microseconds, the same in both engines.
 func micros(t time.Time) int64 { return t.UnixMicro() }
