@@ -160,6 +160,9 @@ type fanoutWorker struct {
 	Log *slog.Logger
 }
 
+// Timeout covers one query and one batch insert.
+func (w *fanoutWorker) Timeout(*river.Job[FanoutArgs]) time.Duration { return 30 * time.Second }
+
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
 	a := job.Args
 	role := recipients(a.Alert)
