@@ -95,7 +95,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
 		RetainUnreviewed: cfg.RetainUnreviewed, Audit: a.audit, Now: time.Now, Log: log}
-	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
+	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Audit: a.audit, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications
 	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,

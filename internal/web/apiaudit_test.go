@@ -1,0 +1,123 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/store/storetest"
+)
+
+// apiCall sends one API request with key.
+func (c *testConsole) apiCall(key, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// breakAudit makes every audit append fail, as a lost database connection
+// or a full disk does between the change and its event; the returned
+// function mends it.
+func (c *testConsole) breakAudit() (mend func()) {
+	c.t.Helper()
+	db := c.env.DB.SQL()
+	if _, err := db.ExecContext(c.t.Context(), "ALTER TABLE audit_events RENAME TO audit_events_away"); err != nil {
+		c.t.Fatal(err)
+	}
+	return func() {
+		c.t.Helper()
+		if _, err := db.ExecContext(c.t.Context(), "ALTER TABLE audit_events_away RENAME TO audit_events"); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// The host's state-changing calls commit with their audit event or not at
+// all: when the event cannot be written, the host gets an error and
+// nothing changed, so a retry does the change once, audited.
+func TestAPIChangeWhoseAuditEventFailsIsNotMade(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		c := newTestConsole(t, dsn)
+		ctx := t.Context()
+		_, key, err := auth.CreateAPIKey(ctx, c.env.DB, "host", c.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// PUT member: no member without its api.member_put.
+		mend := c.breakAudit()
+		rec := c.apiCall(key, http.MethodPut, "/api/v1/members/m-new", `{"email":"new@example.jp"}`)
+		mend()
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("PUT with the audit broken: %d %s, want 500", rec.Code, rec.Body)
+		}
+		if _, err := c.env.DB.MemberByExternalID(ctx, "m-new"); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+			t.Fatalf("member after a failed audit: %v, want not found", err)
+		}
+		if rec := c.apiCall(key, http.MethodPut, "/api/v1/members/m-new", `{"email":"new@example.jp"}`); rec.Code != http.StatusCreated {
+			t.Fatalf("PUT retried: %d %s, want 201 (the first one changed nothing)", rec.Code, rec.Body)
+		}
+
+		// POST verification: no open link without its api.verification_created.
+		mend = c.breakAudit()
+		rec = c.apiCall(key, http.MethodPost, "/api/v1/verifications", `{"external_id":"m-new"}`)
+		mend()
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("POST with the audit broken: %d %s, want 500", rec.Code, rec.Body)
+		}
+		vs, _, err := c.env.DB.VerificationsOfExternalID(ctx, "m-new")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 0 {
+			t.Fatalf("%d verifications after a failed audit, want 0", len(vs))
+		}
+
+		// DELETE member: the member has not left without api.member_deleted.
+		mend = c.breakAudit()
+		rec = c.apiCall(key, http.MethodDelete, "/api/v1/members/m-new", "")
+		mend()
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("DELETE with the audit broken: %d %s, want 500", rec.Code, rec.Body)
+		}
+		m, err := c.env.DB.MemberByExternalID(ctx, "m-new")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.DeletedAt != nil || m.EmailSealed == nil {
+			t.Fatal("the member left although the audit event failed")
+		}
+
+		// Mended, every call goes through and the chain holds one event each.
+		if rec := c.apiCall(key, http.MethodPost, "/api/v1/verifications", `{"external_id":"m-new"}`); rec.Code != http.StatusCreated {
+			t.Fatalf("POST: %d %s", rec.Code, rec.Body)
+		}
+		if rec := c.apiCall(key, http.MethodDelete, "/api/v1/members/m-new", ""); rec.Code != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+		}
+		counts := map[string]int{}
+		rows, err := c.env.DB.SQL().QueryContext(ctx, "SELECT action FROM audit_events WHERE action LIKE 'api.%'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				t.Fatal(err)
+			}
+			counts[a]++
+		}
+		want := map[string]int{"api.member_put": 1, "api.verification_created": 1, "api.member_deleted": 1}
+		for a, n := range want {
+			if counts[a] != n {
+				t.Errorf("%s: %d events, want %d (all: %v)", a, counts[a], n, counts)
+			}
+		}
+	})
+}
