@@ -140,6 +140,12 @@ func (s *Service) Open(ctx context.Context, d *store.DocumentRecord) ([]byte, er
 	if d.DestroyedAt != nil || d.WrappedKey == nil {
 		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
 	}
+	// Past its deadline an image is gone, whether or not the sweep has
+	// destroyed it yet: retention is a promise about reads, not about
+	// when a job runs.
+	if !s.Now().Before(d.DestroyAfter) {
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has passed its retention deadline")
+	}
 	blob, err := s.Blobs.Get(ctx, d.BlobKey)
 	if blobstore.IsNotFound(err) {
 		// Destroyed since the caller read the record.

@@ -29,7 +29,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Queries: Queries{q: sqldb}, sql: sqldb, dialect: dialect}
+	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
@@ -81,7 +81,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, engine: db.dialect}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -99,7 +99,11 @@ type querier interface {
 
 // Queries holds every query; DB and Tx run them on a connection or a
 // transaction. Placeholders are $1, $2…: both engines accept them.
-type Queries struct{ q querier }
+type Queries struct {
+	q querier
+	// engine is the dialect, for the few queries whose SQL differs.
+	engine Dialect
+}
 
 // micros stores times as Unix microseconds, the same in both engines.
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -78,7 +78,7 @@ func TestStoreKeepsTheVerificationLifecycleOnEveryEngine(t *testing.T) {
 		if b, err := db.ClaimNextDocument(ctx, "stf_b", now); err != nil || b != nil {
 			t.Fatalf("second claim = %v, %v", b, err)
 		}
-		if n, _ := db.WaitingCount(ctx); n != 0 {
+		if n, _ := db.WaitingCount(ctx, now); n != 0 {
 			t.Fatalf("waiting = %d", n)
 		}
 
