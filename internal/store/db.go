@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations
@@ -128,6 +131,20 @@ func timePtr(v sql.NullInt64) *time.Time {
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// isUniqueViolation reports whether err is a unique index refusing a row,
+// on either engine.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" // unique_violation
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
 
 // affectedOne reports whether exactly one row changed.
 func affectedOne(res sql.Result) (bool, error) {

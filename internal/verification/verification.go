@@ -133,31 +133,84 @@ func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
 	return m, nil
 }
 
-// Create opens a verification for a member and returns it with the
-// member's upload link.
+// Create is OpenOrCreate without saying which it did.
 func (s *Service) Create(ctx context.Context, externalID string) (*kakunin.Verification, string, error) {
+	v, url, _, err := s.OpenOrCreate(ctx, externalID)
+	return v, url, err
+}
+
+// openRetries bounds how often OpenOrCreate starts over after losing a
+// race to create the member's one open verification; the second try
+// normally finds the winner's.
+const openRetries = 3
+
+// OpenOrCreate returns the member's open verification (awaiting its
+// upload) with its upload link, or opens one when there is none; created
+// says which. A member has at most one open verification, so however often
+// the host asks, at most one link can take an image. An open verification
+// whose link has expired but that the sweep has not ended yet is ended
+// now, announced, and replaced.
+func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin.Verification, string, bool, error) {
 	rec, err := s.DB.MemberByExternalID(ctx, externalID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	if rec.DeletedAt != nil {
-		return nil, "", kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
+		return nil, "", false, kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
 	}
+	for try := 1; ; try++ {
+		v, created, err := s.openOrCreate(ctx, rec)
+		// ECONFLICT is the unique index: a concurrent request created the
+		// open verification first. Read it in a fresh transaction.
+		if kakunin.ErrorCode(err) == kakunin.ECONFLICT && try < openRetries {
+			continue
+		}
+		if err != nil {
+			return nil, "", false, err
+		}
+		return v, s.UploadURL(v), created, nil
+	}
+}
+
+func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*kakunin.Verification, bool, error) {
 	now := s.Now().UTC()
-	v := &kakunin.Verification{
-		ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
-		ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
-	}
-	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
+	var v *kakunin.Verification
+	created := false
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		open, err := tx.OpenVerificationOfMember(ctx, rec.ID)
+		if err != nil {
+			return err
+		}
+		if open != nil && open.ExpiresAt.After(now) {
+			v = open
+			return nil
+		}
+		if open != nil {
+			ended, err := tx.SetVerificationStatus(ctx, open.ID, kakunin.StatusAwaitingUpload, kakunin.StatusExpired, now)
+			if err != nil {
+				return err
+			}
+			if ended {
+				open.Status, open.UpdatedAt = kakunin.StatusExpired, now
+				if err := Announce(ctx, s.Jobs, tx, open); err != nil {
+					return err
+				}
+			}
+		}
+		v = &kakunin.Verification{
+			ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
+			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+		}
 		if err := tx.InsertVerification(ctx, v); err != nil {
 			return err
 		}
+		created = true
 		return s.audited(ctx, tx, audit.APIVerification, v.ID, map[string]string{"member": v.MemberID})
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, false, err
 	}
-	return v, s.UploadURL(v), nil
+	return v, created, nil
 }
 
 // UploadURL is the member's hand-off link for v.

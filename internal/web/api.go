@@ -162,13 +162,19 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 	if body.ExternalID == "" {
 		return kakunin.Errorf(kakunin.EINVALID, "external_id is required")
 	}
-	v, url, err := s.Verifications.Create(r.Context(), body.ExternalID)
+	// One open verification per member: asking again returns the open one
+	// (200) rather than a second link able to hold an image.
+	v, url, created, err := s.Verifications.OpenOrCreate(r.Context(), body.ExternalID)
 	if err != nil {
 		return err
 	}
 	out := toJSON(v)
 	out.UploadURL = url
-	writeJSON(w, http.StatusCreated, out)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
 	return nil
 }
 

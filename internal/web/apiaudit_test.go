@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,6 +119,65 @@ func TestAPIChangeWhoseAuditEventFailsIsNotMade(t *testing.T) {
 			if counts[a] != n {
 				t.Errorf("%s: %d events, want %d (all: %v)", a, counts[a], n, counts)
 			}
+		}
+	})
+}
+
+// 200 simultaneous POST /verifications for one member open exactly one
+// verification: the first answer is 201, every other is 200 with the same
+// verification and the same upload link.
+func TestSimultaneousVerificationRequestsOpenOneLink(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		c := newTestConsole(t, dsn)
+		ctx := t.Context()
+		_, key, err := auth.CreateAPIKey(ctx, c.env.DB, "host", c.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := c.apiCall(key, http.MethodPut, "/api/v1/members/m-race", `{"email":"race@example.jp"}`); rec.Code != http.StatusCreated {
+			t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+		}
+		const n = 200
+		type answer struct {
+			status  int
+			id, url string
+			body    string
+		}
+		answers := make(chan answer, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				rec := c.apiCall(key, http.MethodPost, "/api/v1/verifications", `{"external_id":"m-race"}`)
+				var out struct {
+					ID        string `json:"id"`
+					UploadURL string `json:"upload_url"`
+				}
+				json.Unmarshal(rec.Body.Bytes(), &out)
+				answers <- answer{rec.Code, out.ID, out.UploadURL, rec.Body.String()}
+			}()
+		}
+		close(start)
+		statuses := map[int]int{}
+		ids, urls := map[string]bool{}, map[string]bool{}
+		for range n {
+			a := <-answers
+			statuses[a.status]++
+			if a.status != http.StatusCreated && a.status != http.StatusOK {
+				t.Errorf("answer %d: %s", a.status, a.body)
+				continue
+			}
+			ids[a.id], urls[a.url] = true, true
+		}
+		if statuses[http.StatusCreated] != 1 || statuses[http.StatusOK] != n-1 {
+			t.Errorf("statuses %v, want one 201 and %d × 200", statuses, n-1)
+		}
+		if len(ids) != 1 || len(urls) != 1 {
+			t.Errorf("%d verification IDs and %d upload links handed out, want 1 of each", len(ids), len(urls))
+		}
+		vs, _, err := c.env.DB.VerificationsOfExternalID(ctx, "m-race")
+		if err != nil || len(vs) != 1 {
+			t.Fatalf("%d verifications stored, %v; want 1", len(vs), err)
 		}
 	})
 }
