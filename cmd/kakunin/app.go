@@ -151,6 +151,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
 	}
+	// Sign-in throttling and second-factor locks alert admins the same way.
+	a.staff.Alert = a.review.Alert
 	return a, nil
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -178,6 +179,28 @@ func TestSimultaneousVerificationRequestsOpenOneLink(t *testing.T) {
 		vs, _, err := c.env.DB.VerificationsOfExternalID(ctx, "m-race")
 		if err != nil || len(vs) != 1 {
 			t.Fatalf("%d verifications stored, %v; want 1", len(vs), err)
+		}
+	})
+}
+
+// The sign-in form refused by the throttle answers 429 with Retry-After
+// and says so in the page's language, by the client's address alone.
+func TestSignInGuessesFromOneAddressGet429WithRetryAfter(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		c := newTestConsole(t, dsn)
+		limit := c.staff.Throttle.ClientAttempts
+		var rec *httptest.ResponseRecorder
+		for i := range limit + 1 {
+			rec = c.post("", "/console/login", fmt.Sprintf("email=guess%d%%40example.jp&password=wrong", i))
+			if i < limit && rec.Code != http.StatusUnauthorized {
+				t.Fatalf("guess %d: %d, want 401", i, rec.Code)
+			}
+		}
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("guess past the limit: %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		}
+		if !strings.Contains(rec.Body.String(), "ログインの試行回数が上限に達しました") {
+			t.Errorf("the page does not say why:\n%s", rec.Body)
 		}
 	})
 }
