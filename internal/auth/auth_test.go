@@ -134,7 +134,6 @@ func TestStaffSignInNeedsPasswordThenAFreshTOTPCode(t *testing.T) {
 	})
 }
 
-
 func TestAPIKeysAreShownOnceAndStoredAsHashes(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, storetest.SQLiteDSN(t))
