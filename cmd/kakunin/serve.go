@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -112,14 +111,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       10 * time.Minute, // a slow phone uploading 20 MiB
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-	}
+	limits := defaultHTTPLimits(a.cfg)
+	httpServer := newHTTPServer(srv.Handler(), limits)
+	ln = limits.listen(ln)
+	memLimit := setMemoryLimit(a.cfg.MemoryBudgetMB)
 	if err := a.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
@@ -154,7 +149,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
-		"database", string(a.db.Dialect()), "data", a.cfg.Data)
+		"database", string(a.db.Dialect()), "data", a.cfg.Data, "memory_budget_mb", a.cfg.MemoryBudgetMB,
+		"gomemlimit_mb", memLimit>>20, "max_connections", limits.maxConnections)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

@@ -50,6 +50,18 @@ type Staff struct {
 	// Alert raises an alert to admins inside tx (alert.Raise in service):
 	// an account locked, a throttle reached. Nil raises none.
 	Alert func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error
+	// PasswordCost is how new password hashes are made; leave it zero in
+	// production (see PasswordCost).
+	PasswordCost PasswordCost
+
+	checkPassword func(hash, password string) bool // CheckPassword unless a test watches it
+}
+
+func (s *Staff) passwordMatches(hash, password string) bool {
+	if s.checkPassword != nil {
+		return s.checkPassword(hash, password)
+	}
+	return CheckPassword(hash, password)
 }
 
 // NewStaff returns a Staff with the defaults: 15 minutes idle, 12 hours at
@@ -123,7 +135,7 @@ func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewA
 	password := RandomPassword()
 	rec := &store.StaffRecord{
 		ID: kakunin.NewID("stf"), Email: strings.ToLower(email), Role: role,
-		PasswordHash: HashPassword(password), TOTPSealed: sealed, MustChangePassword: true, CreatedAt: s.Now().UTC(),
+		PasswordHash: s.PasswordCost.Hash(password), TOTPSealed: sealed, MustChangePassword: true, CreatedAt: s.Now().UTC(),
 	}
 	if err := s.DB.InsertStaff(ctx, rec); err != nil {
 		return nil, err
@@ -158,13 +170,13 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 		return "", err
 	}
 	if !known {
-		CheckPassword(dummyHash, password) // same cost as a real account
+		s.passwordMatches(dummyHash, password) // same cost as a real account
 		if err := s.stepFailed(ctx, att, "", email, "unknown_account"); err != nil {
 			return "", err
 		}
 		return "", errBadCredentials
 	}
-	if !CheckPassword(rec.PasswordHash, password) {
+	if !s.passwordMatches(rec.PasswordHash, password) {
 		if err := s.stepFailed(ctx, att, rec.ID, "", "bad_password"); err != nil {
 			return "", err
 		}
@@ -389,7 +401,7 @@ func (s *Staff) ChangePassword(ctx context.Context, staffID, password string) er
 	if len(password) > 1024 {
 		return kakunin.Errorf(kakunin.EINVALID, "that password is too long")
 	}
-	if err := s.DB.SetStaffPassword(ctx, staffID, HashPassword(password), false); err != nil {
+	if err := s.DB.SetStaffPassword(ctx, staffID, s.PasswordCost.Hash(password), false); err != nil {
 		return err
 	}
 	return s.record(ctx, audit.StaffPassword, staffID, nil)

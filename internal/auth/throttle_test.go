@@ -44,6 +44,7 @@ func newThrottleFixture(t *testing.T, dsn string) *throttleFixture {
 func (f *throttleFixture) replica(sealer auth.FieldSealer) *auth.Staff {
 	clock := func() time.Time { return f.now }
 	s := auth.NewStaff(f.db, sealer, &audit.Log{DB: f.db, Now: clock})
+	s.PasswordCost = cheapCost
 	s.Now = clock
 	s.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		f.mu.Lock()
