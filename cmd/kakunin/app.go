@@ -115,7 +115,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits.MaxDecodeBytes = min(limits.MaxPixels*4, a.budget.Size()-intake.UploadCost)
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
 		RetainUnreviewed: cfg.RetainUnreviewed, AbandonAfter: cfg.UploadAbandonAfter, Audit: a.audit, Now: time.Now, Log: log}
-	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
+	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Audit: a.audit, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications
 	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,
@@ -173,6 +173,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
 	}
+	// Sign-in throttling and second-factor locks alert admins the same way.
+	a.staff.Alert = a.review.Alert
 	return a, nil
 }
 

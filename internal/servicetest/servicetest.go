@@ -232,7 +232,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.Alerts = &AlertRecorder{}
 	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits, Audit: e.Audit,
 		RetainUnreviewed: 72 * time.Hour, Now: e.Clock.Now, Log: e.Log}
-	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs,
+	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs, Audit: e.Audit,
 		PublicURL: PublicURL, LinkTTL: 7 * 24 * time.Hour, Now: e.Clock.Now}
 	// As in production, a verification that ends without a reviewer is
 	// announced by the verification service.

@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/kakunin/kakunin"
 )
@@ -31,7 +34,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Queries: Queries{q: sqldb}, sql: sqldb, dialect: dialect}
+	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
@@ -92,7 +95,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails, engine: db.dialect}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -113,6 +116,8 @@ type querier interface {
 type Queries struct {
 	q      querier
 	emails StaffEmails // seals and opens staff addresses; nil until UseStaffEmails
+	// engine is the dialect, for the few queries whose SQL differs.
+	engine Dialect
 }
 
 // micros stores times as Unix microseconds, the same in both engines.
@@ -138,6 +143,20 @@ func timePtr(v sql.NullInt64) *time.Time {
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// isUniqueViolation reports whether err is a unique index refusing a row,
+// on either engine.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" // unique_violation
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
 
 // affectedOne reports whether exactly one row changed.
 func affectedOne(res sql.Result) (bool, error) {
