@@ -112,6 +112,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
+	a.scaleOut(srv) // serve_scale.go
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

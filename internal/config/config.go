@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,13 @@ import (
 type Config struct {
 	Addr      string // listen address
 	PublicURL string // how members and staff reach the service (links in API answers)
+
+	// Behind a reverse proxy: the proxies whose header names the client
+	// (for limits and the audit origin); TrustedProxies is filled from
+	// TrustedProxiesList by Finish.
+	TrustedProxiesList string
+	TrustedProxies     []netip.Prefix
+	ProxyHeader        string // x-forwarded-for or forwarded
 	Data      string // data directory
 	Database  string // database DSN; default SQLite in Data
 	Blobs     string // blob store URL; default file:// in Data
@@ -155,6 +163,12 @@ type option struct {
 var options = []option{
 	{Server, "addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
 	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
+	{Server, "trusted-proxies", "KAKUNIN_TRUSTED_PROXIES", "comma-separated CIDRs or addresses of the reverse proxies in front; only their --proxy-header is believed for the client address (limits, audit origin); empty: headers ignored", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", "", "")
+	}},
+	{Server, "proxy-header", "KAKUNIN_PROXY_HEADER", "header the trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
+	}},
 
 	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
 	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
@@ -318,6 +332,9 @@ func (c *Config) Finish() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
 	}
+	if err := c.parseProxies(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("--data must not be empty"))
 	}
@@ -421,4 +438,30 @@ func (c *Config) Finish() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: json or text", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// parseProxies reads --trusted-proxies (CIDRs, or single addresses meaning
+// just that host) and checks --proxy-header.
+func (c *Config) parseProxies() error {
+	c.ProxyHeader = strings.ToLower(strings.TrimSpace(c.ProxyHeader))
+	if c.ProxyHeader != "x-forwarded-for" && c.ProxyHeader != "forwarded" {
+		return fmt.Errorf("--proxy-header %q: x-forwarded-for or forwarded", c.ProxyHeader)
+	}
+	c.TrustedProxies = nil
+	for item := range strings.SplitSeq(c.TrustedProxiesList, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return fmt.Errorf("--trusted-proxies %q: want CIDRs or addresses, comma-separated (10.0.0.0/8,192.0.2.10)", item)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return nil
 }

@@ -1,31 +1,13 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
-
-// withOrigin puts the keyed hash of the client's address in the request's
-// context, for the audit events the request causes. The address itself is
-// never stored.
-func (s *Server) withOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.OriginOf != nil {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			r = r.WithContext(audit.WithOrigin(r.Context(), s.OriginOf(host)))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // sections are the start-page entries of each role without a review queue.
 var sections = map[kakunin.Role][]pages.NavLink{
