@@ -29,11 +29,11 @@ type Config struct {
 	TrustedProxiesList string
 	TrustedProxies     []netip.Prefix
 	ProxyHeader        string // x-forwarded-for or forwarded
-	Data      string // data directory
-	Database  string // database DSN; default SQLite in Data
-	Blobs     string // blob store URL; default file:// in Data
-	Keyset    string // KEK keyset file
-	KeyDir    string // epoch and record keys
+	Data               string // data directory
+	Database           string // database DSN; default SQLite in Data
+	Blobs              string // blob store URL; default file:// in Data
+	Keyset             string // KEK keyset file
+	KeyDir             string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
