@@ -32,8 +32,15 @@ type Config struct {
 	Data               string // data directory
 	Database           string // database DSN; default SQLite in Data
 	Blobs              string // blob store URL; default file:// in Data
-	Keyset             string // KEK keyset file
-	KeyDir             string // epoch and record keys
+
+	// Running as one of several replicas (issue 14): how long start-up
+	// waits for the database, how long a stop lets requests finish, and
+	// where Prometheus metrics are served ("": nowhere).
+	DatabaseWait    time.Duration
+	ShutdownTimeout time.Duration
+	MetricsAddr     string
+	Keyset          string // KEK keyset file
+	KeyDir          string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
@@ -170,10 +177,20 @@ var options = []option{
 		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
 	}},
 
+	{Server, "shutdown-timeout", "KAKUNIN_SHUTDOWN_TIMEOUT", "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut off; the exit is clean either way", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ShutdownTimeout, "shutdown-timeout", 30*time.Second)
+	}},
+	{Server, "metrics-addr", "KAKUNIN_METRICS_ADDR", "listen address of /metrics (Prometheus), apart from --addr; keep it private; empty: no metrics", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "")
+	}},
+
 	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
 	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
 	{Storage, "blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
 
+	{Storage, "database-wait", "KAKUNIN_DATABASE_WAIT", "at start, how long to keep retrying (with back-off) a PostgreSQL server that cannot be reached yet", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.DatabaseWait, "database-wait", time.Minute)
+	}},
 	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
 	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
@@ -331,6 +348,14 @@ func (c *Config) Finish() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port, not --addr", c.MetricsAddr))
+		}
+	}
+	if c.DatabaseWait < 0 || c.ShutdownTimeout < time.Second {
+		errs = append(errs, errors.New("--database-wait must be >= 0 and --shutdown-timeout >= 1s"))
 	}
 	if err := c.parseProxies(); err != nil {
 		errs = append(errs, err)

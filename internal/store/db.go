@@ -6,10 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
-
-	"github.com/pressly/goose/v3"
 )
 
 //go:embed migrations
@@ -19,42 +16,27 @@ var migrations embed.FS
 // WithTx runs several of them atomically.
 type DB struct {
 	Queries
-	sql     *sql.DB
-	dialect Dialect
+	sql      *sql.DB
+	dialect  Dialect
+	lockPath string // SQLite: the file locked while migrating
 }
 
-// Open opens the database at dsn (see OpenSQL) and applies migrations.
+// Open opens the database at dsn (see OpenSQL) and applies migrations,
+// under the migration lock so replicas starting together run them once.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	sqldb, dialect, err := OpenSQL(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	db := &DB{Queries: Queries{q: sqldb}, sql: sqldb, dialect: dialect}
+	if dialect == SQLite {
+		db.lockPath = sqlitePath(dsn) + ".migrate-lock"
+	}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Migrate applies every pending migration embedded in the binary.
-func (db *DB) Migrate(ctx context.Context) error {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if db.dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, db.sql, fsys)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
 }
 
 // SQL returns the underlying handle (the job queue shares it).
