@@ -25,7 +25,9 @@ func cmdMigrate(ctx context.Context, c *call) error {
 		return err
 	}
 	defer db.Close()
-	migrate := func(ctx context.Context) error { return jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr)) }
+	migrate := func(ctx context.Context) error {
+		return jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr))
+	}
 	if err := db.WithMigrationLock(ctx, migrate); err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
