@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -113,14 +112,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 			OnStart: a.incidents.NotificationStarted},
 	}
 	a.scaleOut(srv) // serve_scale.go
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       10 * time.Minute, // a slow phone uploading 20 MiB
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-	}
+	limits := defaultHTTPLimits(a.cfg)
+	httpServer := newHTTPServer(srv.Handler(), limits)
+	ln = limits.listen(ln)
+	memLimit := setMemoryLimit(a.cfg.MemoryBudgetMB)
 	var requests inflight // serve_scale.go: SIGTERM drains these
 	httpServer.Handler = requests.track(httpServer.Handler)
 	if err := a.queue.Start(ctx); err != nil {
@@ -157,7 +152,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
-		"database", string(a.db.Dialect()), "data", a.cfg.Data)
+		"database", string(a.db.Dialect()), "data", a.cfg.Data, "memory_budget_mb", a.cfg.MemoryBudgetMB,
+		"gomemlimit_mb", memLimit>>20, "max_connections", limits.maxConnections)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

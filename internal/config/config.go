@@ -20,8 +20,10 @@ import (
 
 // Config is every setting of the service.
 type Config struct {
-	Addr      string // listen address
-	PublicURL string // how members and staff reach the service (links in API answers)
+	Addr string // listen address
+	// MaxConnections caps the open client connections (0: no cap).
+	MaxConnections int
+	PublicURL      string // how members and staff reach the service (links in API answers)
 
 	// Behind a reverse proxy: the proxies whose header names the client
 	// (for limits and the audit origin); TrustedProxies is filled from
@@ -29,9 +31,10 @@ type Config struct {
 	TrustedProxiesList string
 	TrustedProxies     []netip.Prefix
 	ProxyHeader        string // x-forwarded-for or forwarded
-	Data               string // data directory
-	Database           string // database DSN; default SQLite in Data
-	Blobs              string // blob store URL; default file:// in Data
+
+	Data     string // data directory
+	Database string // database DSN; default SQLite in Data
+	Blobs    string // blob store URL; default file:// in Data
 
 	// Running as one of several replicas (issue 14): how long start-up
 	// waits for the database, how long a stop lets requests finish, and
@@ -39,19 +42,23 @@ type Config struct {
 	DatabaseWait    time.Duration
 	ShutdownTimeout time.Duration
 	MetricsAddr     string
-	Keyset          string // KEK keyset file
-	KeyDir          string // epoch and record keys
+
+	Keyset string // KEK keyset file
+	KeyDir string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
 
 	UploadLinkTTL       time.Duration
+	UploadAbandonAfter  time.Duration
 	RetainAfterDecision time.Duration
 	RetainUnreviewed    time.Duration
 	RetentionInterval   time.Duration
 	KeepBirthDate       bool
 	MaxUploadMB         int
 	MaxMegapixels       int
+	MemoryBudgetMB      int // uploads' buffers and image decodes held at once (internal/intake.Budget)
+	VerifyWorkers       int // full decodes of uploads that run at once (document_verify jobs)
 
 	// Audit log (issue 3): the checkpoint signing key lives with the other
 	// keys, apart from the database, and checkpoints can be published to a
@@ -169,6 +176,9 @@ type option struct {
 // default.
 var options = []option{
 	{Server, "addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
+	{Server, "max-connections", "KAKUNIN_MAX_CONNECTIONS", "open client connections at most; more wait to be accepted (0: no cap)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MaxConnections, "max-connections", 256, "")
+	}},
 	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
 	{Server, "trusted-proxies", "KAKUNIN_TRUSTED_PROXIES", "comma-separated CIDRs or addresses of the reverse proxies in front; only their --proxy-header is believed for the client address (limits, audit origin); empty: headers ignored", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", "", "")
@@ -201,7 +211,16 @@ var options = []option{
 	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour)
 	}},
+	{Uploads, "upload-abandon-after", "KAKUNIN_UPLOAD_ABANDON_AFTER", "an upload not committed this long after it began is treated as left by a crash: the sweep deletes its ciphertext and temp files (keep it above the longest upload; the server reads a request for up to 10m)", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.UploadAbandonAfter, "upload-abandon-after", time.Hour)
+	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
+	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+	}},
+	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
+	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
 	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
@@ -439,6 +458,9 @@ func (c *Config) Finish() error {
 	if c.UploadLinkTTL < time.Minute {
 		errs = append(errs, errors.New("--upload-link-ttl: at least 1m"))
 	}
+	if c.UploadAbandonAfter < time.Second {
+		errs = append(errs, errors.New("--upload-abandon-after: at least 1s"))
+	}
 	if c.NoticeStaleAfter < time.Hour {
 		errs = append(errs, errors.New("--notice-stale-after: at least 1h"))
 	}
@@ -450,6 +472,15 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
 		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("--max-connections: 0 (no cap) or more"))
+	}
+	if c.VerifyWorkers < 1 || c.VerifyWorkers > 64 {
+		errs = append(errs, errors.New("--verify-workers: between 1 and 64"))
+	}
+	if c.MemoryBudgetMB < 32 {
+		errs = append(errs, errors.New("--memory-budget-mb: at least 32"))
 	}
 	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
 		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))

@@ -48,6 +48,9 @@ type Config struct {
 	// PeriodicJobs are enqueued on a schedule by whichever process holds
 	// River's leadership, so they run once per cluster, not once per replica.
 	PeriodicJobs []*river.PeriodicJob
+	// Queues are further queues, each with its own number of workers, for
+	// work that must not crowd out the rest (the document decodes).
+	Queues map[string]int
 	// FetchPollInterval is how often the database is asked for ready jobs
 	// (default 500ms).
 	FetchPollInterval time.Duration
@@ -109,6 +112,9 @@ func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.
 		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+		for name, n := range cfg.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: max(n, 1)}
+		}
 		rc.PeriodicJobs = cfg.PeriodicJobs
 	} else if len(cfg.PeriodicJobs) > 0 {
 		return nil, errors.New("new job queue: periodic jobs need workers")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,17 +27,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if db.dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
+	p, err := migrator(db.sql, db.dialect)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, db.sql, fsys)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return err
 	}
 	current, err := p.GetDBVersion(ctx)
 	if err != nil {
@@ -80,4 +73,21 @@ func (db *DB) WithMigrationLock(ctx context.Context, f func(ctx context.Context)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", migrationLockKey)
 	return f(ctx)
+}
+
+// migrator is goose over the embedded migrations of dialect.
+func migrator(sqldb *sql.DB, dialect Dialect) (*goose.Provider, error) {
+	dir, gd := "migrations/sqlite", goose.DialectSQLite3
+	if dialect == Postgres {
+		dir, gd = "migrations/postgres", goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(gd, sqldb, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return p, nil
 }
