@@ -100,7 +100,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	// upload, and at most 4 bytes for each allowed pixel.
 	limits.MaxDecodeBytes = min(limits.MaxPixels*4, a.budget.Size()-intake.UploadCost)
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
-		RetainUnreviewed: cfg.RetainUnreviewed, Audit: a.audit, Now: time.Now, Log: log}
+		RetainUnreviewed: cfg.RetainUnreviewed, AbandonAfter: cfg.UploadAbandonAfter, Audit: a.audit, Now: time.Now, Log: log}
 	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications

@@ -38,6 +38,7 @@ func newPasskeyFixture(t *testing.T, dsn string) *passkeyFixture {
 	t.Cleanup(func() { db.Close() })
 	f.db, f.log = db, &audit.Log{DB: db, Now: time.Now}
 	f.staff = auth.NewStaff(db, newVault(t), f.log)
+	f.staff.PasswordCost = cheapCost
 	f.staff.Now = func() time.Time { return f.now }
 	f.pk = auth.NewPasskeys(f.staff, publicURL)
 	if err := f.pk.Available(); err != nil {

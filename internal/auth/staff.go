@@ -43,6 +43,9 @@ type Staff struct {
 	MaxAge      time.Duration // a session ends this long after sign-in regardless
 	LockAfter   int           // consecutive failures that lock an account
 	ReauthAfter time.Duration // sensitive actions need the second factor again after this long
+	// PasswordCost is how new password hashes are made; leave it zero in
+	// production (see PasswordCost).
+	PasswordCost PasswordCost
 
 	checkPassword func(hash, password string) bool // CheckPassword unless a test watches it
 }
@@ -117,7 +120,7 @@ func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewA
 	password := RandomPassword()
 	rec := &store.StaffRecord{
 		ID: kakunin.NewID("stf"), Email: strings.ToLower(email), Role: role,
-		PasswordHash: HashPassword(password), TOTPSealed: sealed, MustChangePassword: true, CreatedAt: s.Now().UTC(),
+		PasswordHash: s.PasswordCost.Hash(password), TOTPSealed: sealed, MustChangePassword: true, CreatedAt: s.Now().UTC(),
 	}
 	if err := s.DB.InsertStaff(ctx, rec); err != nil {
 		return nil, err
@@ -353,7 +356,7 @@ func (s *Staff) ChangePassword(ctx context.Context, staffID, password string) er
 	if len(password) > 1024 {
 		return kakunin.Errorf(kakunin.EINVALID, "that password is too long")
 	}
-	if err := s.DB.SetStaffPassword(ctx, staffID, HashPassword(password), false); err != nil {
+	if err := s.DB.SetStaffPassword(ctx, staffID, s.PasswordCost.Hash(password), false); err != nil {
 		return err
 	}
 	return s.record(ctx, audit.StaffPassword, staffID, nil)

@@ -33,6 +33,7 @@ type Config struct {
 	WebhookSecret string
 
 	UploadLinkTTL       time.Duration
+	UploadAbandonAfter  time.Duration
 	RetainAfterDecision time.Duration
 	RetainUnreviewed    time.Duration
 	RetentionInterval   time.Duration
@@ -176,6 +177,9 @@ var options = []option{
 
 	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour)
+	}},
+	{Uploads, "upload-abandon-after", "KAKUNIN_UPLOAD_ABANDON_AFTER", "an upload not committed this long after it began is treated as left by a crash: the sweep deletes its ciphertext and temp files (keep it above the longest upload; the server reads a request for up to 10m)", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.UploadAbandonAfter, "upload-abandon-after", time.Hour)
 	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
@@ -409,6 +413,9 @@ func (c *Config) Finish() error {
 	}
 	if c.UploadLinkTTL < time.Minute {
 		errs = append(errs, errors.New("--upload-link-ttl: at least 1m"))
+	}
+	if c.UploadAbandonAfter < time.Second {
+		errs = append(errs, errors.New("--upload-abandon-after: at least 1s"))
 	}
 	if c.NoticeStaleAfter < time.Hour {
 		errs = append(errs, errors.New("--notice-stale-after: at least 1h"))

@@ -87,7 +87,7 @@ func TestADecodableUploadStaysForReview(t *testing.T) {
 func TestWithoutAJobQueueAnUndecodableUploadIsRefusedAndLeavesNothing(t *testing.T) {
 	e := newEnv(t, storetest.SQLiteDSN(t))
 	before := len(e.blobFiles())
-	if _, err := e.Documents.Store(e.ctx, bytes.NewReader(undecodableJPEG(640, 480))); kakunin.ErrorCode(err) != kakunin.EINVALID {
+	if _, err := e.Documents.Store(e.ctx, nil, bytes.NewReader(undecodableJPEG(640, 480))); kakunin.ErrorCode(err) != kakunin.EINVALID {
 		t.Fatalf("err %v, want EINVALID", err)
 	}
 	if after := len(e.blobFiles()); after != before {

@@ -45,9 +45,10 @@ func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 	if err != nil {
 		return err
 	}
-	if rep.LinksExpired+rep.ImagesDestroyed+rep.BlobsDeleted+len(rep.EpochsDestroyed)+rep.TempFilesRemoved > 0 {
+	if rep.Total() > 0 {
 		w.Service.Log.Info("retention sweep", "links_expired", rep.LinksExpired, "images_destroyed", rep.ImagesDestroyed,
-			"blobs_deleted", rep.BlobsDeleted, "epochs_destroyed", len(rep.EpochsDestroyed), "temp_files_removed", rep.TempFilesRemoved)
+			"blobs_deleted", rep.BlobsDeleted, "epochs_destroyed", len(rep.EpochsDestroyed), "temp_files_removed", rep.TempFilesRemoved,
+			"uploads_abandoned", rep.UploadsAbandoned, "orphans_deleted", rep.OrphansDeleted)
 	}
 	return nil
 }

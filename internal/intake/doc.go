@@ -8,7 +8,7 @@
 // that metadata only the EXIF Orientation value is kept, returned beside the
 // image rather than in it, so the reviewer can be shown the photo upright.
 //
-// It guards two invariants of DESIGN.md. Invariant 1 (no plaintext at rest):
+// It guards two invariants of docs/design.md. Invariant 1 (no plaintext at rest):
 // everything here is a pure function over an io.Reader and an io.Writer, and
 // the writer is normally an encrypting one, so this package never touches
 // disk and holds at most a bounded prefix in memory (WebP, whose container

@@ -39,22 +39,31 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // Migrate applies every pending migration embedded in the binary.
 func (db *DB) Migrate(ctx context.Context) error {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if db.dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
+	p, err := migrator(db.sql, db.dialect)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, db.sql, fsys)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	return nil
+}
+
+// migrator is goose over the embedded migrations of dialect.
+func migrator(sqldb *sql.DB, dialect Dialect) (*goose.Provider, error) {
+	dir, gd := "migrations/sqlite", goose.DialectSQLite3
+	if dialect == Postgres {
+		dir, gd = "migrations/postgres", goose.DialectPostgres
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(gd, sqldb, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return p, nil
 }
 
 // SQL returns the underlying handle (the job queue shares it).

@@ -92,7 +92,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	// A little room above the image limit for the form's other fields.
 	r.Body = http.MaxBytesReader(w, r.Body, s.MaxUploadBytes+64<<10)
-	typ, pending, err := s.readUploadForm(r)
+	typ, pending, err := s.readUploadForm(r, v)
 	if err == nil && pending == nil {
 		err = kakunin.Errorf(kakunin.EINVALID, "missing_file")
 	}
@@ -125,7 +125,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 
 // readUploadForm streams the multipart form: the document_type field and
 // the document file, in either order.
-func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *document.Pending, error) {
+func (s *Server) readUploadForm(r *http.Request, v *kakunin.Verification) (kakunin.DocumentType, *document.Pending, error) {
 	var typ kakunin.DocumentType
 	var pending *document.Pending
 	fail := func(err error) (kakunin.DocumentType, *document.Pending, error) {
@@ -170,7 +170,7 @@ func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *documen
 			if pending != nil {
 				return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
 			}
-			pending, err = s.Documents.Store(r.Context(), part)
+			pending, err = s.Documents.Store(r.Context(), v, part)
 			if err != nil {
 				return fail(bodyError(err))
 			}
