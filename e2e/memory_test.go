@@ -11,7 +11,9 @@ import (
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -347,4 +349,66 @@ func cmykJPEG(w, h int) []byte {
 	mcus := ((w + 7) / 8) * ((h + 7) / 8)
 	b = append(b, make([]byte, mcus)...) // 4 blocks × 2 bits = one zero byte an MCU
 	return append(b, 0xFF, 0xD9)
+}
+
+// trickleUpload holds one upload open: the form's headers, a JPEG's first
+// bytes and then a comment segment sent at 10 KiB/s (above the server's
+// minimum rate) until stop closes, so the server holds its share of the
+// memory budget all along.
+func trickleUpload(t *testing.T, uploadURL string, stop <-chan struct{}) {
+	u, err := url.Parse(uploadURL)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	const boundary = "trickle"
+	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"document_type\"\r\n\r\ndrivers_licence\r\n" +
+		"--" + boundary + "\r\nContent-Disposition: form-data; name=\"document\"; filename=\"card.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
+		u.RequestURI(), u.Host, boundary, 1<<20, head)
+	c.Write([]byte{0xFF, 0xD8, 0xFF, 0xFE, 0xFF, 0xFF}) // SOI, then a 64 KiB comment
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if _, err := c.Write(make([]byte, 1024)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func TestAnUploadPastTheMemoryBudgetGets503WithRetryAfterThenSucceeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds uploads open for the budget's 10 s wait")
+	}
+	// 32 MiB holds ten uploads of 3 MiB.
+	in := startInstance(t, "", "--memory-budget-mb", "32")
+	links := in.openLinks(t, "budget", 14)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, link := range links[:12] {
+		wg.Go(func() { trickleUpload(t, link, stop) })
+	}
+	time.Sleep(time.Second) // let the trickling uploads reach the stripper
+	ct, body := uploadForm("drivers_licence", "card.jpg", sampleJPEG(t, 1))
+	r := postUpload(links[12], ct, body)
+	close(stop)
+	wg.Wait()
+	if r.err != nil || r.status != http.StatusServiceUnavailable || r.retryAfter == "" {
+		t.Fatalf("with the budget held: %d, Retry-After %q, %v; want 503 with Retry-After", r.status, r.retryAfter, r.err)
+	}
+	// The held uploads gave their share back when their connections went.
+	waitFor(t, "an upload to be accepted again", 30*time.Second, func() bool {
+		return postUpload(links[13], ct, body).status == http.StatusSeeOther
+	})
 }
