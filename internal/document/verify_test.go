@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/document"
@@ -86,8 +87,9 @@ func TestADecodableUploadStaysForReview(t *testing.T) {
 
 func TestWithoutAJobQueueAnUndecodableUploadIsRefusedAndLeavesNothing(t *testing.T) {
 	e := newEnv(t, storetest.SQLiteDSN(t))
+	v := e.verificationExpiring(e.member("inline@example.jp"), start.Add(24*time.Hour))
 	before := len(e.blobFiles())
-	if _, err := e.Documents.Store(e.ctx, nil, bytes.NewReader(undecodableJPEG(640, 480))); kakunin.ErrorCode(err) != kakunin.EINVALID {
+	if _, err := e.Documents.Store(e.ctx, v, bytes.NewReader(undecodableJPEG(640, 480))); kakunin.ErrorCode(err) != kakunin.EINVALID {
 		t.Fatalf("err %v, want EINVALID", err)
 	}
 	if after := len(e.blobFiles()); after != before {

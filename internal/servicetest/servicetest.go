@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
@@ -194,6 +195,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.KeyDir, e.BlobDir = filepath.Join(e.Dir, "keys"), filepath.Join(e.Dir, "blobs")
 	if !strings.HasPrefix(dsn, "postgres") {
 		e.DBPath = dsn
+		if err := seedSQLite(dsn, opts.Queue); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -217,6 +221,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	if e.Vault, err = vault.New(ctx, kek, e.KeyDir); err != nil {
 		t.Fatalf("open vault: %v", err)
 	}
+	e.DB.UseStaffEmails(auth.StaffEmails{Keys: e.Vault})
 	if e.Blobs, err = blobstore.Open(ctx, "file://"+e.BlobDir); err != nil {
 		t.Fatalf("open blob store: %v", err)
 	}
