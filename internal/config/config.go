@@ -227,7 +227,7 @@ var options = []option{
 	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
-		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 128, "")
 	}},
 	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
