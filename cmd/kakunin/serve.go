@@ -114,7 +114,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
-			OnStart: a.incidents.NotificationStarted},
+			OnStart: a.incidents.NotificationStarted, MailOff: a.cfg.SMTPURL == ""},
+		MailOff: a.cfg.SMTPURL == "",
 	}
 	a.scaleOut(srv) // serve_scale.go
 	limits := defaultHTTPLimits(a.cfg)

@@ -29,6 +29,16 @@ type Service struct {
 	// (serve moves the incident to "notifying"). An error is logged: the
 	// start was committed and the campaign runs regardless.
 	OnStart func(ctx context.Context, incidentID string) error
+	// MailOff: no mail server is configured (serve without --smtp-url).
+	// Start and Resume refuse: a campaign that cannot send must not
+	// look as if it were sending.
+	MailOff bool
+}
+
+// errMailOff is Start's and Resume's answer while no mail server is
+// configured.
+func errMailOff() error {
+	return kakunin.Errorf(kakunin.ECONFLICT, "no mail server is configured (--smtp-url): nothing can be sent")
 }
 
 func (s *Service) now() time.Time {
@@ -197,6 +207,9 @@ func (s *Service) Preview(ctx context.Context, incidentID string) (*Preview, err
 // enqueued by a Sender right after; a second start is a conflict and
 // enqueues nothing twice.
 func (s *Service) Start(ctx context.Context, incidentID string) (*store.Campaign, error) {
+	if s.MailOff {
+		return nil, errMailOff()
+	}
 	inc, c, err := s.Campaign(ctx, incidentID)
 	if err != nil {
 		return nil, err
@@ -243,6 +256,9 @@ func (s *Service) Resume(ctx context.Context, incidentID string) error {
 }
 
 func (s *Service) setPaused(ctx context.Context, incidentID string, paused bool) error {
+	if !paused && s.MailOff {
+		return errMailOff()
+	}
 	_, c, err := s.Campaign(ctx, incidentID)
 	if err != nil {
 		return err

@@ -22,6 +22,9 @@ type View struct {
 	// Live: mail is going out, or the affected members' rows are still
 	// being written; the page reloads itself while it is.
 	Live bool
+	// MailOff: no mail server is configured, so nothing can be sent: the
+	// campaign cannot start and a started one sends nothing.
+	MailOff bool
 }
 
 // View returns an incident's campaign, its progress once started, and
@@ -32,7 +35,7 @@ func (s *Service) View(ctx context.Context, incidentID string) (*View, error) {
 		return nil, err
 	}
 	_, werr := incident.QueryOf(inc)
-	v := &View{Incident: inc, Campaign: c, Text: DefaultText(), WindowKnown: werr == nil}
+	v := &View{Incident: inc, Campaign: c, Text: DefaultText(), WindowKnown: werr == nil, MailOff: s.MailOff}
 	if c == nil {
 		return v, nil
 	}
@@ -44,7 +47,7 @@ func (s *Service) View(ctx context.Context, incidentID string) (*View, error) {
 	if v.Progress, err = s.progress(ctx, c); err != nil {
 		return nil, err
 	}
-	v.Live = c.State == store.CampaignSending || v.Progress.Enqueuing
+	v.Live = !s.MailOff && (c.State == store.CampaignSending || v.Progress.Enqueuing)
 	return v, nil
 }
 
@@ -52,6 +55,7 @@ func (s *Service) View(ctx context.Context, incidentID string) (*View, error) {
 type Refusal string
 
 const (
+	RefusedNoMail       Refusal = "no_mail"       // no mail server is configured: nothing could be sent
 	RefusedNoWindow     Refusal = "no_window"     // the incident's window is not known
 	RefusedStarted      Refusal = "started"       // it started already
 	RefusedNotPreviewed Refusal = "not_previewed" // no letter yet, or not previewed as it now stands
@@ -61,6 +65,8 @@ const (
 // most basic reason first; "" when it may start.
 func (v *View) StartRefusal() Refusal {
 	switch {
+	case v.MailOff:
+		return RefusedNoMail
 	case !v.WindowKnown:
 		return RefusedNoWindow
 	case v.Campaign != nil && v.Campaign.State != store.CampaignDraft:

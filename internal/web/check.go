@@ -19,8 +19,14 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderCheck(w http.ResponseWriter, r *http.Request, status int, errCode string, badLink bool) {
+	if s.MailOff {
+		// The answer only goes by mail: promise none. The page is the
+		// same for every visitor and every address (invariant 6).
+		w.Header().Set("Retry-After", "3600")
+		status, errCode = http.StatusServiceUnavailable, ""
+	}
 	s.render(w, r, status, "check", pages.Check{Base: s.base(r, s.pageLang(w, r, "")), ErrorCode: errCode,
-		BadLink: badLink, MaxLength: exposure.MaxAddress})
+		BadLink: badLink, MaxLength: exposure.MaxAddress, Unavailable: s.MailOff})
 }
 
 // submitCheck accepts a check. Its answer depends only on the address's
@@ -29,6 +35,11 @@ func (s *Server) renderCheck(w http.ResponseWriter, r *http.Request, status int,
 // up here; a job mails the real answer to the registered address.
 func (s *Server) submitCheck(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxCheckForm)
+	if s.MailOff {
+		// Nothing is looked up or queued: whoever asks, the same page.
+		s.renderCheck(w, r, http.StatusServiceUnavailable, "", false)
+		return
+	}
 	lang := s.pageLang(w, r, "")
 	err := r.ParseForm()
 	if err == nil {

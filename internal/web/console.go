@@ -124,6 +124,7 @@ func (s *Server) staffBase(w http.ResponseWriter, r *http.Request) pages.Base {
 	b := s.base(r, s.pageLang(w, r, ""))
 	if st := staffFrom(r.Context()); st != nil {
 		b.Staff = nav(st)
+		b.MailOff = s.MailOff
 	}
 	return b
 }

@@ -62,6 +62,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, code string, staff *pages.StaffNav) {
 	b := s.base(r, s.pageLang(w, r, ""))
 	b.Staff = staff
+	b.MailOff = staff != nil && s.MailOff
 	s.render(w, r, status, "error", pages.Error{Base: b, Status: status, Code: code})
 }
 

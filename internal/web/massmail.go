@@ -228,7 +228,11 @@ func (s *Server) setNotificationPaused(w http.ResponseWriter, r *http.Request, p
 		http.Redirect(w, r, notificationURL(id)+"?done="+done, http.StatusSeeOther)
 		return nil
 	case kakunin.ECONFLICT:
-		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "conflict"})
+		code := "conflict"
+		if s.MailOff {
+			code = string(massmail.RefusedNoMail)
+		}
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
 	}
 	return err
 }

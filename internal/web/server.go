@@ -44,8 +44,12 @@ type Server struct {
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
-	PublicURL      string // e.g. https://kakunin.example.jp, for absolute links (the Atom feed)
-	Now            func() time.Time
+	// MailOff: serve runs without --smtp-url, so no mail leaves. Every
+	// console page says so, and the public check, whose answer only mail
+	// carries, says it is unavailable (for everyone alike).
+	MailOff   bool
+	PublicURL string // e.g. https://kakunin.example.jp, for absolute links (the Atom feed)
+	Now       func() time.Time
 }
 
 // Access says who may use a route.

@@ -28,6 +28,8 @@ type Base struct {
 	LangLinks []LangLink // language switcher (links, no JS)
 	Staff     *StaffNav  // non-nil on console pages after login: nav with queue + logout form
 	Notice    string     // optional message ID shown as a calm notice banner (role="status")
+	// MailOff: no mail server is configured; console pages show a banner.
+	MailOff bool
 }
 
 // pageLocale lets Render find the language of any page type that embeds Base.

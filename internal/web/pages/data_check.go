@@ -16,6 +16,9 @@ type Check struct {
 	ErrorCode string
 	BadLink   bool
 	MaxLength int
+	// Unavailable: no mail server is configured, so no answer could be
+	// mailed; the page says so, the same for everyone, and has no form.
+	Unavailable bool
 }
 
 // CheckSent is "check_sent": the one answer every accepted check gets,
