@@ -110,7 +110,13 @@ func TestAResponderRunsTheBreachDayFromTheConsole(t *testing.T) {
 			t.Errorf("the preview shows a member's address (%s…)", addr)
 		}
 	}
-	if resp = r.post(page+"/notification/start", nil); resp.StatusCode != http.StatusSeeOther {
+	// The confirmation states the exact recipients; the count typed and
+	// a second-factor code send.
+	code, body = r.get(page + "/notification/confirm?action=start")
+	if code != http.StatusOK || !strings.Contains(body, `<dd id="recipients-total"><strong>2</strong></dd>`) {
+		t.Fatalf("confirmation: %d", code)
+	}
+	if resp = r.post(page+"/notification/start", url.Values{"count": {"2"}, "code": {r.laterCode()}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 

@@ -75,6 +75,15 @@ type reviewer struct {
 	t      testing.TB
 	in     *instance
 	client *http.Client
+	secret string // the TOTP secret, for actions that ask the code again
+}
+
+// laterCode is the TOTP code of the next 30-second step, which the server
+// accepts (one step of skew) though the current step's code was used to
+// sign in: each step's code is accepted once.
+func (r *reviewer) laterCode() string {
+	code, _ := auth.CurrentTOTP(r.secret, time.Now().Add(30*time.Second))
+	return code
 }
 
 // signIn walks the console's sign-in: password, TOTP code, and the first
@@ -82,7 +91,7 @@ type reviewer struct {
 func (in *instance) signIn(acct staffAccount) *reviewer {
 	t := in.t
 	t.Helper()
-	r := &reviewer{t: t, in: in, client: browserless()}
+	r := &reviewer{t: t, in: in, client: browserless(), secret: acct.Secret}
 	resp := r.post("/console/login", url.Values{"email": {acct.Email}, "password": {acct.Password}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login/totp" {
 		t.Fatalf("password step: %d %s", resp.StatusCode, resp.Header.Get("Location"))

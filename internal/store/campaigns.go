@@ -251,3 +251,42 @@ func (q Queries) ActiveCampaigns(ctx context.Context) ([]*Campaign, error) {
 	}
 	return out, nil
 }
+
+// Recipients counts a campaign's recipients by the language of their
+// letter: English for members whose locale is "en", Japanese for every
+// other.
+type Recipients struct{ JA, EN int64 }
+
+// Total is every recipient.
+func (r Recipients) Total() int64 { return r.JA + r.EN }
+
+// ScopeRecipients counts the members in [from, to]'s scope who have not
+// left, by letter language: the members a campaign started now would mail.
+func (q Queries) ScopeRecipients(ctx context.Context, from, to time.Time) (Recipients, error) {
+	var r Recipients
+	var ja, en sql.NullInt64
+	err := q.q.QueryRowContext(ctx, `SELECT
+			CAST(SUM(CASE WHEN m.locale = 'en' THEN 0 ELSE 1 END) AS BIGINT),
+			CAST(SUM(CASE WHEN m.locale = 'en' THEN 1 ELSE 0 END) AS BIGINT)
+		FROM (SELECT s.member_id FROM (`+scopeDocuments+`) s GROUP BY s.member_id) a
+		JOIN members m ON m.id = a.member_id WHERE m.deleted_at IS NULL`, micros(from), micros(to)).Scan(&ja, &en)
+	if err != nil {
+		return r, fmt.Errorf("scope recipients: %w", err)
+	}
+	return Recipients{JA: ja.Int64, EN: en.Int64}, nil
+}
+
+// PendingRecipients counts a campaign's outbox rows still to send whose
+// members have not left, by letter language: what resuming it would mail.
+func (q Queries) PendingRecipients(ctx context.Context, campaignID string) (Recipients, error) {
+	var ja, en sql.NullInt64
+	err := q.q.QueryRowContext(ctx, `SELECT
+			CAST(SUM(CASE WHEN m.locale = 'en' THEN 0 ELSE 1 END) AS BIGINT),
+			CAST(SUM(CASE WHEN m.locale = 'en' THEN 1 ELSE 0 END) AS BIGINT)
+		FROM notification_outbox o JOIN members m ON m.id = o.member_id
+		WHERE o.campaign_id = $1 AND o.state = 'pending' AND m.deleted_at IS NULL`, campaignID).Scan(&ja, &en)
+	if err != nil {
+		return Recipients{}, fmt.Errorf("pending recipients of %s: %w", campaignID, err)
+	}
+	return Recipients{JA: ja.Int64, EN: en.Int64}, nil
+}

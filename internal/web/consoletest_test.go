@@ -86,6 +86,19 @@ func (c *testConsole) signIn(role kakunin.Role) signedIn {
 	return signedIn{token: token, staffID: acct.Staff.ID, email: acct.Staff.Email, secret: acct.Secret}
 }
 
+// nextTOTP moves the clock to the next 30-second step and returns the
+// code of that step: a step's code is accepted once.
+func (c *testConsole) nextTOTP(s signedIn) string {
+	c.t.Helper()
+	c.now = c.now.Add(30 * time.Second)
+	c.env.Clock.Set(c.now)
+	code, err := auth.CurrentTOTP(s.secret, c.now)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return code
+}
+
 // do sends a request as the session token (none if "") from 192.0.2.1.
 func (c *testConsole) do(token, method, path string, body io.Reader) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, body)

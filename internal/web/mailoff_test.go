@@ -96,7 +96,9 @@ func TestWithoutAMailServerTheCheckSaysUnavailableToEveryoneAlike(t *testing.T) 
 			name string
 			f    func(client, addr string) *httptest.ResponseRecorder
 		}{
-			{"GET", func(client, addr string) *httptest.ResponseRecorder { return c.send(client, http.MethodGet, "/check", nil) }},
+			{"GET", func(client, addr string) *httptest.ResponseRecorder {
+				return c.send(client, http.MethodGet, "/check", nil)
+			}},
 			{"POST", func(client, addr string) *httptest.ResponseRecorder {
 				return c.send(client, http.MethodPost, "/check", url.Values{"email": {addr}})
 			}},

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -184,6 +187,9 @@ func (s *Server) previewNotification(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) error {
+	if ok, err := s.confirmed(w, r, false); !ok {
+		return err
+	}
 	id := r.PathValue("id")
 	_, err := s.MassMail.Start(r.Context(), id)
 	switch kakunin.ErrorCode(err) {
@@ -191,19 +197,111 @@ func (s *Server) startNotification(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, notificationURL(id)+"?done=started", http.StatusSeeOther)
 		return nil
 	case kakunin.ECONFLICT, kakunin.ENOTFOUND:
-		// Not previewed as it stands, already started, or no window: say
-		// which, change nothing.
-		c, verr := s.MassMail.View(r.Context(), id)
-		if verr != nil {
-			return verr
-		}
-		why := c.StartRefusal()
-		if why == "" {
-			why = massmail.RefusedNotPreviewed // changed since Start looked: ask to look again
-		}
-		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(why)})
+		return s.startRefused(w, r)
 	}
 	return err
+}
+
+// startRefused says why the campaign cannot start (not previewed as it
+// stands, already started, no window, no mail server) and changes nothing.
+func (s *Server) startRefused(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.MassMail.View(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	why := c.StartRefusal()
+	if why == "" {
+		why = massmail.RefusedNotPreviewed // changed since Start looked: ask to look again
+	}
+	return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(why)})
+}
+
+// confirmNotification shows the confirmation of a start or a resume
+// (?action=resume).
+func (s *Server) confirmNotification(w http.ResponseWriter, r *http.Request) error {
+	return s.renderConfirm(w, r, r.URL.Query().Get("action") == "resume", http.StatusOK, "", "")
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, resume bool, status int, errCode, count string) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	v, err := s.MassMail.View(ctx, id)
+	if err != nil {
+		return err
+	}
+	// Nothing to confirm: say why on the notification page.
+	if !resume && v.StartRefusal() != "" {
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(v.StartRefusal())})
+	}
+	if resume && (v.MailOff || v.Campaign == nil || v.Campaign.State != store.CampaignPaused) {
+		code := "conflict"
+		if v.MailOff {
+			code = string(massmail.RefusedNoMail)
+		}
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: code})
+	}
+	cf, err := s.MassMail.Confirm(ctx, id, resume)
+	if err != nil {
+		return err
+	}
+	action := notificationURL(id) + "/start"
+	if resume {
+		action = notificationURL(id) + "/resume"
+	}
+	s.render(w, r, status, "notification_confirm", pages.NotificationConfirm{Base: s.staffBase(w, r), IncidentID: id,
+		IncidentTitle: cf.Incident.Title, Resume: resume, Action: action,
+		JA: kakunin.FormatCount(cf.Recipients.JA), EN: kakunin.FormatCount(cf.Recipients.EN), Total: kakunin.FormatCount(cf.Recipients.Total()),
+		SubjectJA: cf.SubjectJA, SubjectEN: cf.SubjectEN, ErrorCode: errCode, Count: count})
+	return nil
+}
+
+// confirmed checks a start's or resume's confirmation form: the recipient
+// count typed must be the count the confirmation states now, and the
+// second-factor code must be right (proved here, every time). When it
+// returns false it has answered: the confirmation again, the wrong field
+// marked, and nothing sent.
+func (s *Server) confirmed(w http.ResponseWriter, r *http.Request, resume bool) (bool, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	ctx := r.Context()
+	typed := strings.TrimSpace(r.PostFormValue("count"))
+	if !resume {
+		// A start that cannot happen is refused before the code is used.
+		v, err := s.MassMail.View(ctx, r.PathValue("id"))
+		if err != nil {
+			return false, err
+		}
+		if v.StartRefusal() != "" {
+			return false, s.startRefused(w, r)
+		}
+	}
+	cf, err := s.MassMail.Confirm(ctx, r.PathValue("id"), resume)
+	switch kakunin.ErrorCode(err) {
+	case "":
+	case kakunin.ENOTFOUND, kakunin.ECONFLICT:
+		return false, s.startRefused(w, r)
+	default:
+		return false, err
+	}
+	// Thousands separators are allowed: people type what they read.
+	n, perr := strconv.ParseInt(strings.NewReplacer(",", "", "，", "", " ", "").Replace(typed), 10, 64)
+	if perr != nil || n != cf.Recipients.Total() {
+		return false, s.renderConfirm(w, r, resume, http.StatusBadRequest, "count", typed)
+	}
+	err = s.Staff.Reauthenticate(ctx, s.sessionToken(r), r.PostFormValue("code"))
+	switch kakunin.ErrorCode(err) {
+	case "":
+		return true, nil
+	case kakunin.EUNAUTHORIZED:
+		return false, s.renderConfirm(w, r, resume, http.StatusBadRequest, "code", typed)
+	case kakunin.ERATELIMIT:
+		throttled(w, err)
+		return false, s.renderConfirm(w, r, resume, http.StatusTooManyRequests, "rate_limited", typed)
+	case kakunin.EFORBIDDEN:
+		s.setSession(w, "")
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		return false, nil
+	}
+	return false, err
 }
 
 func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) error {
@@ -211,6 +309,12 @@ func (s *Server) pauseNotification(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) resumeNotification(w http.ResponseWriter, r *http.Request) error {
+	if s.MailOff {
+		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: string(massmail.RefusedNoMail)})
+	}
+	if ok, err := s.confirmed(w, r, true); !ok {
+		return err
+	}
 	return s.setNotificationPaused(w, r, false)
 }
 

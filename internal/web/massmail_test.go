@@ -11,7 +11,6 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
@@ -24,9 +23,10 @@ func init() {
 		"GET /console/incidents/{id}/notification":         "responder,auditor",
 		"POST /console/incidents/{id}/notification":        "responder",
 		"GET /console/incidents/{id}/notification/preview": "responder",
-		"POST /console/incidents/{id}/notification/start":  "responder+fresh",
+		"GET /console/incidents/{id}/notification/confirm": "responder",
+		"POST /console/incidents/{id}/notification/start":  "responder",
 		"POST /console/incidents/{id}/notification/pause":  "responder",
-		"POST /console/incidents/{id}/notification/resume": "responder+fresh",
+		"POST /console/incidents/{id}/notification/resume": "responder",
 	})
 }
 
@@ -100,7 +100,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 			t.Fatalf("preview: %d", status)
 		}
 		for _, want := range []string{"運転免許証（2026年11月に提出）", "licence (submitted November 2026)",
-			"https://kakunin.example.jp/notices", `action="` + page + `/start"`, `lang="en"`} {
+			"https://kakunin.example.jp/notices", `action="` + page + `/confirm"`, `lang="en"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("preview lacks %q", want)
 			}
@@ -116,24 +116,56 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 			t.Errorf("auditor page: %d", status)
 		}
 
-		// Starting needs the second factor again once the window has passed.
-		c.now = c.now.Add(c.staff.ReauthAfter + time.Minute)
-		rec = c.post(resp.token, page+"/start", "")
-		if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/console/reauth") {
-			t.Fatalf("start without a fresh second factor: %d %s", rec.Code, rec.Header().Get("Location"))
+		// Starting goes through a confirmation: the incident, the exact
+		// recipients per language (the member who left gets nothing), the
+		// subject lines, and a form for the count and the code.
+		status, body = c.get(resp.token, page+"/confirm?action=start&lang=en")
+		if status != http.StatusOK {
+			t.Fatalf("confirmation: %d", status)
 		}
-		if _, camp, _ := c.srv.MassMail.Campaign(ctx, inc.ID); camp.State != store.CampaignDraft {
-			t.Fatalf("started without re-authentication: %s", camp.State)
+		for _, want := range []string{inc.Title, `<dd id="recipients-ja">1</dd>`, `<dd id="recipients-en">1</dd>`,
+			`<dd id="recipients-total"><strong>2</strong></dd>`, `lang="ja">【重要】本人確認書類の情報への不正アクセスについて`,
+			`action="` + page + `/start"`, `name="count"`, `name="code"`, `autocomplete="one-time-code"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("confirmation lacks %q", want)
+			}
 		}
-		code, _ := auth.CurrentTOTP(resp.secret, c.now)
+		stillDraft := func(what string) {
+			t.Helper()
+			if _, camp, _ := c.srv.MassMail.Campaign(ctx, inc.ID); camp.State != store.CampaignDraft {
+				t.Fatalf("%s started the campaign", what)
+			}
+		}
+		// A fresh re-authentication does not stand in for the code: it is
+		// asked every time.
+		code := c.nextTOTP(resp)
 		if rec := c.post(resp.token, "/console/reauth", url.Values{"code": {code}, "next": {page}}.Encode()); rec.Code != http.StatusSeeOther {
 			t.Fatalf("reauth: %d", rec.Code)
 		}
-		rec = c.post(resp.token, page+"/start", "")
+		rec = c.post(resp.token, page+"/start", url.Values{"count": {"2"}}.Encode())
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `id="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required aria-describedby="code-hint confirm-error" aria-invalid="true"`) {
+			t.Fatalf("start without a code inside the window: %d", rec.Code)
+		}
+		stillDraft("no code")
+		// A wrong count is refused, the count field marked, and the code
+		// is not spent.
+		code = c.nextTOTP(resp)
+		rec = c.post(resp.token, page+"/start", url.Values{"count": {"3"}, "code": {code}}.Encode())
+		if b := rec.Body.String(); rec.Code != http.StatusBadRequest || !strings.Contains(b, `aria-describedby="count-hint confirm-error" aria-invalid="true"`) ||
+			strings.Contains(b, `aria-describedby="code-hint confirm-error"`) || !strings.Contains(b, "入力した人数が送信先の合計と一致しません") {
+			t.Fatalf("wrong count: %d", rec.Code)
+		}
+		stillDraft("a wrong count")
+		rec = c.post(resp.token, page+"/start", url.Values{"count": {"2"}, "code": {"000000"}}.Encode())
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "確認コードが正しくありません") {
+			t.Fatalf("wrong code: %d", rec.Code)
+		}
+		stillDraft("a wrong code")
+		rec = c.post(resp.token, page+"/start", url.Values{"count": {"2"}, "code": {code}}.Encode())
 		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != page+"?done=started" {
 			t.Fatalf("start: %d %s", rec.Code, rec.Header().Get("Location"))
 		}
-		if rec := c.post(resp.token, page+"/start", ""); rec.Code != http.StatusConflict {
+		if rec := c.post(resp.token, page+"/start", url.Values{"count": {"2"}, "code": {c.nextTOTP(resp)}}.Encode()); rec.Code != http.StatusConflict {
 			t.Errorf("second start: %d", rec.Code)
 		}
 
@@ -202,12 +234,30 @@ func TestPausingAndResumingFromTheConsole(t *testing.T) {
 	for _, step := range []struct{ path, want string }{
 		{"/start", "?done=started"}, {"/pause", "?done=paused"}, {"/resume", "?done=resumed"},
 	} {
-		rec := c.post(resp.token, page+step.path, "")
+		form := url.Values{"count": {"1"}, "code": {c.nextTOTP(resp)}}
+		if step.path == "/resume" {
+			// Resuming confirms too, with what is still to send.
+			if status, body := c.get(resp.token, page+"/confirm?action=resume"); status != http.StatusOK ||
+				!strings.Contains(body, `<dd id="recipients-total"><strong>1</strong></dd>`) || !strings.Contains(body, `action="`+page+`/resume"`) {
+				t.Fatalf("resume confirmation: %d", status)
+			}
+			if rec := c.post(resp.token, page+"/resume", url.Values{"count": {"1"}}.Encode()); rec.Code != http.StatusBadRequest {
+				t.Fatalf("resume without a code: %d", rec.Code)
+			}
+		}
+		rec := c.post(resp.token, page+step.path, form.Encode())
 		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != page+step.want {
 			t.Fatalf("%s: %d %s", step.path, rec.Code, rec.Header().Get("Location"))
 		}
+		if step.path == "/start" {
+			// The member's row is written, so resuming has it to count.
+			sender := &massmail.Sender{DB: c.env.DB, Keys: c.env.Vault, Now: func() time.Time { return c.now }, Log: c.srv.Log}
+			if _, err := sender.EnqueueOnce(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if rec := c.post(resp.token, page+"/resume", ""); rec.Code != http.StatusConflict {
+	if rec := c.post(resp.token, page+"/resume", url.Values{"count": {"0"}, "code": {c.nextTOTP(resp)}}.Encode()); rec.Code != http.StatusConflict {
 		t.Errorf("resume a sending campaign: %d", rec.Code)
 	}
 	if status, body := c.get(resp.token, page); status != http.StatusOK || !strings.Contains(body, page+"/pause") {

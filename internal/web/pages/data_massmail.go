@@ -82,3 +82,21 @@ type NotificationBar struct {
 	X, Y, W, H int
 	Sent       int64
 }
+
+// NotificationConfirm is "notification_confirm": the last page before an
+// irreversible send. It states the incident, how many members get the
+// letter in each language and its subject lines, and asks for the count
+// typed and the second factor, every time.
+type NotificationConfirm struct {
+	Base
+	IncidentID    string
+	IncidentTitle string
+	Resume        bool   // resuming a paused campaign, rather than starting
+	Action        string // the form's action: .../start or .../resume
+	JA, EN, Total string // recipients, formatted
+	SubjectJA     string
+	SubjectEN     string
+	// ErrorCode is "" | count | code | rate_limited: the field marked.
+	ErrorCode string
+	Count     string // what was typed, refilled after a wrong code
+}
