@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
 )
 
 // The breach desk's day against the real binary, from the console only: a
@@ -95,7 +95,7 @@ func TestAResponderRunsTheBreachDayFromTheConsole(t *testing.T) {
 	}
 
 	// 4. The letter: written, previewed, started.
-	def := massmail.DefaultText()
+	def := massmailtest.Letter()
 	resp = r.post(page+"/notification", url.Values{"subject_ja": {def.SubjectJA}, "body_ja": {def.BodyJA},
 		"subject_en": {def.SubjectEN}, "body_en": {def.BodyEN}})
 	if resp.StatusCode != http.StatusSeeOther {

@@ -161,6 +161,10 @@ func (s *Service) Preview(ctx context.Context, incidentID string) (*Preview, err
 	if err != nil {
 		return nil, err
 	}
+	facts, err := FactsOf(ctx, s.Audit, inc)
+	if err != nil {
+		return nil, err
+	}
 	p := &Preview{}
 	memberID, err := s.DB.ScopeSampleMember(ctx, q.From, q.To)
 	if err != nil {
@@ -174,7 +178,7 @@ func (s *Service) Preview(ctx context.Context, incidentID string) (*Preview, err
 		p.Sample, p.Documents = true, len(ex.Documents)
 	}
 	for _, lang := range []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN} {
-		l := letterFor(lang, inc, ex, s.NoticesURL(), s.Contact)
+		l := letterFor(lang, inc, facts, ex, s.NoticesURL(), s.Contact)
 		if !p.Sample {
 			l.Documents, l.AnyReadable = sampleLetters(lang)[1].Documents, true
 		}
@@ -222,6 +226,12 @@ func (s *Service) Start(ctx context.Context, incidentID string) (*store.Campaign
 	}
 	if c.State != store.CampaignDraft {
 		return nil, kakunin.Errorf(kakunin.ECONFLICT, "the campaign has already started")
+	}
+	if left, err := s.placeholderLeft(ctx, inc, TextOf(c)); err != nil || left {
+		if err != nil {
+			return nil, err
+		}
+		return nil, kakunin.Errorf(kakunin.ECONFLICT, "the letter still holds a placeholder: write what it asks for, or record the fact it waits for")
 	}
 	if c.PreviewedAt == nil || c.PreviewedAt.Before(c.UpdatedAt) {
 		return nil, kakunin.Errorf(kakunin.ECONFLICT, "preview the letter as it now stands before starting")
@@ -396,4 +406,33 @@ func buckets(minutes []store.MinuteCount, first, last time.Time) ([]Bucket, int)
 		out[i].Skipped += m.Skipped
 	}
 	return out, per
+}
+
+// placeholderLeft reports whether t, written for inc in either language
+// (with and without documents), still holds a placeholder: text the
+// responders must write, or a fact the record does not hold yet.
+func (s *Service) placeholderLeft(ctx context.Context, inc *kakunin.Incident, t Text) (bool, error) {
+	ts, err := parse(t)
+	if err != nil {
+		return false, err
+	}
+	facts, err := FactsOf(ctx, s.Audit, inc)
+	if err != nil {
+		return false, err
+	}
+	for _, lang := range []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN} {
+		l := letterFor(lang, inc, facts, nil, s.NoticesURL(), s.Contact)
+		withDocs := l
+		withDocs.Documents, withDocs.AnyReadable = sampleLetters(lang)[1].Documents, true
+		for _, l := range []Letter{l, withDocs} {
+			subject, body, err := ts.render(lang, l)
+			if err != nil {
+				return false, kakunin.Errorf(kakunin.EINVALID, "the letter cannot be written: %s", templateError(err))
+			}
+			if HasPlaceholder(subject) || HasPlaceholder(body) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -38,6 +38,10 @@ func (s *Service) Confirm(ctx context.Context, incidentID string, resume bool) (
 	if err != nil {
 		return nil, err
 	}
+	facts, err := FactsOf(ctx, s.Audit, inc)
+	if err != nil {
+		return nil, err
+	}
 	cf := &Confirmation{Incident: inc, Resume: resume}
 	if resume {
 		cf.Recipients, err = s.DB.PendingRecipients(ctx, c.ID)
@@ -48,7 +52,7 @@ func (s *Service) Confirm(ctx context.Context, incidentID string, resume bool) (
 		return nil, err
 	}
 	for _, lang := range []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN} {
-		subject, _, err := ts.render(lang, letterFor(lang, inc, nil, s.NoticesURL(), s.Contact))
+		subject, _, err := ts.render(lang, letterFor(lang, inc, facts, nil, s.NoticesURL(), s.Contact))
 		if err != nil {
 			return nil, kakunin.Errorf(kakunin.EINVALID, "the letter cannot be written: %s", templateError(err))
 		}

@@ -28,14 +28,88 @@ import (
 //	{{.AnyReadable}}   whether any of them could be read
 //	{{.NoticesURL}}    the public notices page, where updates are published
 //	{{.Contact}}       where members can ask questions
+//	{{.ReportedToPPCOn}} the date the incident record says the PPC was first
+//	                   told, or the placeholder while it says none
+//	{{.KeysRotatedOn}} the date the key-encryption key was first rotated
+//	                   since the discovery (from the audit log), or the
+//	                   placeholder while it was not
+//
+// The letter asserts nothing the record does not hold: a fact not yet
+// recorded is written as a placeholder (Placeholder), and a letter that
+// still holds one cannot be started.
 type Letter struct {
-	DiscoveredOn string
-	WindowFrom   string
-	WindowTo     string
-	Documents    []LetterDocument
-	AnyReadable  bool
-	NoticesURL   string
-	Contact      string
+	DiscoveredOn    string
+	WindowFrom      string
+	WindowTo        string
+	Documents       []LetterDocument
+	AnyReadable     bool
+	NoticesURL      string
+	Contact         string
+	ReportedToPPCOn string
+	KeysRotatedOn   string
+}
+
+// Placeholder is what a letter says where the responders must write
+// something, or where the record holds no fact yet: 【要記入】 in Japanese,
+// [to fill in] in English. A marked placeholder may say what is missing
+// inside its brackets ("【要記入：…】", "[to fill in: …]").
+func Placeholder(lang kakunin.Locale) string {
+	if lang == kakunin.LocaleEN {
+		return "[to fill in]"
+	}
+	return "【要記入】"
+}
+
+// placeholderMarks open a placeholder, with what closes it.
+var placeholderMarks = []struct{ open, close string }{{"【要記入", "】"}, {"[to fill in", "]"}}
+
+// Segment is a piece of a written letter: a placeholder left in (Mark) or
+// plain text.
+type Segment struct {
+	Text string
+	Mark bool
+}
+
+// Segments splits a written letter at its placeholders, for a preview
+// that highlights them.
+func Segments(text string) []Segment {
+	var out []Segment
+	for text != "" {
+		at, end := -1, 0
+		for _, m := range placeholderMarks {
+			i := strings.Index(text, m.open)
+			if i < 0 || (at >= 0 && i >= at) {
+				continue
+			}
+			j := strings.Index(text[i:], m.close)
+			if j < 0 {
+				j = len(text) - i
+			} else {
+				j += len(m.close)
+			}
+			at, end = i, i+j
+		}
+		if at < 0 {
+			out = append(out, Segment{Text: text})
+			break
+		}
+		if at > 0 {
+			out = append(out, Segment{Text: text[:at]})
+		}
+		out = append(out, Segment{Text: text[at:end], Mark: true})
+		text = text[end:]
+	}
+	return out
+}
+
+// HasPlaceholder reports whether a written letter still holds one.
+func HasPlaceholder(text string) bool {
+	for _, m := range placeholderMarks {
+		if strings.Contains(text, m.open) {
+			return true
+		}
+	}
+	return false
 }
 
 // LetterDocument is one of the member's documents an incident reached.
@@ -156,7 +230,8 @@ func (ts *templates) render(lang kakunin.Locale, l Letter) (subject, body string
 func sampleLetters(lang kakunin.Locale) []Letter {
 	at := time.Date(2026, 11, 20, 3, 4, 0, 0, time.UTC)
 	base := Letter{DiscoveredOn: incident.FormatDate(lang, at), WindowFrom: incident.FormatDateTime(lang, at.Add(-48*time.Hour)),
-		WindowTo: incident.FormatDateTime(lang, at), NoticesURL: "https://kakunin.example/notices", Contact: "support@example.jp"}
+		WindowTo: incident.FormatDateTime(lang, at), NoticesURL: "https://kakunin.example/notices", Contact: "support@example.jp",
+		ReportedToPPCOn: incident.FormatDate(lang, at.Add(48*time.Hour)), KeysRotatedOn: Placeholder(lang)}
 	docs := base
 	docs.Documents = []LetterDocument{
 		{Type: catalogue.DocumentName(lang, kakunin.DocDriversLicence), Month: incident.FormatMonth(lang, "2025-03"), Readable: true},
@@ -166,10 +241,24 @@ func sampleLetters(lang kakunin.Locale) []Letter {
 	return []Letter{base, docs}
 }
 
+// Facts are what the record says was done for an incident, for its
+// letter; nil: not done (or not recorded).
+type Facts struct {
+	ReportedToPPC *time.Time // the incident's first report to the PPC
+	KeysRotated   *time.Time // the first rotation of the key-encryption key since the discovery
+}
+
 // letterFor fills a Letter for one member.
-func letterFor(lang kakunin.Locale, inc *kakunin.Incident, ex *incident.Exposure, noticesURL, contact string) Letter {
+func letterFor(lang kakunin.Locale, inc *kakunin.Incident, f Facts, ex *incident.Exposure, noticesURL, contact string) Letter {
 	l := Letter{DiscoveredOn: incident.FormatDate(lang, inc.DiscoveredAt), WindowFrom: incident.FormatDateTime(lang, inc.WindowFrom),
-		WindowTo: incident.FormatDateTime(lang, inc.WindowTo), NoticesURL: noticesURL, Contact: contact}
+		WindowTo: incident.FormatDateTime(lang, inc.WindowTo), NoticesURL: noticesURL, Contact: contact,
+		ReportedToPPCOn: Placeholder(lang), KeysRotatedOn: Placeholder(lang)}
+	if f.ReportedToPPC != nil {
+		l.ReportedToPPCOn = incident.FormatDate(lang, *f.ReportedToPPC)
+	}
+	if f.KeysRotated != nil {
+		l.KeysRotatedOn = incident.FormatDate(lang, *f.KeysRotated)
+	}
 	if ex != nil {
 		for _, d := range ex.Documents {
 			l.Documents = append(l.Documents, LetterDocument{Type: catalogue.DocumentName(lang, d.Type), Month: incident.FormatMonth(lang, d.Month), Readable: d.Readable})

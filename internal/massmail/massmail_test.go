@@ -55,7 +55,7 @@ func newSetup(t *testing.T, dsn string, members []massmailtest.Member) *setup {
 func (s *setup) start(t *testing.T) *store.Campaign {
 	t.Helper()
 	ctx := audit.WithActor(t.Context(), "staff:stf_test")
-	if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); err != nil {
+	if _, err := s.svc.Save(ctx, s.inc.ID, massmailtest.Letter()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.svc.Preview(ctx, s.inc.ID); err != nil {
@@ -486,7 +486,7 @@ func TestInvalidTemplatesAreRefusedAndChangeNothing(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		s := newSetup(t, dsn, members(1))
 		ctx := t.Context()
-		good := massmail.DefaultText()
+		good := massmailtest.Letter()
 		if _, err := s.svc.Save(ctx, s.inc.ID, good); err != nil {
 			t.Fatal(err)
 		}
@@ -535,7 +535,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 		if _, err := s.svc.Start(ctx, s.inc.ID); kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
 			t.Fatalf("start without a letter: %v", err)
 		}
-		if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); err != nil {
+		if _, err := s.svc.Save(ctx, s.inc.ID, massmailtest.Letter()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.svc.Start(ctx, s.inc.ID); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
@@ -550,7 +550,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 			t.Errorf("preview: %+v", p)
 		}
 		s.env.Clock.Add(time.Second)
-		edited := massmail.DefaultText()
+		edited := massmailtest.Letter()
 		edited.SubjectEN = "Changed"
 		if _, err := s.svc.Save(ctx, s.inc.ID, edited); err != nil {
 			t.Fatal(err)
@@ -564,7 +564,7 @@ func TestStartingNeedsAPreviewOfTheTextAsItStands(t *testing.T) {
 		if _, err := s.svc.Start(ctx, s.inc.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
+		if _, err := s.svc.Save(ctx, s.inc.ID, massmailtest.Letter()); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 			t.Fatalf("edit after the start: %v", err)
 		}
 	})

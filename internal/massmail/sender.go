@@ -332,6 +332,10 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 	if err != nil {
 		return err
 	}
+	facts, err := FactsOf(ctx, s.Audit, inc)
+	if err != nil {
+		return err
+	}
 	noticesURL := strings.TrimRight(s.PublicURL, "/") + "/notices"
 	outcomes := make([]store.NotificationOutcome, 0, len(rows))
 	var msgs []mail.Message
@@ -344,7 +348,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 			outcomes = append(outcomes, o)
 			continue
 		}
-		msg, err := s.compose(ctx, ts, inc, r, noticesURL)
+		msg, err := s.compose(ctx, ts, inc, facts, r, noticesURL)
 		if err != nil {
 			// A mail that cannot be written will not be written later
 			// either; the error names the row, not the member's data.
@@ -406,7 +410,7 @@ func (s *Sender) send(ctx context.Context, c *store.Campaign, rows []store.Notif
 
 // compose writes one member's message: the address is unsealed here, used
 // for this message only, and never logged.
-func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incident, r store.Notification, noticesURL string) (mail.Message, error) {
+func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incident, facts Facts, r store.Notification, noticesURL string) (mail.Message, error) {
 	addr, err := s.Keys.OpenField(vault.PurposeMemberEmail, r.EmailSealed)
 	if err != nil {
 		return mail.Message{}, fmt.Errorf("unseal address: %w", err)
@@ -419,7 +423,7 @@ func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incide
 	if lang != kakunin.LocaleEN {
 		lang = kakunin.LocaleJA
 	}
-	subject, body, err := ts.render(lang, letterFor(lang, inc, ex, noticesURL, s.Contact))
+	subject, body, err := ts.render(lang, letterFor(lang, inc, facts, ex, noticesURL, s.Contact))
 	if err != nil {
 		return mail.Message{}, err
 	}

@@ -25,6 +25,9 @@ type View struct {
 	// MailOff: no mail server is configured, so nothing can be sent: the
 	// campaign cannot start and a started one sends nothing.
 	MailOff bool
+	// Placeholder: the letter, written for the incident as recorded,
+	// still holds a placeholder (【要記入】, [to fill in]); it cannot start.
+	Placeholder bool
 }
 
 // View returns an incident's campaign, its progress once started, and
@@ -36,10 +39,15 @@ func (s *Service) View(ctx context.Context, incidentID string) (*View, error) {
 	}
 	_, werr := incident.QueryOf(inc)
 	v := &View{Incident: inc, Campaign: c, Text: DefaultText(), WindowKnown: werr == nil, MailOff: s.MailOff}
+	if c != nil {
+		v.Text = TextOf(c)
+	}
+	if v.Placeholder, err = s.placeholderLeft(ctx, inc, v.Text); err != nil && kakunin.ErrorCode(err) != kakunin.EINVALID {
+		return nil, err
+	}
 	if c == nil {
 		return v, nil
 	}
-	v.Text = TextOf(c)
 	v.Previewed = c.PreviewedAt != nil && !c.PreviewedAt.Before(c.UpdatedAt)
 	if c.StartedAt == nil {
 		return v, nil
@@ -59,6 +67,7 @@ const (
 	RefusedNoWindow     Refusal = "no_window"     // the incident's window is not known
 	RefusedStarted      Refusal = "started"       // it started already
 	RefusedNotPreviewed Refusal = "not_previewed" // no letter yet, or not previewed as it now stands
+	RefusedPlaceholder  Refusal = "placeholder"   // the letter still holds a placeholder
 )
 
 // StartRefusal says why Start would refuse the campaign as viewed, the
@@ -71,6 +80,8 @@ func (v *View) StartRefusal() Refusal {
 		return RefusedNoWindow
 	case v.Campaign != nil && v.Campaign.State != store.CampaignDraft:
 		return RefusedStarted
+	case v.Placeholder:
+		return RefusedPlaceholder
 	case v.Campaign == nil || !v.Previewed:
 		return RefusedNotPreviewed
 	}

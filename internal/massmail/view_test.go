@@ -7,6 +7,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
 
@@ -38,9 +39,10 @@ func TestTheViewSaysWhereACampaignStandsAndWhyItCannotStart(t *testing.T) {
 		if v.Campaign != nil || v.Text != massmail.DefaultText() {
 			t.Errorf("no campaign yet: %+v, text %+v; want none and the default letter", v.Campaign, v.Text)
 		}
-		check("no letter", v, want{refusal: massmail.RefusedNotPreviewed})
+		// The default letter waits for facts and words: it cannot start.
+		check("no letter", v, want{refusal: massmail.RefusedPlaceholder})
 
-		edited := massmail.DefaultText()
+		edited := massmailtest.Letter()
 		edited.SubjectEN = "Changed"
 		if _, err := s.svc.Save(ctx, s.inc.ID, edited); err != nil {
 			t.Fatal(err)
@@ -54,7 +56,7 @@ func TestTheViewSaysWhereACampaignStandsAndWhyItCannotStart(t *testing.T) {
 		}
 		check("previewed", view(), want{previewed: true})
 		s.env.Clock.Add(time.Second)
-		if _, err := s.svc.Save(ctx, s.inc.ID, massmail.DefaultText()); err != nil {
+		if _, err := s.svc.Save(ctx, s.inc.ID, massmailtest.Letter()); err != nil {
 			t.Fatal(err)
 		}
 		check("edited after the preview", view(), want{refusal: massmail.RefusedNotPreviewed})

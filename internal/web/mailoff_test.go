@@ -10,7 +10,6 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/exposure"
-	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/massmail/massmailtest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
@@ -27,7 +26,7 @@ func TestWithoutAMailServerEveryConsolePageSaysSoAndNoCampaignStarts(t *testing.
 		inc, _ := massmailtest.Setup(t, c.env, []massmailtest.Member{{ExternalID: "m1", Email: "m1@example.jp"}})
 		resp := c.signIn(kakunin.RoleResponder)
 		page := notificationURL(inc.ID)
-		d := massmail.DefaultText()
+		d := massmailtest.Letter()
 		form := url.Values{"subject_ja": {d.SubjectJA}, "body_ja": {d.BodyJA}, "subject_en": {d.SubjectEN}, "body_en": {d.BodyEN}}
 		if rec := c.post(resp.token, page, form.Encode()); rec.Code != http.StatusSeeOther {
 			t.Fatalf("save: %d", rec.Code)

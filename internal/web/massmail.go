@@ -54,7 +54,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 		return err
 	}
 	data := pages.ConsoleNotification{Base: s.staffBase(w, r), IncidentID: c.Incident.ID, IncidentTitle: c.Incident.Title,
-		WindowKnown: c.WindowKnown, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder, Previewed: c.Previewed,
+		WindowKnown: c.WindowKnown, CanEdit: staffFrom(ctx).Role == kakunin.RoleResponder, Previewed: c.Previewed, Placeholder: c.Placeholder,
 		ErrorCode: v.errCode, ErrorDetail: v.errText}
 	if c.Campaign != nil {
 		data.State = c.Campaign.State
@@ -66,8 +66,7 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 	data.Form = notificationForm(text)
 	if p := v.preview; p != nil {
 		data.Preview = &pages.NotificationPreview{Sample: p.Sample, Documents: p.Documents,
-			JA: pages.NotificationLetter{Lang: string(p.JA.Lang), Subject: p.JA.Subject, Body: p.JA.Body},
-			EN: pages.NotificationLetter{Lang: string(p.EN.Lang), Subject: p.EN.Subject, Body: p.EN.Body}}
+			JA: previewLetter(p.JA), EN: previewLetter(p.EN)}
 		data.Previewed = true
 	}
 	if c.Progress != nil {
@@ -88,6 +87,20 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 	}
 	s.render(w, r, status, "notification", data)
 	return nil
+}
+
+// previewLetter splits a written letter at its placeholders, which the
+// preview highlights.
+func previewLetter(r massmail.Rendered) pages.NotificationLetter {
+	segs := func(text string) []pages.Segment {
+		var out []pages.Segment
+		for _, sg := range massmail.Segments(text) {
+			out = append(out, pages.Segment{Text: sg.Text, Mark: sg.Mark})
+		}
+		return out
+	}
+	return pages.NotificationLetter{Lang: string(r.Lang), Subject: segs(r.Subject), Body: segs(r.Body),
+		Placeholder: massmail.HasPlaceholder(r.Subject) || massmail.HasPlaceholder(r.Body)}
 }
 
 func progressView(p *massmail.Progress) *pages.NotificationProgress {

@@ -72,7 +72,7 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 		}
 
 		// An invalid template is refused, shown, and saves nothing.
-		d := massmail.DefaultText()
+		d := massmailtest.Letter()
 		form := url.Values{"subject_ja": {d.SubjectJA}, "body_ja": {d.BodyJA + "{{.Email}}"}, "subject_en": {d.SubjectEN}, "body_en": {d.BodyEN}}
 		rec := c.post(resp.token, page, form.Encode())
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "body_ja") ||
@@ -224,7 +224,7 @@ func TestPausingAndResumingFromTheConsole(t *testing.T) {
 	if rec := c.post(resp.token, page+"/start", ""); rec.Code != http.StatusNotFound && rec.Code != http.StatusConflict {
 		t.Fatalf("start without a letter: %d", rec.Code)
 	}
-	d := massmail.DefaultText()
+	d := massmailtest.Letter()
 	form := url.Values{"subject_ja": {d.SubjectJA}, "body_ja": {d.BodyJA}, "subject_en": {d.SubjectEN}, "body_en": {d.BodyEN}}
 	c.post(resp.token, page, form.Encode())
 	if rec := c.post(resp.token, page+"/start", ""); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "notification-error") {

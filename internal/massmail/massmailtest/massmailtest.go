@@ -5,10 +5,12 @@ package massmailtest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/servicetest"
 	"github.com/kakunin/kakunin/internal/store"
 )
@@ -85,4 +87,27 @@ func Setup(t testing.TB, env *servicetest.Env, members []Member) (*kakunin.Incid
 		ids[m.ExternalID] = mem.ID
 	}
 	return inc, ids
+}
+
+// Letter is the default letter with its placeholders dealt with as a
+// responder would: the sentences waiting for facts the test incident does
+// not record are deleted, and the one to write is written.
+func Letter() massmail.Text {
+	t := massmail.DefaultText()
+	fill := func(body, written string) string {
+		var out []string
+		for _, line := range strings.Split(body, "\n") {
+			switch {
+			case strings.Contains(line, "{{.KeysRotatedOn}}"), strings.Contains(line, "{{.ReportedToPPCOn}}"):
+			case massmail.HasPlaceholder(line):
+				out = append(out, written)
+			default:
+				out = append(out, line)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	t.BodyJA = fill(t.BodyJA, "不正なアクセスの経路を遮断しました。")
+	t.BodyEN = fill(t.BodyEN, "We closed the route the intruder used.")
+	return t
 }

@@ -13,6 +13,7 @@ func init() {
 			add("check", func(b Base) any { return Check{Base: b, ErrorCode: code, MaxLength: 254} })
 		}
 		add("check", func(b Base) any { return Check{Base: b, BadLink: true, MaxLength: 254} })
+		add("check", func(b Base) any { return Check{Base: b, Unavailable: true, MaxLength: 254} })
 		add("check_sent", func(b Base) any { return CheckSent{b} })
 		add("check_result", func(b Base) any {
 			month := "2026年11月"

@@ -16,6 +16,8 @@ type ConsoleNotification struct {
 	Form  NotificationForm
 	// Previewed: the letter as it stands was previewed, so it can start.
 	Previewed bool
+	// Placeholder: the letter still holds a placeholder, so it cannot.
+	Placeholder bool
 	Preview   *NotificationPreview
 	Progress  *NotificationProgress
 	// ErrorCode is "" | invalid | conflict | no_window | not_previewed |
@@ -44,8 +46,18 @@ type NotificationPreview struct {
 // NotificationLetter is one language of a preview.
 type NotificationLetter struct {
 	Lang    string
-	Subject string
-	Body    string
+	Subject []Segment
+	Body    []Segment
+	// Placeholder: a placeholder is left in it (the preview says what
+	// the highlight means).
+	Placeholder bool
+}
+
+// Segment is a piece of a previewed letter; Mark highlights a placeholder
+// still to replace.
+type Segment struct {
+	Text string
+	Mark bool
 }
 
 // NotificationProgress is how far sending has come. Counts are written

@@ -16,7 +16,8 @@ func init() {
 		}
 		form := NotificationForm{SubjectJA: "Subject ja", BodyJA: "Body {{.NoticesURL}}", SubjectEN: "Subject en",
 			BodyEN: "Body {{range .Documents}}{{.Type}}{{end}}", MaxSubject: 200, MaxBody: 20000}
-		letter := NotificationLetter{Lang: "en", Subject: "Important", Body: "Dear member,\n\n- passport (submitted March 2026)"}
+		letter := NotificationLetter{Lang: "en", Subject: []Segment{{Text: "Important"}},
+			Body: []Segment{{Text: "Dear member,\n\n- passport (submitted March 2026)\nKeys replaced on "}, {Text: "[to fill in]", Mark: true}}, Placeholder: true}
 		progress := func(enqueuing bool, finished *time.Time) *NotificationProgress {
 			p := &NotificationProgress{Enqueuing: enqueuing, Target: "1,710,000", Enqueued: "20,000", Sent: "1,200", Failed: "1",
 				Bounced: "3", Skipped: "2", Pending: "18,794", PerMinute: "1200", HasRemaining: !enqueuing, RemainingHours: 3,
@@ -25,7 +26,7 @@ func init() {
 			p.Chart.Bars = []NotificationBar{{Start: received, X: 1, Y: 140, W: 298, H: 0}, {Start: received.Add(time.Minute), X: 301, Y: 10, W: 298, H: 130, Sent: 1200}}
 			return p
 		}
-		for _, code := range []string{"", "invalid", "conflict", "no_window", "not_previewed", "started"} {
+		for _, code := range []string{"", "invalid", "conflict", "no_window", "not_previewed", "started", "no_mail", "placeholder"} {
 			add("notification", func(b Base) any {
 				return ConsoleNotification{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", WindowKnown: code != "no_window",
 					CanEdit: true, State: "draft", Form: form, ErrorCode: code, ErrorDetail: "body_en:1: function \"x\" not defined"}
@@ -39,7 +40,7 @@ func init() {
 				b.Notice = "notification.done.saved"
 				return ConsoleNotification{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", WindowKnown: true,
 					CanEdit: true, State: "draft", Form: form, Previewed: true,
-					Preview: &NotificationPreview{Sample: sample, Documents: 1, JA: NotificationLetter{Lang: "ja", Subject: "S", Body: "B"}, EN: letter}}
+					Preview: &NotificationPreview{Sample: sample, Documents: 1, JA: NotificationLetter{Lang: "ja", Subject: []Segment{{Text: "S"}}, Body: []Segment{{Text: "B"}}}, EN: letter}}
 			})
 		}
 		for _, st := range []string{"sending", "paused"} {
@@ -48,6 +49,27 @@ func init() {
 					b.Notice = notice
 					return ConsoleNotification{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", WindowKnown: true,
 						CanEdit: true, State: st, Form: form, Progress: progress(st == "sending", nil), Refresh: 30}
+				})
+			}
+		}
+		// Without a mail server: the banner, "not sending", no start.
+		for _, st := range []string{"draft", "sending", "paused"} {
+			add("notification", func(b Base) any {
+				b.MailOff = true
+				return ConsoleNotification{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", WindowKnown: true,
+					CanEdit: true, State: st, Form: form, Previewed: true, Progress: progress(false, nil)}
+			})
+		}
+		add("notification", func(b Base) any {
+			return ConsoleNotification{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", WindowKnown: true,
+				CanEdit: true, State: "draft", Form: form, Previewed: true, Placeholder: true}
+		})
+		for _, code := range []string{"", "count", "code", "rate_limited"} {
+			for _, resume := range []bool{false, true} {
+				add("notification_confirm", func(b Base) any {
+					return NotificationConfirm{Base: responder(b), IncidentID: "inc_1", IncidentTitle: "Test incident", Resume: resume,
+						Action: "/console/incidents/inc_1/notification/start", JA: "1,200", EN: "34", Total: "1,234",
+						SubjectJA: "S", SubjectEN: "Important", ErrorCode: code, Count: "12"}
 				})
 			}
 		}
