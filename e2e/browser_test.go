@@ -408,7 +408,11 @@ func TestBrowserReviewerApprovesADocumentInTheConsole(t *testing.T) {
 	must(t, "approve", chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("document_name"), "運転免許証"),
 		chromedp.SendKeys(chromedp.ID("issuer"), "東京都公安委員会"),
-		chromedp.SetValue(chromedp.ID("birth_date"), "1990-01-02"),
+		// 平成2年1月2日 as the card prints it; the server converts.
+		chromedp.SetValue(chromedp.ID("birth_era"), "heisei"),
+		chromedp.SendKeys(chromedp.ID("birth_year"), "2"),
+		chromedp.SendKeys(chromedp.ID("birth_month"), "1"),
+		chromedp.SendKeys(chromedp.ID("birth_day"), "2"),
 		chromedp.Click(chromedp.CSS(`form[action$="/approve"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.notice[role="status"]`))))
 	lang := pageLang(t, ctx)

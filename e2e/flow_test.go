@@ -134,7 +134,7 @@ func TestTheHostMemberAndReviewerCompleteAVerification(t *testing.T) {
 			t.Fatalf("the old fixed image URL answered: %d", status)
 		}
 
-		resp2 := rv.post("/console/tasks/"+task+"/approve", url.Values{"document_name": {"運転免許証"}, "issuer": {"東京都公安委員会"}, "birth_date": {"1990-01-02"}})
+		resp2 := rv.post("/console/tasks/"+task+"/approve", url.Values{"document_name": {"運転免許証"}, "issuer": {"東京都公安委員会"}, "birth_era": {"heisei"}, "birth_year": {"2"}, "birth_month": {"1"}, "birth_day": {"2"}})
 		if resp2.StatusCode != http.StatusSeeOther {
 			t.Fatalf("approve: %d", resp2.StatusCode)
 		}

@@ -87,7 +87,9 @@ func TestTheDefaultLetterAssertsOnlyWhatTheRecordHoldsAndBlocksTheStartUntilFill
 }
 
 // rotatedEN is the English date of t, as letters write it.
-func rotatedEN(t time.Time) string { return t.In(time.FixedZone("JST", 9*3600)).Format("2 January 2006") }
+func rotatedEN(t time.Time) string {
+	return t.In(time.FixedZone("JST", 9*3600)).Format("2 January 2006")
+}
 
 func TestSegmentsMarkEveryPlaceholder(t *testing.T) {
 	for _, tc := range []struct {

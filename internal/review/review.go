@@ -70,6 +70,12 @@ func (s *Service) Queue(ctx context.Context, reviewerID string) ([]*store.Docume
 	return mine, n, err
 }
 
+// RecentDecisions returns the reviewer's latest decisions (outcome,
+// reason, time), newest first.
+func (s *Service) RecentDecisions(ctx context.Context, reviewerID string) ([]store.Decision, error) {
+	return s.DB.RecentDecisionsOf(ctx, reviewerID, 10)
+}
+
 // Recent returns the documents the reviewer decided most recently.
 func (s *Service) Recent(ctx context.Context, reviewerID string) ([]*store.DocumentRecord, error) {
 	return s.DB.RecentDecisions(ctx, reviewerID, 10)

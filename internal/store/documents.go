@@ -231,3 +231,36 @@ func prefixed(alias, columns string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Decision is one review decision as the reviewer's queue lists it: which
+// document, the outcome, the reason of a rejection and when.
+type Decision struct {
+	DocumentID   string
+	Type         kakunin.DocumentType
+	ReceivedAt   time.Time
+	Status       kakunin.VerificationStatus // approved | rejected
+	RejectReason string                     // "" when approved
+	DecidedAt    time.Time
+}
+
+// RecentDecisionsOf returns the reviewer's latest decisions, newest first.
+func (q Queries) RecentDecisionsOf(ctx context.Context, reviewerID string, limit int) ([]Decision, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT d.id, d.type, d.received_at, v.status, COALESCE(v.reject_reason, ''), v.checked_at
+		FROM documents d JOIN verifications v ON v.id = d.verification_id
+		WHERE v.checked_by = $1 AND v.checked_at IS NOT NULL ORDER BY v.checked_at DESC, d.id LIMIT $2`, reviewerID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		var received, decided int64
+		if err := rows.Scan(&d.DocumentID, &d.Type, &received, &d.Status, &d.RejectReason, &decided); err != nil {
+			return nil, fmt.Errorf("recent decisions: %w", err)
+		}
+		d.ReceivedAt, d.DecidedAt = fromMicros(received), fromMicros(decided)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

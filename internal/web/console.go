@@ -2,14 +2,19 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+
+	"golang.org/x/text/width"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/era"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
@@ -255,18 +260,22 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("empty") == "1" {
 		data.Notice = "notice.queue_empty"
 	}
-	if r.URL.Query().Get("decided") == "1" {
-		data.Notice = "notice.decided"
-	}
 	for _, d := range mine {
 		data.Mine = append(data.Mine, taskOf(d, st.Email))
 	}
-	recent, err := s.Review.Recent(r.Context(), st.ID)
+	recent, err := s.Review.RecentDecisions(r.Context(), st.ID)
 	if err != nil {
 		return err
 	}
+	decided := r.URL.Query().Get("decided")
 	for _, d := range recent {
-		data.Recent = append(data.Recent, taskOf(d, st.Email))
+		pd := pages.Decision{DocumentType: d.Type, ReceivedAt: d.ReceivedAt, Outcome: d.Status, Reason: d.RejectReason, DecidedAt: d.DecidedAt}
+		data.Recent = append(data.Recent, pd)
+		// The confirmation says what was recorded, read back from the
+		// record (only the reviewer's own decisions are looked at).
+		if decided != "" && d.DocumentID == decided && data.Decided == nil {
+			data.Decided = &pd
+		}
 	}
 	s.render(w, r, http.StatusOK, "queue", data)
 	return nil
@@ -296,10 +305,15 @@ func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.Doc
 	}
 	data := pages.TaskView{
 		Base: s.staffBase(w, r), Task: taskOf(d, st.Email), ImageURL: "/console/images/" + token,
-		RejectReasons: review.RejectReasons, KeepBirthDate: s.KeepBirthDate, ErrorCode: errCode,
+		RejectReasons: review.RejectReasons, KeepBirthDate: s.KeepBirthDate, ErrorCode: errCode, BirthEra: "heisei",
+	}
+	for _, e := range era.Eras {
+		data.Eras = append(data.Eras, e.Code)
 	}
 	if errCode != "" {
-		data.DocumentName, data.Issuer, data.BirthDate = r.PostFormValue("document_name"), r.PostFormValue("issuer"), r.PostFormValue("birth_date")
+		data.DocumentName, data.Issuer = r.PostFormValue("document_name"), r.PostFormValue("issuer")
+		data.BirthEra, data.BirthYear = r.PostFormValue("birth_era"), r.PostFormValue("birth_year")
+		data.BirthMonth, data.BirthDay = r.PostFormValue("birth_month"), r.PostFormValue("birth_day")
 	}
 	s.render(w, r, status, "task", data)
 	return nil
@@ -332,10 +346,47 @@ func (s *Server) taskImage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	st := staffFrom(r.Context())
-	err := s.Review.Approve(r.Context(), st.ID, r.PathValue("id"), review.Approval{
-		DocumentName: r.PostFormValue("document_name"), Issuer: r.PostFormValue("issuer"), BirthDate: r.PostFormValue("birth_date"),
-	})
+	name, issuer := r.PostFormValue("document_name"), r.PostFormValue("issuer")
+	birth, code := birthDate(r)
+	if code == "" && (strings.TrimSpace(name) == "" || strings.TrimSpace(issuer) == "") {
+		code = "missing_fields"
+	}
+	if code != "" {
+		d, err := s.Review.Task(r.Context(), st.ID, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return s.renderTask(w, r, d, http.StatusBadRequest, code)
+	}
+	err := s.Review.Approve(r.Context(), st.ID, r.PathValue("id"), review.Approval{DocumentName: name, Issuer: issuer, BirthDate: birth})
 	return s.afterDecision(w, r, err)
+}
+
+// birthDate converts the date of birth the reviewer typed as the document
+// prints it (era, year, month, day) to YYYY-MM-DD, or says what is wrong:
+// missing_fields, invalid_date (no such day) or outside_era (平成32年).
+func birthDate(r *http.Request) (string, string) {
+	parts := []string{r.PostFormValue("birth_year"), r.PostFormValue("birth_month"), r.PostFormValue("birth_day")}
+	var n [3]int
+	for i, p := range parts {
+		p = strings.TrimSpace(width.Narrow.String(p)) // ２ as 2: a Japanese keyboard may type either
+		if p == "" {
+			return "", "missing_fields"
+		}
+		v, err := strconv.Atoi(p)
+		if err != nil {
+			return "", "invalid_date"
+		}
+		n[i] = v
+	}
+	t, err := era.Date(r.PostFormValue("birth_era"), n[0], n[1], n[2])
+	switch {
+	case errors.Is(err, era.ErrOutsideEra):
+		return "", "outside_era"
+	case err != nil:
+		return "", "invalid_date"
+	}
+	return t.Format("2006-01-02"), ""
 }
 
 func (s *Server) reject(w http.ResponseWriter, r *http.Request) error {
@@ -349,16 +400,14 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error) error {
 	switch kakunin.ErrorCode(err) {
 	case "":
-		http.Redirect(w, r, "/console?decided=1", http.StatusSeeOther)
+		http.Redirect(w, r, "/console?decided="+url.QueryEscape(r.PathValue("id")), http.StatusSeeOther)
 		return nil
 	case kakunin.EINVALID:
 		d, terr := s.Review.Task(r.Context(), staffFrom(r.Context()).ID, r.PathValue("id"))
 		if terr == nil {
-			code := "missing_fields"
-			if r.PostFormValue("birth_date") != "" && r.PostFormValue("document_name") != "" && r.PostFormValue("issuer") != "" {
-				code = "invalid_date"
-			}
-			return s.renderTask(w, r, d, http.StatusBadRequest, code)
+			// The form's own checks passed: the date is real but not
+			// a past one the review accepts (before 1900, or future).
+			return s.renderTask(w, r, d, http.StatusBadRequest, "invalid_date")
 		}
 	}
 	return err

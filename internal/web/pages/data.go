@@ -94,12 +94,26 @@ type Task struct {
 	AssignedTo   string
 }
 
-// Queue is "queue": tasks assigned to me, how many wait, and recent ones.
+// Queue is "queue": tasks assigned to me, how many wait, and my recent
+// decisions.
 type Queue struct {
 	Base
 	Mine    []Task
 	Waiting int
-	Recent  []Task
+	Recent  []Decision
+	// Decided is the decision just recorded, said back in the
+	// confirmation; nil otherwise.
+	Decided *Decision
+}
+
+// Decision is one of the reviewer's decisions: the document, the outcome
+// (approved | rejected), a rejection's reason and when.
+type Decision struct {
+	DocumentType kakunin.DocumentType
+	ReceivedAt   time.Time
+	Outcome      kakunin.VerificationStatus
+	Reason       string // reject reason code; "" when approved
+	DecidedAt    time.Time
 }
 
 // TaskView is "task": one review task.
@@ -109,10 +123,13 @@ type TaskView struct {
 	ImageURL      string
 	RejectReasons []string // unreadable | wrong_document | back_side | expired_document | incomplete | other
 	KeepBirthDate bool     // false: the page says the date of birth is not stored
-	ErrorCode     string   // "" | invalid_date | missing_fields | conflict
+	ErrorCode     string   // "" | invalid_date | outside_era | missing_fields | conflict
 	DocumentName  string   // refill after an error
 	Issuer        string
-	BirthDate     string
+	// The date of birth as the document prints it: an era of Eras
+	// (era.Eras' codes), the year in it, month and day.
+	Eras                                      []string
+	BirthEra, BirthYear, BirthMonth, BirthDay string
 }
 
 // Error is "error": the generic error page, message "error.<code>".

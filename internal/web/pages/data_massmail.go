@@ -18,8 +18,8 @@ type ConsoleNotification struct {
 	Previewed bool
 	// Placeholder: the letter still holds a placeholder, so it cannot.
 	Placeholder bool
-	Preview   *NotificationPreview
-	Progress  *NotificationProgress
+	Preview     *NotificationPreview
+	Progress    *NotificationProgress
 	// ErrorCode is "" | invalid | conflict | no_window | not_previewed |
 	// started; ErrorDetail is the template error of "invalid" (the
 	// responder's own text, quoted by the parser).

@@ -73,19 +73,25 @@ func representativePages() []page {
 	}
 	add("queue", func(b Base) any { return Queue{Base: staff(b)} })
 	add("queue", func(b Base) any {
-		var mine, recent []Task
+		var mine []Task
+		var recent []Decision
 		for i, d := range kakunin.DocumentTypes {
 			mine = append(mine, Task{ID: "t" + string(rune('a'+i)), DocumentType: d, ReceivedAt: received})
-			recent = append(recent, Task{ID: "r" + string(rune('a'+i)), DocumentType: d, ReceivedAt: received, AssignedTo: "reviewer@example.jp"})
+			dec := Decision{DocumentType: d, ReceivedAt: received, Outcome: kakunin.StatusApproved, DecidedAt: received.Add(time.Hour)}
+			if i%2 == 1 {
+				dec.Outcome, dec.Reason = kakunin.StatusRejected, "back_side"
+			}
+			recent = append(recent, dec)
 		}
-		return &Queue{Base: staff(b), Mine: mine, Waiting: 3, Recent: recent}
+		return &Queue{Base: staff(b), Mine: mine, Waiting: 3, Recent: recent, Decided: &recent[1]}
 	})
-	for _, code := range []string{"", "invalid_date", "missing_fields", "conflict"} {
+	for _, code := range []string{"", "invalid_date", "outside_era", "missing_fields", "conflict"} {
 		for _, keep := range []bool{false, true} {
 			add("task", func(b Base) any {
 				return TaskView{Base: staff(b), Task: Task{ID: "tsk_1", DocumentType: kakunin.DocMyNumberCard, ReceivedAt: received},
 					ImageURL: "/console/images/tok_1", RejectReasons: rejectReasons, KeepBirthDate: keep,
-					ErrorCode: code, DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"}
+					ErrorCode: code, DocumentName: "運転免許証", Issuer: "東京都公安委員会",
+					Eras: []string{"reiwa", "heisei", "showa", "taisho", "western"}, BirthEra: "heisei", BirthYear: "2", BirthMonth: "4", BirthDay: "1"}
 			})
 		}
 	}
