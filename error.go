@@ -16,6 +16,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401
 	EFORBIDDEN    = "forbidden"    // 403
 	ERATELIMIT    = "rate_limited" // 429
+	EUNAVAILABLE  = "unavailable"  // 503: busy for now; try again shortly (Retry-After)
 	EINTERNAL     = "internal"     // 500: details are logged, never shown
 )
 

@@ -68,7 +68,12 @@ type IncidentUpdate struct {
 	At         time.Time
 	Actor      string         // audit actor
 	Status     IncidentStatus // the status after this update
-	Text       string
+	// An entry the desk wrote itself is a catalogue message, Code and
+	// Args, written in the reader's language when shown; one a person
+	// typed is Text, shown as typed. Exactly one of Code and Text is set.
+	Code string
+	Args map[string]string
+	Text string
 }
 
 // CertifierItem is a corrective recommendation from a privacy certifier

@@ -166,29 +166,3 @@ type APIKey struct {
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
-
-// documentNames are the documents' names in member-facing mail (pages use
-// the catalogues in internal/web/pages).
-var documentNames = map[Locale]map[DocumentType]string{
-	LocaleJA: {
-		DocDriversLicence:  "運転免許証",
-		DocPassport:        "パスポート",
-		DocHealthInsurance: "健康保険証",
-		DocMyNumberCard:    "マイナンバーカード",
-	},
-	LocaleEN: {
-		DocDriversLicence:  "driver's licence",
-		DocPassport:        "passport",
-		DocHealthInsurance: "health insurance card",
-		DocMyNumberCard:    "My Number card",
-	},
-}
-
-// Name is the document type's name in lang, as a member would say it; an
-// unknown type is named by its code.
-func (t DocumentType) Name(lang Locale) string {
-	if n, ok := documentNames[lang][t]; ok {
-		return n
-	}
-	return string(t)
-}

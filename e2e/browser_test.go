@@ -130,7 +130,7 @@ func bodyHTML(t *testing.T, ctx context.Context) string {
 // changes instead of hard-coding them.
 func messages(t *testing.T, lang string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "internal", "web", "pages", "locales", lang+".json"))
+	b, err := os.ReadFile(filepath.Join("..", "internal", "catalogue", "locales", lang+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

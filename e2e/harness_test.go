@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -28,6 +29,13 @@ import (
 var kakuninBin string
 
 func TestMain(m *testing.M) {
+	// Under -short (the inner loop) nothing here runs: each test builds and
+	// drives the real binary, minutes in all. Plain go test runs them.
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped under -short; run go test ./e2e/ for the real binary, on SQLite, PostgreSQL and in Chromium")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "kakunin-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"image/png"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -77,7 +76,7 @@ func newPhotographer(canvas image.Point) (*photographer, error) {
 
 func (p *photographer) drawCard(seed int64) (card, error) {
 	typ := cardTypes[int(seed)%len(cardTypes)]
-	b, err := samplecard.RenderPNG(samplecard.Card{
+	src, err := samplecard.Image(samplecard.Card{
 		Type:      typ,
 		Name:      fmt.Sprintf("SAMPLE MEMBER %04d", seed),
 		BirthDate: time.Date(1970+int(seed%35), time.Month(1+seed%12), 1+int(seed%28), 0, 0, 0, 0, time.UTC),
@@ -87,10 +86,6 @@ func (p *photographer) drawCard(seed int64) (card, error) {
 	})
 	if err != nil {
 		return card{}, fmt.Errorf("render card %d: %w", seed, err)
-	}
-	src, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		return card{}, fmt.Errorf("decode card %d: %w", seed, err)
 	}
 	// The card fills about 85% of the frame.
 	sb := src.Bounds()

@@ -205,13 +205,22 @@ func TestFlagsRefuseAPostgresRunWithoutADatabase(t *testing.T) {
 
 // A small photo (fixed noise, no calibration) keeps this test quick; the
 // path it takes is the one the benchmark times.
+// smallPhotographer draws its cards once for every test that needs photos
+// (it only reads them afterwards).
+var smallPhotographer = sync.OnceValues(func() (*photographer, error) {
+	p, err := newPhotographer(image.Pt(1200, 756))
+	if err == nil {
+		p.noise = 9
+	}
+	return p, err
+})
+
 func smallPhotos(t *testing.T, n int) []input {
 	t.Helper()
-	p, err := newPhotographer(image.Pt(1200, 756))
+	p, err := smallPhotographer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.noise = 9
 	ins := make([]input, n)
 	for i := range ins {
 		if ins[i], err = p.photo(int64(i + 1)); err != nil {
@@ -255,7 +264,7 @@ func TestIntakeStoresADocumentThatOpensToTheSanitisedBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.documents.Store(ctx, bytes.NewReader(in.jpeg))
+	p, err := e.documents.Store(ctx, vs[0], bytes.NewReader(in.jpeg))
 	if err != nil {
 		t.Fatal(err)
 	}

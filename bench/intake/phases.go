@@ -153,7 +153,7 @@ func phases(e *env, ins []input, members []string) (raw, decode, sanitise, seal,
 		return phase{phaseStore, conc, func(context.Context) (func(context.Context, int) error, error) {
 			pending = make([]*document.Pending, len(ins))
 			return func(ctx context.Context, i int) error {
-				p, err := e.documents.Store(ctx, bytes.NewReader(ins[i].jpeg))
+				p, err := e.documents.Store(ctx, nil, bytes.NewReader(ins[i].jpeg))
 				pending[i] = p
 				return err
 			}, nil
@@ -192,7 +192,7 @@ func phases(e *env, ins []input, members []string) (raw, decode, sanitise, seal,
 
 // storeAndCommit is what the upload handler does with one upload.
 func storeAndCommit(ctx context.Context, docs *document.Service, in input, v *kakunin.Verification) error {
-	p, err := docs.Store(ctx, bytes.NewReader(in.jpeg))
+	p, err := docs.Store(ctx, v, bytes.NewReader(in.jpeg))
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,8 @@ type app struct {
 	audit         *audit.Log
 	incidents     *incident.Service
 	exposure      *exposure.Service
-	mailer        mail.Mailer // nil without workers; the mass notification's sender uses it
+	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -70,10 +71,15 @@ func quietLogger(w io.Writer) *slog.Logger {
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
 	var err error
-	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
+	// A replica may start before its database: wait for it (--database-wait).
+	if a.db, err = store.OpenWait(ctx, cfg.Database, cfg.DatabaseWait, log); err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log); err != nil {
+	// The job queue's tables migrate under the same lock as the store's, so
+	// replicas starting together run them once.
+	if err := a.db.WithMigrationLock(ctx, func(ctx context.Context) error {
+		return jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log)
+	}); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -107,9 +113,14 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits := intake.DefaultLimits()
 	limits.MaxBytes = int64(cfg.MaxUploadMB) << 20
 	limits.MaxPixels = int64(cfg.MaxMegapixels) * 1_000_000
+	a.budget = intake.NewBudget(int64(cfg.MemoryBudgetMB) << 20)
+	limits.Budget = a.budget
+	// The pixel limit in bytes: a decode must fit in the budget beside one
+	// upload, and at most 4 bytes for each allowed pixel.
+	limits.MaxDecodeBytes = min(limits.MaxPixels*4, a.budget.Size()-intake.UploadCost)
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
-		RetainUnreviewed: cfg.RetainUnreviewed, Audit: a.audit, Now: time.Now, Log: log}
-	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
+		RetainUnreviewed: cfg.RetainUnreviewed, AbandonAfter: cfg.UploadAbandonAfter, Audit: a.audit, Now: time.Now, Log: log}
+	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Audit: a.audit, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications
 	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,
@@ -147,6 +158,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		alert.Register(workers, mailer, a.db, log)
 		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
 		// The incident desk's hourly watch: overdue deadlines and stale
 		// public notices, mailed to responders.
 		incident.RegisterWatch(workers, a.incidents, log)
@@ -159,12 +171,15 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		return nil, err
 	}
 	a.verifications.Jobs = a.queue
+	a.documents.Jobs = a.queue // each upload's full decode runs as a job
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
 	}
+	// Sign-in throttling and second-factor locks alert admins the same way.
+	a.staff.Alert = a.review.Alert
 	return a, nil
 }
 

@@ -78,7 +78,7 @@ func TestABackupHoldsNoKeyAndRestoresWithTheKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := a.documents.Store(ctx, bytes.NewReader(img))
+	p, err := a.documents.Store(ctx, v, bytes.NewReader(img))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 			}
 			continue
 		}
-		p, err := a.documents.Store(ctx, bytes.NewReader(img))
+		p, err := a.documents.Store(ctx, v, bytes.NewReader(img))
 		if err != nil {
 			return nil, fmt.Errorf("store sample document: %w", err)
 		}

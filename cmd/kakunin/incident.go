@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
 )
@@ -23,7 +26,9 @@ readable given what the intruder held, the members they belong to (and
 those of them who had left), and which staff opened which images. --json
 prints the report as one JSON object (fields: internal/incident/doc.go);
 --members prints only the affected members' external IDs, the list to
-notify.
+notify. It also lists the blob store for ciphertext no record claims
+(uploads a crash interrupted, orphan blobs) and counts it apart: none of
+it is readable, since its data key was never stored.
 
 If the intruder reached backups, move --from back to the oldest backup they
 could read. Every scope is recorded in the audit log.`
@@ -63,12 +68,19 @@ func incidentScope(ctx context.Context, c *call, f scopeFlags) error {
 		return err
 	}
 	defer db.Close()
+	blobs, err := blobstore.Open(ctx, c.cfg.Blobs)
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
 	// The report names the staff who read by address when the keys are
 	// here; without them (a copy, a broken host) it still answers, by ID.
 	if err := useStaffEmailsIfKeys(ctx, c.cfg, db); err != nil {
 		return err
 	}
-	rep, err := incident.Scope(ctx, db, q)
+	// Only the blob listing and the records are used: no keys, no logs.
+	orphans := &document.Service{DB: db, Blobs: blobs, Log: slog.New(slog.DiscardHandler)}
+	rep, err := incident.ScopeWithBlobs(ctx, db, orphans, q)
 	if kakunin.ErrorCode(err) == kakunin.EINVALID {
 		return usagef("incident scope: %s", kakunin.ErrorMessage(err))
 	}

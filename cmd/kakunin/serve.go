@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -117,14 +116,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
-	httpServer := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       10 * time.Minute, // a slow phone uploading 20 MiB
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-	}
+	a.scaleOut(srv) // serve_scale.go
+	limits := defaultHTTPLimits(a.cfg)
+	httpServer := newHTTPServer(srv.Handler(), limits)
+	ln = limits.listen(ln)
+	memLimit := setMemoryLimit(a.cfg.MemoryBudgetMB)
+	var requests inflight // serve_scale.go: SIGTERM drains these
+	httpServer.Handler = requests.track(httpServer.Handler)
 	if err := a.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
@@ -159,17 +157,24 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
-		"database", string(a.db.Dialect()), "data", a.cfg.Data, "key_dir", a.cfg.KeyDir, "keyset", a.cfg.Keyset)
+		"database", string(a.db.Dialect()), "data", a.cfg.Data, "memory_budget_mb", a.cfg.MemoryBudgetMB,
+		"gomemlimit_mb", memLimit>>20, "max_connections", limits.maxConnections,
+		"key_dir", a.cfg.KeyDir, "keyset", a.cfg.Keyset)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	herr := httpServer.Shutdown(shutdown)
-	qerr := a.queue.Stop(shutdown)
+	// Requests and running jobs drain side by side, each with the whole
+	// timeout; a job cut off is retried by another replica.
+	var qerr error
+	var queueDone sync.WaitGroup
+	queueDone.Go(func() { qerr = a.queue.Stop(shutdown) })
+	herr := a.drain(shutdown, httpServer, &requests)
+	queueDone.Wait()
 	if err := errors.Join(herr, qerr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}

@@ -1,4 +1,4 @@
-// Package audit is kakunin's tamper-evident log (DESIGN.md invariant 5):
+// Package audit is kakunin's tamper-evident log (docs/design.md, invariant 5):
 // every document read, decision, staff login, state-changing API call, key
 // operation, export and exposure check is appended to a hash chain whose
 // head is signed, from time to time, into checkpoints kept inside and

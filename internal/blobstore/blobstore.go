@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file://
@@ -156,6 +157,91 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 			keys = append(keys, obj.Key)
 		}
 	}
+}
+
+// Object is one listed blob.
+type Object struct {
+	Key     string
+	ModTime time.Time
+}
+
+// List calls fn with the blobs under prefix, at most pageSize at a time,
+// so that memory stays bounded however many blobs the bucket holds: on S3
+// each page is one ListObjectsV2 request. A local directory is walked once
+// (fileblob's own paging walks the whole tree again for every page). Temp
+// files are not listed.
+func (s *Store) List(ctx context.Context, prefix string, pageSize int, fn func([]Object) error) error {
+	if s.dir != "" {
+		return s.listDir(ctx, prefix, pageSize, fn)
+	}
+	token := blob.FirstPageToken
+	for {
+		page, next, err := s.bucket.ListPage(ctx, token, pageSize, &blob.ListOptions{Prefix: prefix})
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list blobs under %s: %w", prefix, err)
+		}
+		objs := make([]Object, 0, len(page))
+		for _, o := range page {
+			if !o.IsDir && !strings.HasSuffix(o.Key, ".tmp") {
+				objs = append(objs, Object{Key: o.Key, ModTime: o.ModTime})
+			}
+		}
+		if len(objs) > 0 {
+			if err := fn(objs); err != nil {
+				return err
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		token = next
+	}
+}
+
+// listDir is List for a local directory. prefix names a directory
+// ("documents/2026-11-24/"); keys are plain paths, as kakunin writes them.
+func (s *Store) listDir(ctx context.Context, prefix string, pageSize int, fn func([]Object) error) error {
+	root := filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	page := make([]Object, 0, pageSize)
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) && p == root {
+			return filepath.SkipAll
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || strings.HasSuffix(p, ".tmp") || strings.HasSuffix(p, ".attrs") {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // deleted while listing
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.dir, p)
+		if err != nil {
+			return err
+		}
+		page = append(page, Object{Key: filepath.ToSlash(rel), ModTime: info.ModTime()})
+		if len(page) < pageSize {
+			return ctx.Err()
+		}
+		err = fn(page)
+		page = page[:0]
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list blobs under %s: %w", prefix, err)
+	}
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
 }
 
 // StaleTempFiles returns, for a local directory, temp files fileblob left

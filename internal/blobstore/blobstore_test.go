@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -69,6 +70,61 @@ func TestAPutBlobIsReadableListedAndDeletable(t *testing.T) {
 	}
 	if err := s.Delete(ctx, keys[0]); err != nil {
 		t.Fatalf("deleting twice: %v", err)
+	}
+}
+
+func TestListPagesThroughEveryBlobUnderAPrefixOnDiskAndThroughTheBucketAPI(t *testing.T) {
+	ctx := context.Background()
+	for _, url := range []string{"file://" + t.TempDir(), "mem://"} {
+		s, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var want []string
+		for i := range 7 {
+			key := "documents/2026-11-24/doc_" + string(rune('a'+i))
+			want = append(want, key)
+			if err := s.Put(ctx, key, func(w io.Writer) error { _, err := w.Write([]byte("c")); return err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Put(ctx, "documents/2026-11-25/doc_z", func(w io.Writer) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if dir := s.dir; dir != "" {
+			// A temp file a dead process left is not a blob.
+			if err := os.WriteFile(filepath.Join(dir, "documents", "2026-11-24", "doc_x.1f.tmp"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		err = s.List(ctx, "documents/2026-11-24/", 3, func(objs []Object) error {
+			if len(objs) > 3 {
+				t.Errorf("%s: page of %d, want at most 3", url, len(objs))
+			}
+			for _, o := range objs {
+				if o.ModTime.IsZero() {
+					t.Errorf("%s: %s has no modification time", url, o.Key)
+				}
+				got = append(got, o.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: listed %v, want %v", url, got, want)
+		}
+		err = s.List(ctx, "documents/2099-01-01/", 3, func(objs []Object) error {
+			t.Errorf("%s: a prefix with no blob listed %v", url, objs)
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: listing an empty prefix: %v", url, err)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,24 +21,45 @@ import (
 
 // Config is every setting of the service.
 type Config struct {
-	Addr      string // listen address
-	PublicURL string // how members and staff reach the service (links in API answers)
-	Data      string // data directory
-	Database  string // database DSN; default SQLite in Data
-	Blobs     string // blob store URL; default file:// in Data
-	Keyset    string // KEK keyset file
-	KeyDir    string // epoch and record keys
+	Addr string // listen address
+	// MaxConnections caps the open client connections (0: no cap).
+	MaxConnections int
+	PublicURL      string // how members and staff reach the service (links in API answers)
+
+	// Behind a reverse proxy: the proxies whose header names the client
+	// (for limits and the audit origin); TrustedProxies is filled from
+	// TrustedProxiesList by Finish.
+	TrustedProxiesList string
+	TrustedProxies     []netip.Prefix
+	ProxyHeader        string // x-forwarded-for or forwarded
+
+	Data     string // data directory
+	Database string // database DSN; default SQLite in Data
+	Blobs    string // blob store URL; default file:// in Data
+
+	// Running as one of several replicas (issue 14): how long start-up
+	// waits for the database, how long a stop lets requests finish, and
+	// where Prometheus metrics are served ("": nowhere).
+	DatabaseWait    time.Duration
+	ShutdownTimeout time.Duration
+	MetricsAddr     string
+
+	Keyset string // KEK keyset file
+	KeyDir string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
 
 	UploadLinkTTL       time.Duration
+	UploadAbandonAfter  time.Duration
 	RetainAfterDecision time.Duration
 	RetainUnreviewed    time.Duration
 	RetentionInterval   time.Duration
 	KeepBirthDate       bool
 	MaxUploadMB         int
 	MaxMegapixels       int
+	MemoryBudgetMB      int // uploads' buffers and image decodes held at once (internal/intake.Budget)
+	VerifyWorkers       int // full decodes of uploads that run at once (document_verify jobs)
 
 	// Audit log (issue 3): the checkpoint signing key lives with the other
 	// keys, apart from the database, and checkpoints can be published to a
@@ -165,12 +187,31 @@ type option struct {
 // default.
 var options = []option{
 	{Server, "addr", "KAKUNIN_ADDR", "listen address", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "") }},
+	{Server, "max-connections", "KAKUNIN_MAX_CONNECTIONS", "open client connections at most; more wait to be accepted (0: no cap)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MaxConnections, "max-connections", 256, "")
+	}},
 	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
+	{Server, "trusted-proxies", "KAKUNIN_TRUSTED_PROXIES", "comma-separated CIDRs or addresses of the reverse proxies in front; only their --proxy-header is believed for the client address (limits, audit origin); empty: headers ignored", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", "", "")
+	}},
+	{Server, "proxy-header", "KAKUNIN_PROXY_HEADER", "header the trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
+	}},
+
+	{Server, "shutdown-timeout", "KAKUNIN_SHUTDOWN_TIMEOUT", "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut off; the exit is clean either way", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ShutdownTimeout, "shutdown-timeout", 30*time.Second)
+	}},
+	{Server, "metrics-addr", "KAKUNIN_METRICS_ADDR", "listen address of /metrics (Prometheus), apart from --addr; keep it private; empty: no metrics", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "")
+	}},
 
 	{Storage, "data", "KAKUNIN_DATA", "data directory (database and blobs by default; the keys go beside it, in DATA-keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
 	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
 	{Storage, "blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
 
+	{Storage, "database-wait", "KAKUNIN_DATABASE_WAIT", "at start, how long to keep retrying (with back-off) a PostgreSQL server that cannot be reached yet", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.DatabaseWait, "database-wait", time.Minute)
+	}},
 	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default KEY_DIR/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
 	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset, and the audit signing key; outside DATA, so a backup of DATA holds no key (default DATA-keys, beside DATA; an install whose keys are in DATA/keys keeps them there, with a warning)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
@@ -181,7 +222,16 @@ var options = []option{
 	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.UploadLinkTTL, "upload-link-ttl", 24*time.Hour)
 	}},
+	{Uploads, "upload-abandon-after", "KAKUNIN_UPLOAD_ABANDON_AFTER", "an upload not committed this long after it began is treated as left by a crash: the sweep deletes its ciphertext and temp files (keep it above the longest upload; the server reads a request for up to 10m)", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.UploadAbandonAfter, "upload-abandon-after", time.Hour)
+	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
+	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 128, "")
+	}},
+	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
+		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
+	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
 	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
@@ -383,6 +433,17 @@ func (c *Config) Finish() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port, not --addr", c.MetricsAddr))
+		}
+	}
+	if c.DatabaseWait < 0 || c.ShutdownTimeout < time.Second {
+		errs = append(errs, errors.New("--database-wait must be >= 0 and --shutdown-timeout >= 1s"))
+	}
+	if err := c.parseProxies(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("--data must not be empty"))
 	}
@@ -454,6 +515,9 @@ func (c *Config) Finish() error {
 	if c.UploadLinkTTL < time.Minute {
 		errs = append(errs, errors.New("--upload-link-ttl: at least 1m"))
 	}
+	if c.UploadAbandonAfter < time.Second {
+		errs = append(errs, errors.New("--upload-abandon-after: at least 1s"))
+	}
 	if c.NoticeStaleAfter < time.Hour {
 		errs = append(errs, errors.New("--notice-stale-after: at least 1h"))
 	}
@@ -465,6 +529,15 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 100 {
 		errs = append(errs, errors.New("--max-upload-mb: between 1 and 100"))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, errors.New("--max-connections: 0 (no cap) or more"))
+	}
+	if c.VerifyWorkers < 1 || c.VerifyWorkers > 64 {
+		errs = append(errs, errors.New("--verify-workers: between 1 and 64"))
+	}
+	if c.MemoryBudgetMB < 32 {
+		errs = append(errs, errors.New("--memory-budget-mb: at least 32"))
 	}
 	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
 		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))
@@ -478,4 +551,30 @@ func (c *Config) Finish() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: json or text", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// parseProxies reads --trusted-proxies (CIDRs, or single addresses meaning
+// just that host) and checks --proxy-header.
+func (c *Config) parseProxies() error {
+	c.ProxyHeader = strings.ToLower(strings.TrimSpace(c.ProxyHeader))
+	if c.ProxyHeader != "x-forwarded-for" && c.ProxyHeader != "forwarded" {
+		return fmt.Errorf("--proxy-header %q: x-forwarded-for or forwarded", c.ProxyHeader)
+	}
+	c.TrustedProxies = nil
+	for item := range strings.SplitSeq(c.TrustedProxiesList, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return fmt.Errorf("--trusted-proxies %q: want CIDRs or addresses, comma-separated (10.0.0.0/8,192.0.2.10)", item)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return nil
 }

@@ -23,11 +23,25 @@ type SweepReport struct {
 	BlobsDeleted     int
 	EpochsDestroyed  []string
 	TempFilesRemoved int
+	// UploadsAbandoned counts uploads older than AbandonAfter that never
+	// committed (a crash between the blob and its record): blob deleted.
+	UploadsAbandoned int
+	// OrphansDeleted counts blobs no record claimed, found by comparing a
+	// closed day's listing with the records.
+	OrphansDeleted int
+}
+
+// Total is how many things the sweep did, for logging only what mattered.
+func (r *SweepReport) Total() int {
+	return r.LinksExpired + r.ImagesDestroyed + r.BlobsDeleted + len(r.EpochsDestroyed) + r.TempFilesRemoved +
+		r.UploadsAbandoned + r.OrphansDeleted
 }
 
 // Sweep applies retention: it closes expired upload links, destroys images
-// past their time, finishes blob deletions a crash interrupted, destroys
-// epoch keys whose documents are all gone, and removes stale temp files.
+// past their time, finishes blob deletions a crash interrupted, deletes
+// the blobs of uploads a crash left uncommitted and of any blob no record
+// claims, destroys epoch keys whose documents are all gone, and removes
+// stale temp files.
 func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 	now := s.Now().UTC()
 	rep := &SweepReport{}
@@ -58,6 +72,12 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 			return rep, err
 		}
 		rep.BlobsDeleted++
+	}
+	if err := s.abandonUploads(ctx, now, rep); err != nil {
+		return rep, err
+	}
+	if err := s.deleteOrphans(ctx, now, rep); err != nil {
+		return rep, err
 	}
 	epochs, err := s.DB.EpochsToDestroy(ctx, vault.EpochOf(now.Add(-epochGrace)))
 	if err != nil {
@@ -97,8 +117,8 @@ func (s *Service) expireLinks(ctx context.Context, now time.Time, rep *SweepRepo
 }
 
 // removeStaleTemp deletes temp files a process left when it died mid-upload.
-// They hold ciphertext whose key was never stored; an hour's age makes sure
-// no live upload is writing them.
+// They hold ciphertext whose key was never stored; AbandonAfter's age makes
+// sure no live upload is writing them.
 func (s *Service) removeStaleTemp(now time.Time) int {
 	files, err := s.Blobs.StaleTempFiles()
 	if err != nil {
@@ -108,7 +128,7 @@ func (s *Service) removeStaleTemp(now time.Time) int {
 	n := 0
 	for _, f := range files {
 		fi, err := os.Stat(f)
-		if err != nil || now.Sub(fi.ModTime()) < time.Hour {
+		if err != nil || now.Sub(fi.ModTime()) < s.abandonAfter() {
 			continue
 		}
 		if os.Remove(f) == nil {

@@ -181,7 +181,7 @@ func TestSweepDestroysDueImagesAndShredsADayOnlyAfterItsGraceHour(t *testing.T) 
 
 		// A sweep with nothing to do does nothing.
 		rep = e.sweepAt(time.Date(2026, 12, 26, 0, 0, 0, 0, time.UTC))
-		if rep.LinksExpired+rep.ImagesDestroyed+rep.BlobsDeleted+len(rep.EpochsDestroyed)+rep.TempFilesRemoved != 0 {
+		if rep.Total() != 0 {
 			t.Errorf("idle sweep = %+v, want nothing done", rep)
 		}
 	})

@@ -38,10 +38,18 @@ type Service struct {
 	Events Events
 	Audit  *audit.Log
 	Limits intake.Limits
+	// Jobs enqueues the full decode of each committed upload (VerifyArgs).
+	// Without it the decode runs in Sanitize, before the answer.
+	Jobs Enqueuer
 	// RetainUnreviewed is how long an image may wait for a reviewer.
 	RetainUnreviewed time.Duration
-	Now              func() time.Time
-	Log              *slog.Logger
+	// AbandonAfter is how long an upload may take between its first byte
+	// and its commit; past it the sweep deletes what a crashed process
+	// left (pending blobs, temp files). 0 means an hour. It must exceed the
+	// server's longest request.
+	AbandonAfter time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Pending is an upload stored as ciphertext whose record is not yet
@@ -56,12 +64,26 @@ type Pending struct {
 }
 
 // Store sanitises an upload, encrypts it as it streams in and writes the
-// ciphertext to the blob store durably. On any error nothing is left.
-func (s *Service) Store(ctx context.Context, r io.Reader) (*Pending, error) {
+// ciphertext to the blob store durably. v is the verification the upload
+// came through (nil when there is none yet); it is noted so that an
+// incident scope can name whose upload a crash left behind.
+//
+// Before the blob is written a pending row is recorded, and Commit removes
+// it with the document's insert: a crash in between leaves the row, and
+// the sweep deletes the blob after AbandonAfter. On any error nothing is
+// left (or, if the process dies, nothing the sweep does not remove).
+func (s *Service) Store(ctx context.Context, v *kakunin.Verification, r io.Reader) (*Pending, error) {
 	now := s.Now().UTC()
 	p := &Pending{ID: kakunin.NewID("doc"), Epoch: vault.EpochOf(now), ReceivedAt: now}
 	p.BlobKey = "documents/" + p.Epoch + "/" + p.ID
+	row := &store.PendingUpload{BlobKey: p.BlobKey, DocumentID: p.ID, Epoch: p.Epoch, StartedAt: now}
+	if v != nil {
+		row.VerificationID, row.MemberID = v.ID, v.MemberID
+	}
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertPendingUpload(ctx, row); err != nil {
+			return err
+		}
 		created, err := tx.NoteEpoch(ctx, p.Epoch, now)
 		if err != nil || !created {
 			return err
@@ -76,7 +98,9 @@ func (s *Service) Store(ctx context.Context, r io.Reader) (*Pending, error) {
 		if err != nil {
 			return fmt.Errorf("seal document %s: %w", p.ID, err)
 		}
-		info, err := intake.Sanitize(ctx, r, sealer, s.Limits)
+		lim := s.Limits
+		lim.DecodeInline = lim.DecodeInline || s.Jobs == nil
+		info, err := intake.Sanitize(ctx, r, sealer, lim)
 		if err != nil {
 			return err
 		}
@@ -87,16 +111,37 @@ func (s *Service) Store(ctx context.Context, r io.Reader) (*Pending, error) {
 		return nil
 	})
 	if err != nil {
+		// Put stored nothing; the row goes too (or, failing that, the sweep
+		// finds a row whose blob is already gone).
+		s.forgetPending(ctx, p)
 		return nil, err
 	}
 	return p, nil
 }
 
-// Discard deletes a pending upload's ciphertext.
+// Discard deletes a pending upload's ciphertext, then its pending row.
 func (s *Service) Discard(ctx context.Context, p *Pending) {
-	if err := s.Blobs.Delete(context.WithoutCancel(ctx), p.BlobKey); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.Blobs.Delete(ctx, p.BlobKey); err != nil {
+		// The row stays, so the sweep tries again.
 		s.Log.Error("discard pending upload", "document", p.ID, "err", err)
+		return
 	}
+	s.forgetPending(ctx, p)
+}
+
+func (s *Service) forgetPending(ctx context.Context, p *Pending) {
+	if err := s.DB.DeletePendingUpload(context.WithoutCancel(ctx), p.BlobKey); err != nil {
+		s.Log.Error("forget pending upload", "document", p.ID, "err", err)
+	}
+}
+
+// abandonAfter is AbandonAfter or its default.
+func (s *Service) abandonAfter() time.Duration {
+	if s.AbandonAfter > 0 {
+		return s.AbandonAfter
+	}
+	return time.Hour
 }
 
 // Commit records a stored upload as the document of a verification that is
@@ -121,8 +166,23 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 		if !ok {
 			return kakunin.Errorf(kakunin.EGONE, "this link has already been used")
 		}
+		// The sweep abandons an upload older than AbandonAfter and deletes
+		// its blob; recording it then would acknowledge a lost image.
+		live, err := tx.FinishPendingUpload(ctx, p.BlobKey)
+		if err != nil {
+			return err
+		}
+		if !live {
+			return fmt.Errorf("commit document %s: the upload took longer than %s and was abandoned", p.ID, s.abandonAfter())
+		}
 		if err := tx.InsertDocument(ctx, d); err != nil {
 			return err
+		}
+		if s.Jobs != nil {
+			err := s.Jobs.InsertTx(ctx, tx.SQL(), VerifyArgs{DocumentID: d.ID, DecodeCost: p.Info.DecodeCost}, nil)
+			if err != nil {
+				return err
+			}
 		}
 		return s.Audit.AppendTx(ctx, tx, audit.Event{At: d.ReceivedAt, Action: audit.DocumentReceived, Actor: "member:" + v.MemberID,
 			Subject: d.ID, Origin: audit.OriginFrom(ctx), Detail: map[string]string{"verification": v.ID, "type": string(typ), "epoch": d.Epoch}})
@@ -139,6 +199,12 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 func (s *Service) Open(ctx context.Context, d *store.DocumentRecord) ([]byte, error) {
 	if d.DestroyedAt != nil || d.WrappedKey == nil {
 		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
+	}
+	// Past its deadline an image is gone, whether or not the sweep has
+	// destroyed it yet: retention is a promise about reads, not about
+	// when a job runs.
+	if !s.Now().Before(d.DestroyAfter) {
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has passed its retention deadline")
 	}
 	blob, err := s.Blobs.Get(ctx, d.BlobKey)
 	if blobstore.IsNotFound(err) {
@@ -232,8 +298,10 @@ func (s *Service) announceEnded(ctx context.Context, tx *store.Tx, ids []string)
 }
 
 // MemberLeft destroys every image of a member at once and forgets their
-// address; only the verification records stay.
-func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
+// address; only the verification records stay. record, when not nil,
+// writes what records the departure (its audit event) in the same
+// transaction.
+func (s *Service) MemberLeft(ctx context.Context, memberID string, record func(tx *store.Tx) error) error {
 	now := s.Now().UTC()
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
 		if err := tx.MarkMemberLeft(ctx, memberID, now); err != nil {
@@ -243,7 +311,13 @@ func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
 		if err != nil {
 			return err
 		}
-		return s.announceEnded(ctx, tx, ids)
+		if err := s.announceEnded(ctx, tx, ids); err != nil {
+			return err
+		}
+		if record == nil {
+			return nil
+		}
+		return record(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("member %s left: %w", memberID, err)

@@ -121,7 +121,7 @@ func TestABadUploadIsRefusedWithItsCodeAndLeavesNothing(t *testing.T) {
 		v := e.verification(m)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				p, err := e.Documents.Store(e.ctx, bytes.NewReader(c.upload))
+				p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(c.upload))
 				if got := kakunin.ErrorCode(err); got != c.want {
 					t.Fatalf("Store = %v, %v; want code %s", p, err, c.want)
 				}
@@ -131,7 +131,7 @@ func TestABadUploadIsRefusedWithItsCodeAndLeavesNothing(t *testing.T) {
 			})
 		}
 		t.Run("oversize file", func(t *testing.T) {
-			p, err := big.Store(e.ctx, bytes.NewReader(jpg))
+			p, err := big.Store(e.ctx, v, bytes.NewReader(jpg))
 			if got := kakunin.ErrorCode(err); got != kakunin.ETOOLARGE {
 				t.Fatalf("Store = %v, %v; want code %s", p, err, kakunin.ETOOLARGE)
 			}
@@ -153,7 +153,7 @@ func TestCommittingWithAnUnknownDocumentTypeDiscardsTheUploadAndKeepsTheLinkUsab
 		e := newEnv(t, dsn)
 		v := e.verification(e.member("type@example.jp"))
 		for _, typ := range []kakunin.DocumentType{"", "selfie", "Passport"} {
-			p, err := e.Documents.Store(e.ctx, bytes.NewReader(sample(t, 0)))
+			p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(sample(t, 0)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -187,7 +187,7 @@ func TestAnUploadLinkTakesOneDocumentOnly(t *testing.T) {
 		e := newEnv(t, dsn)
 		_, v, first := e.submitted(sample(t, 0))
 
-		p, err := e.Documents.Store(e.ctx, bytes.NewReader(sample(t, 1)))
+		p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(sample(t, 1)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		_, otherV, otherD := e.submitted(sample(t, 2))
 
 		e.Clock.Set(start.Add(time.Hour))
-		if err := e.Documents.MemberLeft(e.ctx, leaver.ID); err != nil {
+		if err := e.Documents.MemberLeft(e.ctx, leaver.ID, nil); err != nil {
 			t.Fatalf("member left: %v", err)
 		}
 
@@ -363,7 +363,7 @@ func TestAMemberWhoseLeavingCannotBeAnnouncedKeepsEverything(t *testing.T) {
 		e := newEnv(t, dsn)
 		m, v, d := e.submitted(sample(t, 0))
 		e.Documents.Events = failingEvents{}
-		if err := e.Documents.MemberLeft(e.ctx, m.ID); !errors.Is(err, errAnnounce) {
+		if err := e.Documents.MemberLeft(e.ctx, m.ID, nil); !errors.Is(err, errAnnounce) {
 			t.Fatalf("MemberLeft = %v, want the announcement's error", err)
 		}
 		got, err := e.DB.MemberByID(e.ctx, m.ID)

@@ -117,7 +117,7 @@ func (e *env) verificationExpiring(m *store.MemberRecord, expires time.Time) *ka
 // upload stores and commits img as v's document.
 func (e *env) upload(v *kakunin.Verification, img []byte) *store.DocumentRecord {
 	e.t.Helper()
-	p, err := e.Documents.Store(e.ctx, bytes.NewReader(img))
+	p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(img))
 	if err != nil {
 		e.t.Fatalf("store upload: %v", err)
 	}

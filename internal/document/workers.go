@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/kakunin/kakunin/internal/jobs"
 )
 
 // DestroyArgs is a job that destroys one document's image when its
@@ -21,6 +23,9 @@ type DestroyWorker struct {
 	river.WorkerDefaults[DestroyArgs]
 	Service *Service
 }
+
+// Timeout is the default: one blob delete and one small transaction.
+func (w *DestroyWorker) Timeout(*river.Job[DestroyArgs]) time.Duration { return jobs.DefaultJobTimeout }
 
 // Work destroys the document.
 func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[DestroyArgs]) error {
@@ -39,15 +44,20 @@ type SweepWorker struct {
 	Service *Service
 }
 
+// Timeout is the longest the queue allows: a sweep that runs out of time
+// has still committed what it finished, and the next sweep goes on.
+func (w *SweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return jobs.MaxJobTimeout }
+
 // Work sweeps.
 func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
 	rep, err := w.Service.Sweep(ctx)
 	if err != nil {
 		return err
 	}
-	if rep.LinksExpired+rep.ImagesDestroyed+rep.BlobsDeleted+len(rep.EpochsDestroyed)+rep.TempFilesRemoved > 0 {
+	if rep.Total() > 0 {
 		w.Service.Log.Info("retention sweep", "links_expired", rep.LinksExpired, "images_destroyed", rep.ImagesDestroyed,
-			"blobs_deleted", rep.BlobsDeleted, "epochs_destroyed", len(rep.EpochsDestroyed), "temp_files_removed", rep.TempFilesRemoved)
+			"blobs_deleted", rep.BlobsDeleted, "epochs_destroyed", len(rep.EpochsDestroyed), "temp_files_removed", rep.TempFilesRemoved,
+			"uploads_abandoned", rep.UploadsAbandoned, "orphans_deleted", rep.OrphansDeleted)
 	}
 	return nil
 }
@@ -56,6 +66,7 @@ func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 func Register(workers *river.Workers, s *Service) {
 	river.AddWorker(workers, &DestroyWorker{Service: s})
 	river.AddWorker(workers, &SweepWorker{Service: s})
+	river.AddWorker(workers, &VerifyWorker{Service: s})
 }
 
 // SweepJob is the periodic job that runs the sweep every interval (and once

@@ -1,5 +1,5 @@
 // Package exposure answers "am I affected?" without becoming a membership
-// oracle (DESIGN.md invariant 6; the Omiai form that told anyone whether a
+// oracle (docs/design.md, invariant 6; the Omiai form that told anyone whether a
 // stranger used a dating app).
 //
 // The public form's request path never looks anyone up: it validates the

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -190,6 +191,9 @@ type pruneWorker struct {
 	river.WorkerDefaults[PruneArgs]
 	s *Service
 }
+
+// Timeout is the queue's default: one DELETE.
+func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return jobs.DefaultJobTimeout }
 
 func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
 	n, err := w.s.Prune(ctx)

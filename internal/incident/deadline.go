@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 )
 
 // The clock of an incident: what Japanese rules require of the business
@@ -51,18 +52,11 @@ const (
 	StatusNotRequired ObligationStatus = "not_required"
 )
 
-// Reason is a plain-language sentence in both languages.
-type Reason struct {
-	JA, EN string
-}
-
-// Text returns the reason in lang.
-func (r Reason) Text(lang kakunin.Locale) string {
-	if lang == kakunin.LocaleEN {
-		return r.EN
-	}
-	return r.JA
-}
+// Reason is a plain-language sentence, as a catalogue message: its code
+// (the ID) is what tests and callers decide on, its wording lives in
+// internal/catalogue/locales/deadline.*.json, where a lawyer can edit it
+// without touching Go.
+type Reason = catalogue.Message
 
 // Obligation is one thing the business owes, by when, and why.
 type Obligation struct {
@@ -126,32 +120,17 @@ func Assess(in *kakunin.Incident, items []kakunin.CertifierItem, f Facts, now ti
 	a.Required, a.Verdict, a.Reasons = reportable(in, f)
 
 	prelimDue := in.DiscoveredAt.Add(PreliminaryWithin)
-	finalDue, finalWhy := in.DiscoveredAt.Add(FinalWithin), Reason{
-		JA: "確報は、事態を知った日から30日以内に提出します（施行規則第8条第2項）。",
-		EN: "The final report is due within 30 days of learning of the breach (Enforcement Rules Art. 8(2)).",
-	}
+	finalDue, finalWhy := in.DiscoveredAt.Add(FinalWithin), catalogue.M("deadline.final.30")
 	if in.Malicious {
-		finalDue, finalWhy = in.DiscoveredAt.Add(FinalWithinMalicious), Reason{
-			JA: "不正の目的（不正アクセス等）によるおそれがあるため、確報の期限は事態を知った日から60日以内です（施行規則第8条第2項）。",
-			EN: "The breach may have been caused with a wrongful purpose (e.g. unauthorised access), so the final report is due within 60 days of learning of it, not 30 (Enforcement Rules Art. 8(2)).",
-		}
+		finalDue, finalWhy = in.DiscoveredAt.Add(FinalWithinMalicious), catalogue.M("deadline.final.60")
 	}
 	a.Obligations = []Obligation{
-		obligation(ObligationPreliminary, prelimDue, in.PreliminaryReportedAt, a.Required, now, Reason{
-			JA: "速報は、事態を知った後「速やかに」提出します（施行規則第8条第1項）。個人情報保護委員会のガイドラインでは概ね3〜5日以内とされているため、発覚から5日後を期限として表示しています。",
-			EN: "The preliminary report is due \"promptly\" after learning of the breach (Enforcement Rules Art. 8(1)): about 3–5 days per the PPC guidelines, shown as due 5 days after discovery.",
-		}),
+		obligation(ObligationPreliminary, prelimDue, in.PreliminaryReportedAt, a.Required, now, catalogue.M("deadline.preliminary")),
 		obligation(ObligationFinal, finalDue, in.FinalReportedAt, a.Required, now, finalWhy),
-		obligation(ObligationIndividuals, prelimDue, in.IndividualsNotifiedAt, a.Required, now, Reason{
-			JA: "本人への通知は、状況に応じて速やかに行います（法第26条第2項、施行規則第10条）。速報と同じ期限で表示しています。",
-			EN: "The people affected are to be notified \"promptly, according to the situation\" (APPI Art. 26(2), Enforcement Rules Art. 10); shown as due with the preliminary report.",
-		}),
+		obligation(ObligationIndividuals, prelimDue, in.IndividualsNotifiedAt, a.Required, now, catalogue.M("deadline.individuals")),
 	}
 	for _, it := range items {
-		a.Obligations = append(a.Obligations, obligation(ObligationCertifier, it.DueAt, it.DoneAt, true, now, Reason{
-			JA: "認証機関が指定した是正措置です。指定された期日までに完了します。",
-			EN: "A corrective measure the certifier set, due on the date it gave.",
-		}))
+		a.Obligations = append(a.Obligations, obligation(ObligationCertifier, it.DueAt, it.DoneAt, true, now, catalogue.M("deadline.certifier")))
 		o := &a.Obligations[len(a.Obligations)-1]
 		o.Key, o.Text = ObligationCertifier+":"+it.ID, it.Text
 	}
@@ -165,10 +144,9 @@ func obligation(kind string, due time.Time, done *time.Time, required bool, now 
 		o.Status = StatusDone
 	case !required:
 		o.Status = StatusNotRequired
-		o.Reason = Reason{
-			JA: "おそらく不要です（上記の判断理由を参照）。事情が変われば期限が復活します。" + why.JA,
-			EN: "Probably not required (see the reasoning above); the deadline comes back if the facts change. " + why.EN,
-		}
+		// The obligation's own reason follows, so the reader still sees
+		// the rule that would apply.
+		o.Reason = catalogue.M("deadline.not_required", "Why", why.ID)
 	case now.After(due):
 		o.Status = StatusOverdue
 	default:
@@ -177,114 +155,94 @@ func obligation(kind string, due time.Time, done *time.Time, required bool, now 
 	return o
 }
 
+// The report rule as a decision table: the first row whose case holds
+// decides whether the PPC report is required, its verdict, and the
+// reasons given after the one every row shares.
+var reportRules = []struct {
+	name     string
+	holds    func(h kakunin.IncidentHeld, f Facts) bool
+	required bool
+	verdict  string
+	reasons  func(in *kakunin.Incident, f Facts) []Reason
+}{
+	// Nothing recorded: a possible leak must be reported too, so the
+	// deadlines run until what was held is known.
+	{"held_unknown", heldUnknown, true, "deadline.verdict.held_unknown",
+		func(*kakunin.Incident, Facts) []Reason { return []Reason{catalogue.M("deadline.reason.held_unknown")} }},
+	// Nothing the intruder held could be read: not "leaked" (PPC
+	// guidelines 3-5-3-1 ※).
+	{"not_readable", func(h kakunin.IncidentHeld, f Facts) bool { return !viaStore(h) && !viaStaff(h, f) }, false,
+		"deadline.verdict.not_required", notReadableReasons},
+	{"readable", func(kakunin.IncidentHeld, Facts) bool { return true }, true, "deadline.verdict.required", readableReasons},
+}
+
+func heldUnknown(h kakunin.IncidentHeld, _ Facts) bool {
+	return !h.Database && !h.Blobs && !h.Keys && !h.StaffAccount
+}
+
+// viaStore: the database, the images and the keys together decrypt.
+func viaStore(h kakunin.IncidentHeld) bool { return h.Database && h.Blobs && h.Keys }
+
+// viaStaff: a staff account that opened images, or may have (not counted).
+func viaStaff(h kakunin.IncidentHeld, f Facts) bool {
+	return h.StaffAccount && (!f.Counted || f.StaffReads > 0)
+}
+
 // reportable decides, with reasons, whether the PPC report is required.
 func reportable(in *kakunin.Incident, f Facts) (bool, Reason, []Reason) {
+	why := []Reason{catalogue.M("deadline.reason.personal_data")}
+	for _, rule := range reportRules {
+		if rule.holds(in.Held, f) {
+			return rule.required, catalogue.M(rule.verdict), append(why, rule.reasons(in, f)...)
+		}
+	}
+	panic("incident: the last report rule always holds")
+}
+
+func notReadableReasons(in *kakunin.Incident, _ Facts) []Reason {
 	h := in.Held
-	why := []Reason{{
-		JA: "本人確認書類の画像は、特定の個人を識別できる個人データです（法第2条第1項）。",
-		EN: "Images of identity documents are personal data: they identify the person (APPI Art. 2(1)).",
-	}}
-	if !h.Database && !h.Blobs && !h.Keys && !h.StaffAccount {
-		why = append(why, Reason{
-			JA: "侵入者が何を保持したかがまだ記録されていません。報告義務は漏えいの「おそれ」にも及ぶため、判明するまでは報告が必要なものとして期限を表示しています。",
-			EN: "What the intruder held is not recorded yet. The duty to report covers a possible leak too, so until it is known the deadlines run as if a report is required.",
-		})
-		return true, Reason{
-			JA: "報告が必要なものとして扱っています（保持されたものが未記録）",
-			EN: "Treated as reportable: what the intruder held is not recorded yet",
-		}, why
+	var why []Reason
+	switch {
+	case !h.Keys:
+		why = append(why, catalogue.M("deadline.reason.keys_not_taken"))
+	case h.Blobs:
+		why = append(why, catalogue.M("deadline.reason.keys_without_database"))
+	default:
+		why = append(why, catalogue.M("deadline.reason.keys_without_blobs"))
 	}
+	if h.StaffAccount {
+		why = append(why, catalogue.M("deadline.reason.staff_no_reads"))
+	}
+	return append(why, catalogue.M("deadline.reason.not_a_decision"))
+}
 
-	viaStore := h.Database && h.Blobs && h.Keys
-	viaStaff := h.StaffAccount && (!f.Counted || f.StaffReads > 0)
-	if !viaStore && !viaStaff {
-		switch {
-		case !h.Keys:
-			why = append(why, Reason{
-				JA: "画像は書類ごとのデータ鍵で高度に暗号化されており、その鍵を守る鍵（鍵暗号化鍵・エポック鍵）は持ち出されていません。高度な暗号化等の秘匿化がされ、鍵が漏えいしていない場合は「漏えい」に当たらないとされています（個人情報保護委員会ガイドライン（通則編）3-5-3-1 ※）。",
-				EN: "The images are protected by advanced encryption (a data key per document), and the keys that protect those keys (the key-encryption keyset and the epoch keys) were not taken. Data protected by advanced encryption whose key was not leaked is not \"leaked\" in the sense of the rules (PPC Guidelines, General Rules, 3-5-3-1 ※).",
-			})
-		default:
-			missing := Reason{JA: "暗号化された画像（ブロブストア）", EN: "the encrypted images (the blob store)"}
-			if h.Blobs {
-				missing = Reason{JA: "暗号化されたデータ鍵（データベース）", EN: "the wrapped data keys (the database)"}
-			}
-			why = append(why, Reason{
-				JA: "鍵は持ち出されましたが、" + missing.JA + "は保持されていないため、侵入者が復号できたものはありません。",
-				EN: "The keys were taken, but not " + missing.EN + ", so nothing the intruder held could be decrypted.",
-			})
-		}
-		if h.StaffAccount {
-			why = append(why, Reason{
-				JA: "スタッフアカウントが使われましたが、期間内に書類の画像は一度も開かれていません（閲覧ログ）。",
-				EN: "A staff account was held, but it opened no document image in the window (read log).",
-			})
-		}
-		why = append(why, Reason{
-			JA: "これは規則に照らした判断の材料であり、決定ではありません。鍵や画像に届いた可能性があれば記録を更新してください。期限が復活します。判断の理由はタイムラインに残してください。",
-			EN: "This is a reading of the rules, not a decision: if anything suggests the keys or the images were reached, update the record and the deadlines come back. Record the reasoning in the timeline.",
-		})
-		return false, Reason{
-			JA: "報告はおそらく不要です（高度な暗号化、鍵は漏えいしていない）",
-			EN: "Report probably not required: protected by advanced encryption, key not taken",
-		}, why
+func readableReasons(in *kakunin.Incident, f Facts) []Reason {
+	var why []Reason
+	if viaStore(in.Held) {
+		why = append(why, catalogue.M("deadline.reason.store_readable"))
 	}
-
-	if viaStore {
-		why = append(why, Reason{
-			JA: "データベース、暗号化された画像、鍵のすべてが保持されたため、画像は読めた可能性があります。",
-			EN: "The database, the encrypted images and the keys were all held: the images could be read.",
-		})
-	}
-	if viaStaff {
-		s := Reason{
-			JA: "スタッフアカウントが使われ、書類の画像が開かれた可能性があります。",
-			EN: "A staff account was held, and it may have opened document images.",
-		}
+	if viaStaff(in.Held, f) {
 		if f.Counted {
-			s = Reason{
-				JA: fmt.Sprintf("スタッフアカウントが使われ、期間内に書類の画像が %s 回開かれています（閲覧ログ）。", kakunin.FormatCount(f.StaffReads)),
-				EN: fmt.Sprintf("A staff account was held, and document images were opened %s in the window (read log).", plural(f.StaffReads, "time", "times")),
-			}
+			why = append(why, catalogue.M("deadline.reason.staff_reads", "Reads", f.StaffReads))
+		} else {
+			why = append(why, catalogue.M("deadline.reason.staff_may_have_read"))
 		}
-		why = append(why, s)
 	}
-	why = append(why, Reason{
-		JA: "(ii) 財産的被害のおそれ: 該当します。本人確認書類の画像は、なりすましによる口座開設や借入れなどに悪用されるおそれがあります（施行規則第7条第2号）。",
-		EN: "(ii) Property damage: applies. Identity-document images can be misused to open accounts or borrow in the person's name (Enforcement Rules Art. 7(ii)).",
-	})
+	why = append(why, catalogue.M("deadline.reason.property_damage"))
 	if in.Malicious {
-		why = append(why, Reason{
-			JA: "(iii) 不正の目的: 該当します。不正アクセス等、不正の目的をもって行われたおそれがあります（施行規則第7条第3号）。",
-			EN: "(iii) Wrongful purpose: applies. The breach may have been caused with a wrongful purpose, such as unauthorised access (Enforcement Rules Art. 7(iii)).",
-		})
+		why = append(why, catalogue.M("deadline.reason.malicious"))
 	} else {
-		why = append(why, Reason{
-			JA: "(iii) 不正の目的: 記録上は該当しません（事故として記録）。",
-			EN: "(iii) Wrongful purpose: not recorded as such (recorded as an accident).",
-		})
+		why = append(why, catalogue.M("deadline.reason.accident"))
 	}
 	switch {
 	case !f.Counted:
-		why = append(why, Reason{
-			JA: "(iv) 1,000人超: 期間が未確定のため、人数はまだ数えられません。",
-			EN: "(iv) More than 1,000 people: not counted yet; the window is not known.",
-		})
+		why = append(why, catalogue.M("deadline.reason.people_uncounted"))
 	case f.People > ManyPeople:
-		why = append(why, Reason{
-			JA: fmt.Sprintf("(iv) 1,000人超: 該当します。期間内に書類があった本人は %s 人です（施行規則第7条第4号）。", kakunin.FormatCount(f.People)),
-			EN: fmt.Sprintf("(iv) More than 1,000 people: applies. %s had a document in the window (Enforcement Rules Art. 7(iv)).", plural(f.People, "person", "people")),
-		})
+		why = append(why, catalogue.M("deadline.reason.many_people", "People", f.People))
 	default:
-		why = append(why, Reason{
-			JA: fmt.Sprintf("(iv) 1,000人超: 該当しません。期間内に書類があった本人は %s 人です。", kakunin.FormatCount(f.People)),
-			EN: fmt.Sprintf("(iv) More than 1,000 people: does not apply. %s had a document in the window.", plural(f.People, "person", "people")),
-		})
+		why = append(why, catalogue.M("deadline.reason.few_people", "People", f.People))
 	}
-	return true, Reason{
-		JA: "個人情報保護委員会への報告と本人への通知が必要です",
-		EN: "A report to the PPC and notification of the people affected are required",
-	}, why
+	return why
 }
 
 // Staleness is what the public last heard of an incident.
@@ -302,29 +260,15 @@ func PublicStatus(in *kakunin.Incident, last *time.Time, staleAfter time.Duratio
 	hours := fmt.Sprintf("%g", staleAfter.Hours())
 	switch {
 	case in.Status == kakunin.IncidentClosed:
-		st.Reason = Reason{JA: "終了したインシデントです。", EN: "The incident is closed."}
+		st.Reason = catalogue.M("deadline.public.closed")
 	case last == nil && in.Status.Scoped():
-		st.Stale = true
-		st.Reason = Reason{
-			JA: "影響範囲が特定されていますが、公表されたお知らせがありません。",
-			EN: "The incident is identified, and no notice about it has been published.",
-		}
+		st.Stale, st.Reason = true, catalogue.M("deadline.public.identified_unpublished")
 	case last == nil:
-		st.Reason = Reason{
-			JA: "調査中で、まだお知らせは公表されていません。特定したら公表してください。",
-			EN: "Still investigating; no notice published yet. Publish one once it is identified.",
-		}
+		st.Reason = catalogue.M("deadline.public.investigating")
 	case now.Sub(*last) > staleAfter:
-		st.Stale = true
-		st.Reason = Reason{
-			JA: "最後の公表から " + hours + " 時間以上、お知らせが更新されていません。",
-			EN: "No public update for more than " + hours + " hours.",
-		}
+		st.Stale, st.Reason = true, catalogue.M("deadline.public.stale", "Hours", hours)
 	default:
-		st.Reason = Reason{
-			JA: hours + " 時間以内に公表されたお知らせがあります。",
-			EN: "A notice was published or updated within the last " + hours + " hours.",
-		}
+		st.Reason = catalogue.M("deadline.public.fresh", "Hours", hours)
 	}
 	return st
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 )
 
 var discovered = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -26,11 +27,25 @@ func find(t *testing.T, a Assessment, key string) Obligation {
 	return Obligation{}
 }
 
-func reasons(a Assessment, lang kakunin.Locale) string {
-	var b strings.Builder
-	b.WriteString(a.Verdict.Text(lang) + "\n")
+// codes are the verdict's and the reasons' codes, one per line.
+func codes(a Assessment) string {
+	out := []string{a.Verdict.ID}
 	for _, r := range a.Reasons {
-		b.WriteString(r.Text(lang) + "\n")
+		out = append(out, r.ID)
+	}
+	return strings.Join(out, "\n")
+}
+
+// reasons is the verdict and the reasons as a reader of lang sees them.
+func reasons(t *testing.T, a Assessment, lang kakunin.Locale) string {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range append([]Reason{a.Verdict}, a.Reasons...) {
+		s, err := catalogue.Default().Localize(lang, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(s + "\n")
 	}
 	return b.String()
 }
@@ -41,101 +56,105 @@ func TestTheFinalReportIsDueIn60DaysWhenMaliciousAnd30Otherwise(t *testing.T) {
 		due       time.Time
 		why       string
 	}{
-		{false, day(30), "within 30 days"},
-		{true, day(60), "60 days"},
+		{false, day(30), "deadline.final.30"},
+		{true, day(60), "deadline.final.60"},
 	} {
 		in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Held: allHeld, Malicious: tt.malicious, Status: kakunin.IncidentInvestigating}
 		a := Assess(in, nil, Facts{}, day(1))
 		final := find(t, a, ObligationFinal)
-		if !final.DueAt.Equal(tt.due) || final.Status != StatusDue || !strings.Contains(final.Reason.EN, tt.why) || final.Reason.JA == "" {
+		if !final.DueAt.Equal(tt.due) || final.Status != StatusDue || final.Reason.ID != tt.why {
 			t.Errorf("malicious %v: final %+v", tt.malicious, final)
 		}
 		prelim := find(t, a, ObligationPreliminary)
-		if !prelim.DueAt.Equal(day(5)) || !strings.Contains(prelim.Reason.EN, "3–5 days") {
+		if !prelim.DueAt.Equal(day(5)) || prelim.Reason.ID != "deadline.preliminary" {
 			t.Errorf("preliminary %+v", prelim)
 		}
-		if ind := find(t, a, ObligationIndividuals); !ind.DueAt.Equal(prelim.DueAt) {
-			t.Errorf("individuals due %v, want with the preliminary report", ind.DueAt)
+		if ind := find(t, a, ObligationIndividuals); !ind.DueAt.Equal(prelim.DueAt) || ind.Reason.ID != "deadline.individuals" {
+			t.Errorf("individuals %+v, want due with the preliminary report", ind)
 		}
 	}
 }
 
-func TestKeysNotTakenMeansAReportIsProbablyNotRequiredAndSaysWhy(t *testing.T) {
-	in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Held: kakunin.IncidentHeld{Database: true, Blobs: true},
-		Malicious: true, Status: kakunin.IncidentIdentified}
-	a := Assess(in, nil, Facts{Counted: true, People: 1_710_000}, day(40))
-	if a.Required {
-		t.Fatal("encrypted data with the key not taken was judged reportable")
-	}
-	why := reasons(a, kakunin.LocaleEN)
-	for _, want := range []string{"probably not required", "advanced encryption", "3-5-3-1", "not a decision"} {
-		if !strings.Contains(why, want) {
-			t.Errorf("the reasoning lacks %q:\n%s", want, why)
-		}
-	}
-	if !strings.Contains(reasons(a, kakunin.LocaleJA), "3-5-3-1") {
-		t.Error("the Japanese reasoning does not cite the guideline")
-	}
-	for _, k := range []string{ObligationPreliminary, ObligationFinal, ObligationIndividuals} {
-		o := find(t, a, k)
-		if o.Status != StatusNotRequired || !strings.Contains(o.Reason.EN, "Probably not required") {
-			t.Errorf("%s: %+v", k, o)
-		}
-	}
-	if len(a.Overdue()) != 0 {
-		t.Errorf("not-required obligations are overdue: %+v", a.Overdue())
-	}
-
-	// A staff account that opened images changes the answer…
-	in.Held.StaffAccount = true
-	if a := Assess(in, nil, Facts{Counted: true, People: 3, StaffReads: 2}, day(1)); !a.Required {
-		t.Error("images opened through a staff account were judged not reportable")
-	}
-	// …one that opened none does not, and says so.
-	a = Assess(in, nil, Facts{Counted: true, People: 3, StaffReads: 0}, day(1))
-	if a.Required || !strings.Contains(reasons(a, kakunin.LocaleEN), "opened no document image") {
-		t.Errorf("staff account without reads: required %v\n%s", a.Required, reasons(a, kakunin.LocaleEN))
-	}
-	// Uncounted (window unknown), a staff account counts as having read.
-	if a := Assess(in, nil, Facts{}, day(1)); !a.Required {
-		t.Error("a staff account with unknown reads was presumed harmless")
-	}
-
-	// Keys without the images or the wrapped data keys: nothing decryptable.
-	in.Held = kakunin.IncidentHeld{Keys: true, Database: true}
-	a = Assess(in, nil, Facts{}, day(1))
-	if a.Required || !strings.Contains(reasons(a, kakunin.LocaleEN), "encrypted images") {
-		t.Errorf("keys without blobs: required %v\n%s", a.Required, reasons(a, kakunin.LocaleEN))
-	}
-}
-
-func TestNothingRecordedAsHeldIsTreatedAsReportable(t *testing.T) {
-	in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Status: kakunin.IncidentInvestigating}
-	a := Assess(in, nil, Facts{}, day(1))
-	if !a.Required || !strings.Contains(a.Verdict.EN, "not recorded yet") {
-		t.Fatalf("unknown holdings: %+v", a)
-	}
-}
-
-func TestTheThousandPeopleRuleUsesTheCountedScope(t *testing.T) {
+// The report rule, row by row: what was held and counted, and the verdict
+// and reasons it gives, by code.
+func TestTheReportRuleDecidesOnWhatWasHeldAndCounted(t *testing.T) {
+	db, blobs, keys, staff := true, true, true, true
 	for _, tt := range []struct {
-		f    Facts
-		want string
+		name      string
+		held      kakunin.IncidentHeld
+		malicious bool
+		f         Facts
+		required  bool
+		want      []string // the verdict, then the reasons after personal_data
 	}{
-		{Facts{}, "not counted yet"},
-		{Facts{Counted: true, People: 1000}, "does not apply. 1,000 people"},
-		{Facts{Counted: true, People: 1001}, "applies. 1,001 people"},
+		{"nothing recorded", kakunin.IncidentHeld{}, false, Facts{}, true,
+			[]string{"deadline.verdict.held_unknown", "deadline.reason.held_unknown"}},
+		{"keys not taken", kakunin.IncidentHeld{Database: db, Blobs: blobs}, true, Facts{Counted: true, People: 1_710_000}, false,
+			[]string{"deadline.verdict.not_required", "deadline.reason.keys_not_taken", "deadline.reason.not_a_decision"}},
+		{"keys without the images", kakunin.IncidentHeld{Keys: keys, Database: db}, false, Facts{}, false,
+			[]string{"deadline.verdict.not_required", "deadline.reason.keys_without_blobs", "deadline.reason.not_a_decision"}},
+		{"keys without the wrapped data keys", kakunin.IncidentHeld{Keys: keys, Blobs: blobs}, false, Facts{}, false,
+			[]string{"deadline.verdict.not_required", "deadline.reason.keys_without_database", "deadline.reason.not_a_decision"}},
+		{"a staff account that opened nothing", kakunin.IncidentHeld{Database: db, StaffAccount: staff}, false, Facts{Counted: true, People: 3}, false,
+			[]string{"deadline.verdict.not_required", "deadline.reason.keys_not_taken", "deadline.reason.staff_no_reads", "deadline.reason.not_a_decision"}},
+		{"a staff account that opened images", kakunin.IncidentHeld{StaffAccount: staff}, true, Facts{Counted: true, People: 3, StaffReads: 2}, true,
+			[]string{"deadline.verdict.required", "deadline.reason.staff_reads", "deadline.reason.property_damage", "deadline.reason.malicious", "deadline.reason.few_people"}},
+		{"a staff account, reads not counted", kakunin.IncidentHeld{StaffAccount: staff}, false, Facts{}, true,
+			[]string{"deadline.verdict.required", "deadline.reason.staff_may_have_read", "deadline.reason.property_damage", "deadline.reason.accident", "deadline.reason.people_uncounted"}},
+		{"everything, many people", allHeld, false, Facts{Counted: true, People: 1001}, true,
+			[]string{"deadline.verdict.required", "deadline.reason.store_readable", "deadline.reason.property_damage", "deadline.reason.accident", "deadline.reason.many_people"}},
+		{"everything, exactly 1,000 people", allHeld, true, Facts{Counted: true, People: 1000}, true,
+			[]string{"deadline.verdict.required", "deadline.reason.store_readable", "deadline.reason.property_damage", "deadline.reason.malicious", "deadline.reason.few_people"}},
 	} {
-		in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Held: allHeld, Status: kakunin.IncidentIdentified}
+		in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Held: tt.held, Malicious: tt.malicious, Status: kakunin.IncidentIdentified}
 		a := Assess(in, nil, tt.f, day(1))
-		why := reasons(a, kakunin.LocaleEN)
-		if !a.Required || !strings.Contains(why, tt.want) {
-			t.Errorf("%+v: required %v, reasoning lacks %q:\n%s", tt.f, a.Required, tt.want, why)
+		want := strings.Join(append([]string{tt.want[0], "deadline.reason.personal_data"}, tt.want[1:]...), "\n")
+		if a.Required != tt.required || codes(a) != want {
+			t.Errorf("%s: required %v, want %v; codes\n%s\nwant\n%s", tt.name, a.Required, tt.required, codes(a), want)
 		}
-		// An accident is said to be one, and property damage always applies to ID images.
-		if !strings.Contains(why, "(iii) Wrongful purpose: not recorded") || !strings.Contains(why, "(ii) Property damage: applies") {
-			t.Errorf("reasoning:\n%s", why)
+		for _, k := range []string{ObligationPreliminary, ObligationFinal, ObligationIndividuals} {
+			o := find(t, a, k)
+			if tt.required == (o.Status == StatusNotRequired) {
+				t.Errorf("%s: %s is %s", tt.name, k, o.Status)
+			}
+			if !tt.required && (o.Reason.ID != "deadline.not_required" || o.Reason.Args["Why"] == "") {
+				t.Errorf("%s: %s's reason %+v", tt.name, k, o.Reason)
+			}
 		}
+		if !tt.required && len(a.Overdue()) != 0 {
+			t.Errorf("%s: not-required obligations are overdue: %+v", tt.name, a.Overdue())
+		}
+	}
+}
+
+func TestTheReasonsReadInBothLanguagesWithTheirCounts(t *testing.T) {
+	in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Held: kakunin.IncidentHeld{StaffAccount: true, Database: true, Blobs: true, Keys: true},
+		Status: kakunin.IncidentIdentified}
+	a := Assess(in, nil, Facts{Counted: true, People: 1001, StaffReads: 1}, day(1))
+	en, ja := reasons(t, a, kakunin.LocaleEN), reasons(t, a, kakunin.LocaleJA)
+	for _, want := range []string{"opened 1 time in the window", "applies. 1,001 people had a document", "(ii) Property damage: applies"} {
+		if !strings.Contains(en, want) {
+			t.Errorf("English lacks %q:\n%s", want, en)
+		}
+	}
+	for _, want := range []string{"1 回開かれています", "本人は 1,001 人です", "財産的被害"} {
+		if !strings.Contains(ja, want) {
+			t.Errorf("Japanese lacks %q:\n%s", want, ja)
+		}
+	}
+	a = Assess(in, nil, Facts{Counted: true, People: 1, StaffReads: 2}, day(1))
+	if en := reasons(t, a, kakunin.LocaleEN); !strings.Contains(en, "opened 2 times") || !strings.Contains(en, "1 person had") {
+		t.Errorf("plural forms:\n%s", en)
+	}
+	in.Held = kakunin.IncidentHeld{Database: true}
+	a = Assess(in, nil, Facts{}, day(1))
+	if ja := reasons(t, a, kakunin.LocaleJA); !strings.Contains(ja, "3-5-3-1") {
+		t.Errorf("the Japanese reasoning does not cite the guideline:\n%s", ja)
+	}
+	o := find(t, a, ObligationFinal)
+	got, err := catalogue.Default().Localize(kakunin.LocaleEN, o.Reason)
+	if err != nil || !strings.HasPrefix(got, "Probably not required") || !strings.Contains(got, "within 30 days") {
+		t.Errorf("a deadline not required still names its rule: %q, %v", got, err)
 	}
 }
 
@@ -194,7 +213,7 @@ func TestPublicNoticesGoStaleAfterTheConfiguredTimeOrWhenThereAreNone(t *testing
 	} {
 		in := &kakunin.Incident{ID: "inc_1", DiscoveredAt: discovered, Status: tt.status}
 		st := PublicStatus(in, tt.last, 72*time.Hour, tt.now)
-		if st.Stale != tt.stale || st.Reason.EN == "" || st.Reason.JA == "" {
+		if st.Stale != tt.stale || !strings.HasPrefix(st.Reason.ID, "deadline.public.") {
 			t.Errorf("%s last %v now %v: %+v", tt.status, tt.last, tt.now, st)
 		}
 	}

@@ -83,4 +83,11 @@
 //	reads              [{at, staff_id, email, role, document_id, document_type, origin}],
 //	                   the first max_reads reads, oldest first; origin is the keyed
 //	                   hash of the client address
+//	unclaimed          ciphertext with no document record, unreadable with any key
+//	                   (its data key was never stored): pending_uploads begun by
+//	                   "to" and not yet committed or swept, pending_members (distinct
+//	                   members they came from), pending_member_unknown (uploads that
+//	                   named none); blobs_listed (the blob store was listed) and
+//	                   orphan_blobs (blobs written by "to" that no record claims;
+//	                   their member is unknown)
 package incident

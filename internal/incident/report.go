@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -59,37 +60,32 @@ func (s *Service) Draft(ctx context.Context, id string) (*Draft, error) {
 	return d, nil
 }
 
-// Cause is what the record says of the cause, in both languages.
+// Cause is what the record says of the cause.
 func Cause(in *kakunin.Incident) Reason {
 	if in.Malicious {
-		return Reason{
-			JA: "不正の目的をもって行われたおそれがある事態（不正アクセス等）として記録されています。",
-			EN: "Recorded as caused, or possibly caused, with a wrongful purpose (unauthorised access or similar).",
-		}
+		return catalogue.M("deadline.cause.malicious")
 	}
-	return Reason{
-		JA: "不正の目的によらない事故（誤操作、設定不備等）として記録されています。",
-		EN: "Recorded as an accident without a wrongful purpose (a mistake, a misconfiguration or similar).",
-	}
+	return catalogue.M("deadline.cause.accident")
 }
 
 // HeldLines says what the intruder may have held, one line per part.
 func HeldLines(h kakunin.IncidentHeld) []Reason {
 	var out []Reason
-	if h.Database {
-		out = append(out, Reason{JA: "データベース（暗号化された項目と、暗号化されたデータ鍵）", EN: "The database (sealed fields and wrapped data keys)"})
-	}
-	if h.Blobs {
-		out = append(out, Reason{JA: "ブロブストア（暗号化された書類画像）", EN: "The blob store (encrypted document images)"})
-	}
-	if h.Keys {
-		out = append(out, Reason{JA: "鍵暗号化鍵とエポック鍵のファイル", EN: "The key-encryption keyset and the epoch key files"})
-	}
-	if h.StaffAccount {
-		out = append(out, Reason{JA: "スタッフアカウント（閲覧は監査ログに記録）", EN: "A staff account (its reads are in the audit log)"})
+	for _, part := range []struct {
+		held bool
+		id   string
+	}{
+		{h.Database, "deadline.held.database"},
+		{h.Blobs, "deadline.held.blobs"},
+		{h.Keys, "deadline.held.keys"},
+		{h.StaffAccount, "deadline.held.staff_account"},
+	} {
+		if part.held {
+			out = append(out, catalogue.M(part.id))
+		}
 	}
 	if len(out) == 0 {
-		out = append(out, Reason{JA: "まだ記録されていません", EN: "Not recorded yet"})
+		out = append(out, catalogue.M("deadline.held.none"))
 	}
 	return out
 }

@@ -64,6 +64,39 @@ type Report struct {
 	// Query.MaxReads of them (all when 0), oldest first.
 	ReadsTotal int64  `json:"reads_total"`
 	Reads      []Read `json:"reads"`
+
+	// Unclaimed is ciphertext with no document record: uploads a crash
+	// interrupted between the blob and its record, and blobs no record
+	// claims. None of it is readable (its data key was never stored), so
+	// it is counted apart from Documents.
+	Unclaimed Unclaimed `json:"unclaimed"`
+}
+
+// Unclaimed counts ciphertext in the blob store that no document record
+// holds. Its data keys were never stored anywhere (only the process that
+// died held them), so no key the intruder took opens it.
+type Unclaimed struct {
+	// PendingUploads had begun by the end of the window and still have
+	// their pending row: uploads in progress, or left by a crash until
+	// the sweep deletes them. Rows go with their blobs, so for a window
+	// long past this counts only what is still there.
+	PendingUploads int64 `json:"pending_uploads"`
+	// PendingMembers counts the distinct members the pending uploads came
+	// from; PendingMemberUnknown the uploads that named none.
+	PendingMembers       int64 `json:"pending_members"`
+	PendingMemberUnknown int64 `json:"pending_member_unknown"`
+	// BlobsListed says the blob store was listed; OrphanBlobs is then the
+	// blobs written by the end of the window that neither a document nor a
+	// pending upload claims. Whose they were is not known: a blob holds
+	// only ciphertext under a document ID nothing records.
+	BlobsListed bool  `json:"blobs_listed"`
+	OrphanBlobs int64 `json:"orphan_blobs"`
+}
+
+// OrphanCounter counts the blobs written by a time that no record claims
+// (document.Service does, by listing the blob store page by page).
+type OrphanCounter interface {
+	CountOrphans(ctx context.Context, writtenBy time.Time) (int64, error)
 }
 
 // Documents counts documents in the window, in all and per type.
@@ -123,8 +156,15 @@ type Read struct {
 
 // Scope answers q from db: which documents existed in the window as
 // ciphertext, which of them were readable given what the intruder held, the
-// members they belong to, and which staff read which documents.
+// members they belong to, and which staff read which documents. It does
+// not list the blob store: ScopeWithBlobs does.
 func Scope(ctx context.Context, db *store.DB, q Query) (*Report, error) {
+	return ScopeWithBlobs(ctx, db, nil, q)
+}
+
+// ScopeWithBlobs is Scope that also lists the blob store through orphans
+// (when not nil) for ciphertext no record claims.
+func ScopeWithBlobs(ctx context.Context, db *store.DB, orphans OrphanCounter, q Query) (*Report, error) {
 	q, err := q.normalize()
 	if err != nil {
 		return nil, err
@@ -164,6 +204,19 @@ func Scope(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("scope %s: %w", q, err)
 		}
+	}
+
+	pending, err := db.ScopePending(ctx, q.To)
+	if err != nil {
+		return nil, fmt.Errorf("scope %s: %w", q, err)
+	}
+	r.Unclaimed.PendingUploads, r.Unclaimed.PendingMembers, r.Unclaimed.PendingMemberUnknown = pending.Uploads, pending.Members, pending.Unnamed
+	if orphans != nil {
+		n, err := orphans.CountOrphans(ctx, q.To)
+		if err != nil {
+			return nil, fmt.Errorf("scope %s: %w", q, err)
+		}
+		r.Unclaimed.BlobsListed, r.Unclaimed.OrphanBlobs = true, n
 	}
 
 	r.Verdict, r.Reasoning = explain(r)
@@ -239,10 +292,29 @@ func explain(r *Report) (string, []string) {
 		why = append(why, fmt.Sprintf("Staff opened document images %s in the window, from %s (read log; the audit chain holds the same reads).",
 			plural(r.ReadsTotal, "time", "times"), plural(int64(len(r.Staff)), "account", "accounts")))
 	}
+	why = append(why, explainUnclaimed(r.Unclaimed))
 	if q.To.After(r.ComputedAt) {
 		why = append(why, "The window ends after this report was computed: documents received since then are not counted.")
 	}
 	return verdict, why
+}
+
+// explainUnclaimed says what ciphertext without a record there is, and
+// why none of it is readable.
+func explainUnclaimed(u Unclaimed) string {
+	s := "No upload begun by the end of the window is still without its record."
+	if u.PendingUploads > 0 {
+		s = fmt.Sprintf("Besides the documents, %s begun by the end of the window still had ciphertext and no record "+
+			"(in progress, or interrupted by a crash until the retention sweep deletes it): from %s, and %s that named none.",
+			plural(u.PendingUploads, "upload", "uploads"), plural(u.PendingMembers, "member", "members"), kakunin.FormatCount(u.PendingMemberUnknown))
+	}
+	if u.BlobsListed {
+		s += fmt.Sprintf(" The blob store holds %s written by then that no record claims; whose they were is unknown.",
+			plural(u.OrphanBlobs, "orphan blob", "orphan blobs"))
+	} else {
+		s += " The blob store was not listed, so blobs no record claims are not counted here (kakunin incident scope lists it)."
+	}
+	return s + " None of this is readable, with or without the keys: the data key of such ciphertext was never stored."
 }
 
 func plural(n int64, one, many string) string {

@@ -170,7 +170,7 @@ func (s *Service) Create(ctx context.Context, r Record) (*kakunin.Incident, erro
 			return err
 		}
 		u := &kakunin.IncidentUpdate{ID: kakunin.NewID("iup"), IncidentID: in.ID, At: now, Actor: actor,
-			Status: in.Status, Text: "Incident opened."}
+			Status: in.Status, Code: TimelineOpened}
 		if err := tx.InsertIncidentUpdate(ctx, u); err != nil {
 			return err
 		}
@@ -254,10 +254,10 @@ func (s *Service) Advance(ctx context.Context, id string, to kakunin.IncidentSta
 		if err := tx.UpdateIncident(ctx, in); err != nil {
 			return err
 		}
-		if text == "" {
-			text = fmt.Sprintf("Status: %s → %s.", from, to)
-		}
 		u := &kakunin.IncidentUpdate{ID: kakunin.NewID("iup"), IncidentID: id, At: now, Actor: audit.ActorFrom(ctx), Status: to, Text: text}
+		if text == "" {
+			u.Code, u.Args = TimelineStatus, map[string]string{"From": string(from), "To": string(to)}
+		}
 		if err := tx.InsertIncidentUpdate(ctx, u); err != nil {
 			return err
 		}
@@ -312,14 +312,14 @@ func (s *Service) RecordDone(ctx context.Context, id string, m Milestone, at tim
 		if in, err = tx.Incident(ctx, id); err != nil {
 			return err
 		}
-		var what string
+		var code string
 		switch m {
 		case MilestonePreliminary:
-			in.PreliminaryReportedAt, what = &at, "Preliminary report to the PPC made"
+			in.PreliminaryReportedAt, code = &at, TimelinePreliminaryReported
 		case MilestoneFinal:
-			in.FinalReportedAt, what = &at, "Final report to the PPC made"
+			in.FinalReportedAt, code = &at, TimelineFinalReported
 		case MilestoneIndividuals:
-			in.IndividualsNotifiedAt, what = &at, "Affected individuals notified"
+			in.IndividualsNotifiedAt, code = &at, TimelineIndividualsNotified
 		default:
 			return kakunin.Errorf(kakunin.EINVALID, "no such milestone %q", m)
 		}
@@ -328,7 +328,7 @@ func (s *Service) RecordDone(ctx context.Context, id string, m Milestone, at tim
 			return err
 		}
 		u := &kakunin.IncidentUpdate{ID: kakunin.NewID("iup"), IncidentID: id, At: now, Actor: audit.ActorFrom(ctx), Status: in.Status,
-			Text: fmt.Sprintf("%s on %s.", what, at.In(kakunin.JST).Format("2006-01-02 15:04 JST"))}
+			Code: code, Args: map[string]string{"At": at.Format(time.RFC3339)}}
 		if err := tx.InsertIncidentUpdate(ctx, u); err != nil {
 			return err
 		}

@@ -121,7 +121,7 @@ func TestAnIncidentMovesForwardOnlyAndEveryChangeIsAudited(t *testing.T) {
 		}
 		var texts []string
 		for _, u := range timeline {
-			texts = append(texts, string(u.Status)+": "+u.Text)
+			texts = append(texts, string(u.Status)+": "+incident.UpdateText(kakunin.LocaleEN, u))
 		}
 		want := "monitoring: Told the certifier.|monitoring: Status: identified → monitoring.|identified: Window known from the access logs.|investigating: Incident opened."
 		if strings.Join(texts, "|") != want {

@@ -58,6 +58,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	u := r.Unclaimed
+	orphans := "not listed (the blob store was not read)"
+	if u.BlobsListed {
+		orphans = kakunin.FormatCount(u.OrphanBlobs) + " (member unknown)"
+	}
+	p("Ciphertext without a record (unreadable: its data key was never stored)")
+	p("  pending uploads:\t%s, from %s (%s naming none)", kakunin.FormatCount(u.PendingUploads), plural(u.PendingMembers, "member", "members"), kakunin.FormatCount(u.PendingMemberUnknown))
+	p("  orphan blobs:\t%s", orphans)
+	p("")
 	if r.ReadsTotal == 0 {
 		p("Staff reads in the window: none")
 	} else {

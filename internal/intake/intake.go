@@ -3,6 +3,7 @@ package intake
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,17 @@ type Limits struct {
 	MaxBytes            int64 // default 20 MiB (of the upload as received)
 	MaxPixels           int64 // default 50 megapixels
 	MinWidth, MinHeight int   // default 300 x 200: smaller cannot show a legible ID
+	// MaxDecodeBytes bounds what a full decode of the image may allocate,
+	// estimated from its header (bytes per pixel differ by format, depth
+	// and layout). Default 200 MiB, a 50-megapixel image at 4 bytes.
+	MaxDecodeBytes int64
+	// DecodeInline makes Sanitize also fully decode the image while it
+	// streams, and refuse it if that fails. Without it only the
+	// structure is checked and the caller decodes later (see Decode).
+	DecodeInline bool
+	// Budget, when set, is held for the upload's buffers while it streams
+	// (and for the decode with DecodeInline); see Budget.
+	Budget *Budget
 }
 
 // DefaultLimits returns the limits used for identity-document photos.
@@ -24,6 +36,8 @@ func DefaultLimits() Limits {
 		MaxPixels: 50_000_000,
 		MinWidth:  300,
 		MinHeight: 200,
+
+		MaxDecodeBytes: 200 << 20,
 	}
 }
 
@@ -43,6 +57,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MinHeight <= 0 {
 		l.MinHeight = d.MinHeight
 	}
+	if l.MaxDecodeBytes <= 0 {
+		l.MaxDecodeBytes = d.MaxDecodeBytes
+	}
 	return l
 }
 
@@ -55,6 +72,9 @@ type Info struct {
 	// stated, read before its EXIF was dropped, so the image can be shown
 	// upright. It is 1 when absent, unknown or malformed, and for PNG.
 	Orientation int
+	// DecodeCost is the estimated bytes a full decode allocates (see
+	// Limits.MaxDecodeBytes): the weight of its Decode in a memory budget.
+	DecodeCost int64
 }
 
 // readBufferSize is the read-ahead over the upload. It is small and fixed;
@@ -80,7 +100,14 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 		return Info{}, err
 	}
 
-	v := newValidator(f, w, lim)
+	release, err := lim.Budget.Acquire(ctx, streamCost(f, br, lim))
+	if err != nil {
+		return Info{}, err
+	}
+	defer release()
+
+	v := newValidator(ctx, f, w, lim)
+	defer v.releaseDecode()
 	// abort is a no-op once finish has run; on every other path it stops
 	// the decoding goroutine and waits for it.
 	defer v.abort()
@@ -93,7 +120,21 @@ func Sanitize(ctx context.Context, r io.Reader, w io.Writer, lim Limits) (Info, 
 	if err != nil {
 		return Info{}, err
 	}
-	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation}, nil
+	return Info{ContentType: f.contentType, Width: cfg.Width, Height: cfg.Height, Size: v.written, Orientation: orientation, DecodeCost: v.cost}, nil
+}
+
+// streamCost is what an upload of format f holds while it streams: the
+// fixed buffers, and for WebP the whole file, whose size RIFF states (the
+// byte limit caps it, whatever the header claims).
+func streamCost(f format, br *bufio.Reader, lim Limits) int64 {
+	cost := int64(UploadCost)
+	if f.contentType == "image/webp" {
+		head, _ := br.Peek(8)
+		if len(head) == 8 {
+			cost += min(int64(binary.LittleEndian.Uint32(head[4:8]))+8, lim.MaxBytes)
+		}
+	}
+	return cost
 }
 
 // damaged is the one message for any truncated or corrupt file: the member

@@ -84,7 +84,7 @@ func TestSanitizeJPEGDropsEXIFGPSCommentsAndTrailingDataButKeepsPixels(t *testin
 	if !bytes.HasSuffix(out, []byte{0xFF, 0xD9}) {
 		t.Errorf("output does not end at EOI: % x", out[len(out)-4:])
 	}
-	if want := (Info{ContentType: "image/jpeg", Width: 320, Height: 240, Size: int64(len(out)), Orientation: 1}); info != want {
+	if want := (Info{ContentType: "image/jpeg", Width: 320, Height: 240, Size: int64(len(out)), Orientation: 1, DecodeCost: 320 * 240 * 3 / 2}); info != want {
 		t.Errorf("Info = %+v, want %+v", info, want)
 	}
 	samePixels(t, jpeg.Decode, plain, out)

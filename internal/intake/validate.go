@@ -1,7 +1,7 @@
 package intake
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"io"
@@ -15,35 +15,69 @@ import (
 const configPrefix = 256 << 10
 
 // validator is the io.Writer the strippers write to. It holds back the
-// first configPrefix bytes until image.DecodeConfig has checked the
-// dimensions against the limits, so a decompression bomb is refused before
-// anything allocates its pixels. From then on it tees every byte to w and,
-// through an io.Pipe, to a goroutine that fully decodes the image: a
-// damaged file is refused without ever being held whole in memory.
+// first configPrefix bytes until the header has been checked against the
+// limits (dimensions and the memory a decode would take), so a
+// decompression bomb is refused before anything allocates its pixels. From
+// then on it tees every byte to w and, through an io.Pipe each, to the
+// goroutines that check the stream: the structural check always, and the
+// full decode when Limits.DecodeInline asks for it. A damaged file is
+// refused without ever being held whole in memory.
 type validator struct {
+	ctx     context.Context
 	f       format
 	w       io.Writer
 	lim     Limits
 	written int64 // bytes written to w
 
-	prefix  []byte // nil once the decoder has started
-	started bool
-	cfg     image.Config
-	pw      *io.PipeWriter
-	done    chan error // the decoder's verdict; buffered so it never blocks
-	closed  bool
-	err     error  // the first refusal; every later Write returns it
-	pending []byte // small writes gathered into one tee (see teeBuffer)
+	prefix   []byte // nil once the checkers have started
+	started  bool
+	cfg      image.Config
+	cost     int64 // estimated bytes a full decode allocates
+	checkers []*checker
+	closed   bool
+	err      error  // the first refusal; every later Write returns it
+	pending  []byte // small writes gathered into one tee (see teeBuffer)
+	release  func() // gives back the budget an inline decode holds
 }
 
-// teeBuffer is how many bytes are gathered before they go to the decoder
+func (v *validator) releaseDecode() {
+	if v.release != nil {
+		v.release()
+		v.release = nil
+	}
+}
+
+// checker is one goroutine reading the stripped stream through a pipe.
+type checker struct {
+	pw   *io.PipeWriter
+	done chan error // its verdict; buffered so it never blocks
+}
+
+func startChecker(check func(io.Reader) error) *checker {
+	pr, pw := io.Pipe()
+	c := &checker{pw: pw, done: make(chan error, 1)}
+	go func() {
+		err := check(pr)
+		if err == nil {
+			// A checker may stop before the stream ends (the WebP
+			// decoder after its image chunk); drain so the writer never
+			// blocks.
+			_, err = io.Copy(io.Discard, pr)
+		}
+		pr.CloseWithError(err) // unblocks a pending Write at once
+		c.done <- err
+	}()
+	return c
+}
+
+// teeBuffer is how many bytes are gathered before they go to the checkers
 // and to w. The JPEG stripper writes entropy-coded data in pieces of a few
 // dozen bytes; each would cost a goroutine hand-off through the pipe
 // (measured by bench/intake: about a fifth of intake time).
 const teeBuffer = 32 << 10
 
-func newValidator(f format, w io.Writer, lim Limits) *validator {
-	return &validator{f: f, w: w, lim: lim, prefix: make([]byte, 0, 4096), pending: make([]byte, 0, teeBuffer+4096)}
+func newValidator(ctx context.Context, f format, w io.Writer, lim Limits) *validator {
+	return &validator{ctx: ctx, f: f, w: w, lim: lim, prefix: make([]byte, 0, 4096), pending: make([]byte, 0, teeBuffer+4096)}
 }
 
 func (v *validator) Write(p []byte) (int, error) {
@@ -89,31 +123,31 @@ func (v *validator) flush() error {
 	return err
 }
 
-// start checks the header held in prefix, launches the decoder and sends
+// start checks the header held in prefix, launches the checkers and sends
 // the prefix on.
 func (v *validator) start() error {
 	v.started = true
-	cfg, err := safeDecodeConfig(v.f, v.prefix)
+	cfg, cost, err := decodeCost(v.f, v.prefix)
 	if err != nil {
 		return damaged()
 	}
-	if err := v.lim.check(cfg); err != nil {
+	if err := v.lim.check(cfg, cost); err != nil {
 		return err
 	}
-	v.cfg = cfg
+	v.cfg, v.cost = cfg, cost
 
-	pr, pw := io.Pipe()
-	v.pw, v.done = pw, make(chan error, 1)
-	go func() {
-		err := safeDecode(v.f, pr)
-		if err == nil {
-			// A decoder may stop before the stream ends (WebP after its
-			// image chunk); drain so the writer never blocks.
-			_, err = io.Copy(io.Discard, pr)
+	f := v.f
+	v.checkers = append(v.checkers, startChecker(func(r io.Reader) error { return safeCheck(f, r) }))
+	if v.lim.DecodeInline {
+		// The decode allocates its pixels: it waits for room in the
+		// budget like any other.
+		release, err := v.lim.Budget.Acquire(v.ctx, cost)
+		if err != nil {
+			return err
 		}
-		pr.CloseWithError(err) // unblocks a pending Write at once
-		v.done <- err
-	}()
+		v.release = release
+		v.checkers = append(v.checkers, startChecker(func(r io.Reader) error { return safeDecode(f, r) }))
+	}
 
 	prefix := v.prefix
 	v.prefix = nil
@@ -121,11 +155,13 @@ func (v *validator) start() error {
 	return err
 }
 
-// tee sends p to the decoder first, so that nothing it has refused reaches
-// w, then to w.
+// tee sends p to the checkers first, so that nothing they have refused
+// reaches w, then to w.
 func (v *validator) tee(p []byte) (int, error) {
-	if _, err := v.pw.Write(p); err != nil {
-		return 0, damaged()
+	for _, c := range v.checkers {
+		if _, err := c.pw.Write(p); err != nil {
+			return 0, damaged()
+		}
 	}
 	n, err := v.w.Write(p)
 	v.written += int64(n)
@@ -136,8 +172,8 @@ func (v *validator) tee(p []byte) (int, error) {
 }
 
 // finish is called once the stripper has written everything. It checks the
-// header of a file shorter than configPrefix, then waits for the decoder's
-// verdict.
+// header of a file shorter than configPrefix, then waits for the checkers'
+// verdicts.
 func (v *validator) finish() (image.Config, error) {
 	if !v.started {
 		if err := v.start(); err != nil {
@@ -149,29 +185,43 @@ func (v *validator) finish() (image.Config, error) {
 		return image.Config{}, err
 	}
 	v.closed = true
-	v.pw.Close()
-	if err := <-v.done; err != nil {
+	failed := false
+	for _, c := range v.checkers {
+		c.pw.Close()
+	}
+	for _, c := range v.checkers {
+		if err := <-c.done; err != nil {
+			failed = true
+		}
+	}
+	if failed {
 		return image.Config{}, damaged()
 	}
 	return v.cfg, nil
 }
 
-// abort stops the decoder, if it runs, and waits until it has returned, so
-// no goroutine outlives Sanitize. It does nothing after finish.
+// abort stops the checkers, if they run, and waits until they have
+// returned, so no goroutine outlives Sanitize. It does nothing after
+// finish.
 func (v *validator) abort() {
-	if !v.started || v.closed || v.pw == nil {
+	if !v.started || v.closed {
 		return
 	}
 	v.closed = true
-	v.pw.CloseWithError(io.ErrClosedPipe)
-	<-v.done
+	for _, c := range v.checkers {
+		c.pw.CloseWithError(io.ErrClosedPipe)
+	}
+	for _, c := range v.checkers {
+		<-c.done
+	}
 }
 
-// check refuses an image whose header states too many pixels (before any
-// pixel is allocated) or too few to show a legible document. The minimum
+// check refuses an image whose header states too many pixels, or a decode
+// that would allocate more than MaxDecodeBytes (before any pixel is
+// allocated), or too few pixels to show a legible document. The minimum
 // is checked in either orientation: a card photographed upright is as
 // legible as one photographed across.
-func (l Limits) check(cfg image.Config) error {
+func (l Limits) check(cfg image.Config, cost int64) error {
 	w, h := int64(cfg.Width), int64(cfg.Height)
 	if w <= 0 || h <= 0 {
 		return damaged()
@@ -180,6 +230,11 @@ func (l Limits) check(cfg image.Config) error {
 		return kakunin.Errorf(kakunin.ETOOLARGE,
 			"the image is %d×%d pixels, more than the %s accepted; please upload a smaller photo",
 			w, h, formatPixels(l.MaxPixels))
+	}
+	if cost > l.MaxDecodeBytes {
+		return kakunin.Errorf(kakunin.ETOOLARGE,
+			"the image is %d×%d pixels in a form that needs %s of memory to check, more than the %s accepted; please upload a smaller photo or a JPEG",
+			w, h, formatBytes(roundMiB(cost)), formatBytes(l.MaxDecodeBytes))
 	}
 	minW, minH := int64(l.MinWidth), int64(l.MinHeight)
 	if (w < minW || h < minH) && (w < minH || h < minW) {
@@ -197,15 +252,17 @@ func formatPixels(n int64) string {
 	return fmt.Sprintf("%d pixels", n)
 }
 
-// safeDecodeConfig and safeDecode turn a decoder panic into an error: a
-// crafted upload must cost one refused request, not the whole process.
-func safeDecodeConfig(f format, prefix []byte) (cfg image.Config, err error) {
+func roundMiB(n int64) int64 { return (n + 1<<20 - 1) &^ (1<<20 - 1) }
+
+// safeCheck and safeDecode turn a panic into an error: a crafted upload
+// must cost one refused request, not the whole process.
+func safeCheck(f format, r io.Reader) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("decode %s header: panic: %v", f.contentType, r)
+			err = fmt.Errorf("check %s structure: panic: %v", f.contentType, r)
 		}
 	}()
-	return f.decodeConfig(bytes.NewReader(prefix))
+	return checkStructure(f, r)
 }
 
 func safeDecode(f format, r io.Reader) (err error) {

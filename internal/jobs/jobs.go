@@ -33,6 +33,19 @@ const (
 	// the longest a freshly committed job waits before it starts.
 	DefaultFetchPollInterval = 500 * time.Millisecond
 
+	// RescueStuckJobsAfter is how long a job may stay "running" before it is
+	// taken for dead (its process crashed or lost the database) and put back
+	// for retry. River's default is an hour, during which a crashed webhook or
+	// destroy simply waits; two minutes after the crash the job runs again.
+	// Every kind's timeout must be shorter (see MaxJobTimeout), or River
+	// would rescue a job that is still running.
+	RescueStuckJobsAfter = 2 * time.Minute
+	// MaxJobTimeout is the longest Timeout a worker may declare: it leaves
+	// the rescuer a margin over a job that runs right up to its timeout.
+	MaxJobTimeout = RescueStuckJobsAfter - 15*time.Second
+	// DefaultJobTimeout is the timeout of a kind that declares none.
+	DefaultJobTimeout = time.Minute
+
 	// hardStopTimeout bounds how long Stop waits for cancelled jobs to
 	// record their failure once the caller's own deadline has passed.
 	hardStopTimeout = 5 * time.Second
@@ -48,6 +61,9 @@ type Config struct {
 	// PeriodicJobs are enqueued on a schedule by whichever process holds
 	// River's leadership, so they run once per cluster, not once per replica.
 	PeriodicJobs []*river.PeriodicJob
+	// Queues are further queues, each with its own number of workers, for
+	// work that must not crowd out the rest (the document decodes).
+	Queues map[string]int
 	// FetchPollInterval is how often the database is asked for ready jobs
 	// (default 500ms).
 	FetchPollInterval time.Duration
@@ -95,6 +111,8 @@ func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.
 		// webhook's payload): keep them no longer than it takes to look
 		// into a failure, not River's default day.
 		CompletedJobRetentionPeriod: time.Hour,
+		JobTimeout:                  DefaultJobTimeout,
+		RescueStuckJobsAfter:        RescueStuckJobsAfter,
 	}
 	if rc.FetchPollInterval <= 0 {
 		rc.FetchPollInterval = DefaultFetchPollInterval
@@ -109,6 +127,9 @@ func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.
 		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+		for name, n := range cfg.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: max(n, 1)}
+		}
 		rc.PeriodicJobs = cfg.PeriodicJobs
 	} else if len(cfg.PeriodicJobs) > 0 {
 		return nil, errors.New("new job queue: periodic jobs need workers")
@@ -147,8 +168,8 @@ func (q *Queue) Start(ctx context.Context) error {
 // Stop stops fetching new jobs and waits for running ones to finish. If ctx
 // ends first, the running jobs' contexts are cancelled so that they fail and
 // are recorded for retry now, instead of staying "running" until River's
-// rescuer notices them an hour later. Stop on an insert-only or never-started
-// queue does nothing.
+// rescuer notices them (RescueStuckJobsAfter). Stop on an insert-only or
+// never-started queue does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil

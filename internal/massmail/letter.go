@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/incident"
 )
 
@@ -81,23 +82,23 @@ func parse(t Text) (*templates, error) {
 			limit = MaxSubject
 		}
 		if !utf8.ValidString(f.src) {
-			return nil, kakunin.Errorf(kakunin.EINVALID, "%s is not valid UTF-8", f.name)
+			return nil, textError(catalogue.M("massmail.error.utf8", "Field", f.name), "%s is not valid UTF-8", f.name)
 		}
 		if n := utf8.RuneCountInString(f.src); strings.TrimSpace(f.src) == "" || n > limit {
-			return nil, kakunin.Errorf(kakunin.EINVALID, "%s must be 1 to %d characters", f.name, limit)
+			return nil, textError(catalogue.M("massmail.error.length", "Field", f.name, "Limit", limit), "%s must be 1 to %d characters", f.name, limit)
 		}
 		for _, r := range f.src {
 			if unicode.IsControl(r) && !(!f.subject && (r == '\n' || r == '\t')) {
-				return nil, kakunin.Errorf(kakunin.EINVALID, "%s holds a control character or, in a subject, a line break", f.name)
+				return nil, textError(catalogue.M("massmail.error.control", "Field", f.name), "%s holds a control character or, in a subject, a line break", f.name)
 			}
 		}
 		tmpl, err := template.New(f.name).Option("missingkey=error").Parse(f.src)
 		if err != nil {
-			return nil, kakunin.Errorf(kakunin.EINVALID, "%s does not parse: %s", f.name, templateError(err))
+			return nil, textError(catalogue.M("massmail.error.parse", "Field", f.name, "Detail", templateError(err)), "%s does not parse: %s", f.name, templateError(err))
 		}
 		for _, sample := range sampleLetters(f.lang) {
 			if err := tmpl.Execute(io.Discard, sample); err != nil {
-				return nil, kakunin.Errorf(kakunin.EINVALID, "%s cannot be written: %s", f.name, templateError(err))
+				return nil, textError(catalogue.M("massmail.error.execute", "Field", f.name, "Detail", templateError(err)), "%s cannot be written: %s", f.name, templateError(err))
 			}
 		}
 		if f.subject {
@@ -108,6 +109,23 @@ func parse(t Text) (*templates, error) {
 	}
 	return ts, nil
 }
+
+// TextError is a letter refused when saved, with what is wrong as a
+// catalogue message for the responder ("massmail.error.*": the field is
+// named in their language; text/template's own detail, which names the
+// line, follows as it is). It unwraps to the *kakunin.Error (EINVALID)
+// whose English message logs and the API keep.
+type TextError struct {
+	Message catalogue.Message
+	err     *kakunin.Error
+}
+
+func textError(m catalogue.Message, format string, args ...any) *TextError {
+	return &TextError{Message: m, err: kakunin.Errorf(kakunin.EINVALID, format, args...)}
+}
+
+func (e *TextError) Error() string { return e.err.Error() }
+func (e *TextError) Unwrap() error { return e.err }
 
 // templateError keeps text/template's message, which names the template,
 // line and what is wrong, and nothing else (it holds no personal data: the
@@ -141,8 +159,8 @@ func sampleLetters(lang kakunin.Locale) []Letter {
 		WindowTo: incident.FormatDateTime(lang, at), NoticesURL: "https://kakunin.example/notices", Contact: "support@example.jp"}
 	docs := base
 	docs.Documents = []LetterDocument{
-		{Type: kakunin.DocDriversLicence.Name(lang), Month: incident.FormatMonth(lang, "2025-03"), Readable: true},
-		{Type: kakunin.DocPassport.Name(lang), Month: incident.FormatMonth(lang, "2026-10")},
+		{Type: catalogue.DocumentName(lang, kakunin.DocDriversLicence), Month: incident.FormatMonth(lang, "2025-03"), Readable: true},
+		{Type: catalogue.DocumentName(lang, kakunin.DocPassport), Month: incident.FormatMonth(lang, "2026-10")},
 	}
 	docs.AnyReadable = true
 	return []Letter{base, docs}
@@ -154,7 +172,7 @@ func letterFor(lang kakunin.Locale, inc *kakunin.Incident, ex *incident.Exposure
 		WindowTo: incident.FormatDateTime(lang, inc.WindowTo), NoticesURL: noticesURL, Contact: contact}
 	if ex != nil {
 		for _, d := range ex.Documents {
-			l.Documents = append(l.Documents, LetterDocument{Type: d.Type.Name(lang), Month: incident.FormatMonth(lang, d.Month), Readable: d.Readable})
+			l.Documents = append(l.Documents, LetterDocument{Type: catalogue.DocumentName(lang, d.Type), Month: incident.FormatMonth(lang, d.Month), Readable: d.Readable})
 			l.AnyReadable = l.AnyReadable || d.Readable
 		}
 	}
@@ -162,58 +180,20 @@ func letterFor(lang kakunin.Locale, inc *kakunin.Incident, ex *incident.Exposure
 }
 
 // DefaultText is the letter a new campaign starts from: calm and plain,
-// for the responders to adjust to what is known.
+// for the responders to adjust to what is known. Its wording is in the
+// catalogue ("massmail.letter.subject" and ".body" in
+// catalogue/locales/massmail.*.json), itself a template over Letter.
 func DefaultText() Text {
+	cat := catalogue.Default()
+	raw := func(lang kakunin.Locale, id string) string {
+		s, err := cat.Raw(lang, id)
+		if err != nil {
+			panic(err) // the shipped catalogue has every message: its tests check it
+		}
+		return s
+	}
 	return Text{
-		SubjectJA: "【重要】本人確認書類の情報への不正アクセスについて",
-		BodyJA: `会員の皆さまへ
-
-本人確認サービスへの不正アクセスが{{.DiscoveredOn}}に判明しました。お客様の本人確認書類がその対象に含まれていたため、ご連絡いたします。ご心配をおかけしていることを深くお詫び申し上げます。
-
-■ 何が起きたか
-{{.WindowFrom}}から{{.WindowTo}}までの間、第三者が本人確認のためにお預かりしているデータにアクセスできる状態にありました。
-
-■ 対象となったお客様の書類
-{{range .Documents}}・{{.Type}}（{{.Month}}に提出）：{{if .Readable}}画像を見られた可能性があります{{else}}暗号化された状態のみで、画像を見ることはできません{{end}}
-{{else}}・書類の画像は対象外です。対象は本人確認の記録（結果と日付）のみです。
-{{end}}
-■ 私たちが行ったこと
-不正なアクセスの経路を遮断し、暗号鍵を交換しました。外部の専門家と調査を続けており、個人情報保護委員会に報告しています。
-
-■ お客様へのお願い
-漏えいした情報を悪用したフィッシングにご注意ください。私たちがメールやメッセージで本人確認書類の画像や写しを求めることはありません。そのような連絡には応じず、記載のリンクも開かないでください。
-{{if .AnyReadable}}書類の番号を変更できる場合（運転免許証の再交付など）は、発行元にご相談ください。
-{{end}}
-■ 最新情報
-調査の進み具合は {{.NoticesURL}} でお知らせします。
-
-■ お問い合わせ
-{{.Contact}}
-`,
-		SubjectEN: "Important: unauthorised access to your identity document data",
-		BodyEN: `Dear member,
-
-On {{.DiscoveredOn}} we found that someone had gained unauthorised access to our identity verification service. Your identity documents were among the data involved, so we are writing to tell you directly. We are sorry for the worry this causes.
-
-What happened
-From {{.WindowFrom}} to {{.WindowTo}}, an outside party could reach data we hold to verify members' identity.
-
-Your documents
-{{range .Documents}}- {{.Type}} (submitted {{.Month}}): {{if .Readable}}the image may have been seen{{else}}reached only in encrypted form; the image cannot be seen{{end}}
-{{else}}- No image of your documents was involved, only the record of your verification (its result and date).
-{{end}}
-What we did
-We closed the route the intruder used and replaced our encryption keys. We are investigating with outside specialists and have reported the incident to the Personal Information Protection Commission.
-
-What you should do
-Beware of phishing that uses the leaked data. We never ask for images or copies of identity documents by e-mail or message: do not answer such requests or open their links.
-{{if .AnyReadable}}If your document's number can be changed (for example by having a licence reissued), ask its issuer.
-{{end}}
-Updates
-We publish what we learn at {{.NoticesURL}}.
-
-Contact
-{{.Contact}}
-`,
+		SubjectJA: raw(kakunin.LocaleJA, "massmail.letter.subject"), BodyJA: raw(kakunin.LocaleJA, "massmail.letter.body"),
+		SubjectEN: raw(kakunin.LocaleEN, "massmail.letter.subject"), BodyEN: raw(kakunin.LocaleEN, "massmail.letter.body"),
 	}
 }

@@ -61,7 +61,7 @@ func (e *env) submit(img []byte) (*kakunin.Verification, *store.DocumentRecord) 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, err := e.Documents.Store(e.ctx, bytes.NewReader(img))
+	p, err := e.Documents.Store(e.ctx, v, bytes.NewReader(img))
 	if err != nil {
 		e.t.Fatal(err)
 	}

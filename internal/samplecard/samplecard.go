@@ -51,6 +51,10 @@ var (
 	monoBoldFont = sync.OnceValues(func() (*opentype.Font, error) { return opentype.Parse(gomonobold.TTF) })
 )
 
+// Image draws c, for callers that go on drawing (the intake benchmark
+// photographs cards on a desk) and need no encoded file.
+func Image(c Card) (*image.RGBA, error) { return paint(c) }
+
 // Render draws c and returns it as a JPEG, the form a member's upload takes.
 func Render(c Card) ([]byte, error) {
 	img, err := paint(c)

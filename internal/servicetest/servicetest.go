@@ -132,6 +132,9 @@ type Options struct {
 	// Queue migrates River and has the JobRecorder insert every job it
 	// records into an insert-only jobs.Queue as well.
 	Queue bool
+	// Blobs is a blob store URL to use instead of a directory under Dir
+	// (blobstoretest.S3URL: a real S3 bucket).
+	Blobs string
 }
 
 // Env is the services and what they stand on. The services are plain
@@ -195,6 +198,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.KeyDir, e.BlobDir = filepath.Join(e.Dir, "keys"), filepath.Join(e.Dir, "blobs")
 	if !strings.HasPrefix(dsn, "postgres") {
 		e.DBPath = dsn
+		if err := seedSQLite(dsn, opts.Queue); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -219,7 +225,11 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 		t.Fatalf("open vault: %v", err)
 	}
 	e.DB.UseStaffEmails(auth.StaffEmails{Keys: e.Vault})
-	if e.Blobs, err = blobstore.Open(ctx, "file://"+e.BlobDir); err != nil {
+	blobURL := "file://" + e.BlobDir
+	if opts.Blobs != "" {
+		blobURL = opts.Blobs
+	}
+	if e.Blobs, err = blobstore.Open(ctx, blobURL); err != nil {
 		t.Fatalf("open blob store: %v", err)
 	}
 	t.Cleanup(func() { e.Blobs.Close() })
@@ -229,7 +239,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.Alerts = &AlertRecorder{}
 	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits, Audit: e.Audit,
 		RetainUnreviewed: 72 * time.Hour, Now: e.Clock.Now, Log: e.Log}
-	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs,
+	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs, Audit: e.Audit,
 		PublicURL: PublicURL, LinkTTL: 7 * 24 * time.Hour, Now: e.Clock.Now}
 	// As in production, a verification that ends without a reviewer is
 	// announced by the verification service.

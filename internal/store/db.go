@@ -6,10 +6,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
-	"github.com/pressly/goose/v3"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/kakunin/kakunin"
 )
@@ -21,42 +22,27 @@ var migrations embed.FS
 // WithTx runs several of them atomically.
 type DB struct {
 	Queries
-	sql     *sql.DB
-	dialect Dialect
+	sql      *sql.DB
+	dialect  Dialect
+	lockPath string // SQLite: the file locked while migrating
 }
 
-// Open opens the database at dsn (see OpenSQL) and applies migrations.
+// Open opens the database at dsn (see OpenSQL) and applies migrations,
+// under the migration lock so replicas starting together run them once.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	sqldb, dialect, err := OpenSQL(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Queries: Queries{q: sqldb}, sql: sqldb, dialect: dialect}
+	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
+	if dialect == SQLite {
+		db.lockPath = sqlitePath(dsn) + ".migrate-lock"
+	}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Migrate applies every pending migration embedded in the binary.
-func (db *DB) Migrate(ctx context.Context) error {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if db.dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, db.sql, fsys)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
 }
 
 // SQL returns the underlying handle (the job queue shares it).
@@ -83,7 +69,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails, engine: db.dialect}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -104,6 +90,8 @@ type querier interface {
 type Queries struct {
 	q      querier
 	emails StaffEmails // seals and opens staff addresses; nil until UseStaffEmails
+	// engine is the dialect, for the few queries whose SQL differs.
+	engine Dialect
 }
 
 // micros stores times as Unix microseconds, the same in both engines.
@@ -129,6 +117,20 @@ func timePtr(v sql.NullInt64) *time.Time {
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// isUniqueViolation reports whether err is a unique index refusing a row,
+// on either engine.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" // unique_violation
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
 
 // affectedOne reports whether exactly one row changed.
 func affectedOne(res sql.Result) (bool, error) {

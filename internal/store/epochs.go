@@ -18,11 +18,13 @@ func (q Queries) NoteEpoch(ctx context.Context, epoch string, at time.Time) (boo
 }
 
 // EpochsToDestroy returns epochs before the given one whose key still exists
-// and none of whose documents is still readable.
+// and none of whose documents is still readable, nor any upload pending
+// (one may still commit, and would need the key).
 func (q Queries) EpochsToDestroy(ctx context.Context, before string) ([]string, error) {
 	return q.ids(ctx, `SELECT e.epoch FROM epochs e
 		WHERE e.destroyed_at IS NULL AND e.epoch < $1
 		AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.epoch = e.epoch AND d.destroyed_at IS NULL)
+		AND NOT EXISTS (SELECT 1 FROM pending_uploads p WHERE p.epoch = e.epoch)
 		ORDER BY e.epoch`, before)
 }
 

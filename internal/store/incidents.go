@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -234,8 +235,16 @@ func (q Queries) ListOpenIncidents(ctx context.Context) ([]*kakunin.Incident, er
 
 // InsertIncidentUpdate adds an entry to an incident's timeline.
 func (q Queries) InsertIncidentUpdate(ctx context.Context, u *kakunin.IncidentUpdate) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO incident_updates (id, incident_id, at, actor, status, text) VALUES ($1, $2, $3, $4, $5, $6)`,
-		u.ID, u.IncidentID, micros(u.At), u.Actor, string(u.Status), u.Text)
+	args := []byte("{}")
+	if len(u.Args) > 0 {
+		var err error
+		if args, err = json.Marshal(u.Args); err != nil {
+			return fmt.Errorf("insert incident update: %w", err)
+		}
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO incident_updates (id, incident_id, at, actor, status, code, args, text)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.IncidentID, micros(u.At), u.Actor, string(u.Status), u.Code, string(args), u.Text)
 	if err != nil {
 		return fmt.Errorf("insert incident update: %w", err)
 	}
@@ -244,7 +253,7 @@ func (q Queries) InsertIncidentUpdate(ctx context.Context, u *kakunin.IncidentUp
 
 // IncidentUpdates returns an incident's timeline, newest first.
 func (q Queries) IncidentUpdates(ctx context.Context, incidentID string) ([]kakunin.IncidentUpdate, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT id, incident_id, at, actor, status, text FROM incident_updates
+	rows, err := q.q.QueryContext(ctx, `SELECT id, incident_id, at, actor, status, code, args, text FROM incident_updates
 		WHERE incident_id = $1 ORDER BY at DESC, id DESC`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("incident updates: %w", err)
@@ -254,9 +263,14 @@ func (q Queries) IncidentUpdates(ctx context.Context, incidentID string) ([]kaku
 	for rows.Next() {
 		var u kakunin.IncidentUpdate
 		var at int64
-		var status string
-		if err := rows.Scan(&u.ID, &u.IncidentID, &at, &u.Actor, &status, &u.Text); err != nil {
+		var status, args string
+		if err := rows.Scan(&u.ID, &u.IncidentID, &at, &u.Actor, &status, &u.Code, &args, &u.Text); err != nil {
 			return nil, fmt.Errorf("incident updates: %w", err)
+		}
+		if args != "{}" {
+			if err := json.Unmarshal([]byte(args), &u.Args); err != nil {
+				return nil, fmt.Errorf("incident update %s: arguments: %w", u.ID, err)
+			}
 		}
 		u.At, u.Status = fromMicros(at), kakunin.IncidentStatus(status)
 		out = append(out, u)

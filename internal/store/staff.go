@@ -99,16 +99,6 @@ func (q Queries) StaffByID(ctx context.Context, id string) (*StaffRecord, error)
 	return s, nil
 }
 
-// RecordLoginFailure counts a failed login and locks the account at limit.
-func (q Queries) RecordLoginFailure(ctx context.Context, id string, limit int, now time.Time) error {
-	_, err := q.q.ExecContext(ctx, `UPDATE staff SET failed_logins = failed_logins + 1,
-		locked_at = CASE WHEN failed_logins + 1 >= $2 AND locked_at IS NULL THEN $3 ELSE locked_at END WHERE id = $1`, id, limit, micros(now))
-	if err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	return nil
-}
-
 // ResetLoginFailures clears the failure count after a full login.
 func (q Queries) ResetLoginFailures(ctx context.Context, id string) error {
 	_, err := q.q.ExecContext(ctx, `UPDATE staff SET failed_logins = 0 WHERE id = $1`, id)

@@ -1,5 +1,5 @@
 // Package vault holds every key kakunin uses and is the only code that
-// encrypts identity documents. It guards three invariants of DESIGN.md:
+// encrypts identity documents. It guards three invariants of docs/design.md:
 //
 //   - 1, no plaintext at rest: SealDocument encrypts while the image streams,
 //     segment by segment, so no plaintext byte is buffered whole or written

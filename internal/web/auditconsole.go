@@ -13,6 +13,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -57,7 +58,11 @@ func (s *Server) auditFilter(r *http.Request) (pages.AuditFilter, audit.Filter, 
 // auditLog shows the auditor the newest events matching a filter.
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	pf, f, ok := s.auditFilter(r)
-	data := pages.AuditLog{Base: s.staffBase(w, r), Filter: pf, Actions: audit.Actions}
+	base := s.staffBase(w, r)
+	data := pages.AuditLog{Base: base, Filter: pf}
+	for _, a := range audit.Actions {
+		data.Actions = append(data.Actions, pages.AuditAction{Code: a, Label: s.actionLabel(base.Lang, a)})
+	}
 	ctx := r.Context()
 	sum, err := s.Audit.Summary(ctx)
 	if err != nil {
@@ -83,7 +88,8 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, ev := range events {
-		row := pages.AuditRow{Seq: ev.Seq, At: ev.At, Action: ev.Action, Actor: ev.Actor, Subject: ev.Subject, Origin: ev.Origin}
+		row := pages.AuditRow{Seq: ev.Seq, At: ev.At, Action: ev.Action, ActionLabel: s.actionLabel(base.Lang, ev.Action),
+			Actor: ev.Actor, Subject: ev.Subject, Origin: ev.Origin}
 		if len(ev.Hash) > 0 {
 			row.Hash = hex.EncodeToString(ev.Hash)[:16]
 		}
@@ -105,6 +111,17 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 	data.ExportURL = "/console/audit/export?" + exp.Encode()
 	s.render(w, r, http.StatusOK, "audit_log", data)
 	return nil
+}
+
+// actionLabel names an audit action in lang ("audit.action.<code>"); an
+// action the catalogue does not name (one no longer written) has none, and
+// the page shows its code alone.
+func (s *Server) actionLabel(lang kakunin.Locale, action string) string {
+	m := catalogue.M("audit.action." + action)
+	if label := s.Pages.Localize(lang, m); label != m.ID {
+		return label
+	}
+	return ""
 }
 
 // auditExport downloads the events of a period as JSON lines. The export

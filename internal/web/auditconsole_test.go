@@ -34,7 +34,7 @@ func TestAuditorsFilterAndExportTheLogAndRespondersScopeAWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := c.env.Documents.Store(ctx, bytes.NewReader(img))
+		p, err := c.env.Documents.Store(ctx, v, bytes.NewReader(img))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,6 +55,17 @@ func TestAuditorsFilterAndExportTheLogAndRespondersScopeAWindow(t *testing.T) {
 		status, page := c.get(aud.token, "/console/audit")
 		if status != http.StatusOK || !strings.Contains(page, audit.DocumentRead) || !strings.Contains(page, d.ID) {
 			t.Fatalf("audit page %d lacks the read", status)
+		}
+		// Actions are named in the auditor's language, in the filter and the
+		// listing; the code stays beside the name in the listing.
+		for _, want := range []string{`<option value="document.read">書類画像の閲覧</option>`, "書類画像の閲覧<br><code>document.read</code>",
+			`<option value="notification.finished">一斉通知の完了</option>`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the Japanese audit page lacks %q", want)
+			}
+		}
+		if _, en := c.get(aud.token, "/console/audit?lang=en"); !strings.Contains(en, `<option value="staff.login_failed">Staff sign-in failed</option>`) {
+			t.Error("the English filter does not name the actions")
 		}
 		_, page = c.get(aud.token, "/console/audit?action=document.read&ip=192.0.2.1")
 		if !strings.Contains(page, d.ID) || !strings.Contains(page, "origin-of-192.0.2.1") {

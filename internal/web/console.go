@@ -141,6 +141,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		switch kakunin.ErrorCode(err) {
 		case kakunin.EFORBIDDEN:
 			code, status = "locked", http.StatusForbidden
+		case kakunin.ERATELIMIT:
+			throttled(w, err)
+			code, status = "rate_limited", http.StatusTooManyRequests
 		case kakunin.EUNAUTHORIZED:
 		default:
 			s.logInternal(r, err)
@@ -174,6 +177,14 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 	case "":
 		s.setSession(w, token)
 		http.Redirect(w, r, "/console", http.StatusSeeOther)
+	case kakunin.ERATELIMIT:
+		in, serr := s.Staff.Session(r.Context(), s.sessionToken(r))
+		if serr != nil {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		throttled(w, err)
+		s.render(w, r, http.StatusTooManyRequests, "totp", s.totpData(w, r, in.Staff.ID, "rate_limited"))
 	case kakunin.EUNAUTHORIZED:
 		in, serr := s.Staff.Session(r.Context(), s.sessionToken(r))
 		if serr != nil {

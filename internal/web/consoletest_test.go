@@ -39,6 +39,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.env.Clock.Set(c.now)
 	c.staff = auth.NewStaff(c.env.DB, c.env.Vault, c.env.Audit)
 	c.staff.Now = clock
+	c.staff.PasswordCost = cheapPasswordCost
 	c.srv = &Server{APIKeys: &auth.APIKeys{DB: c.env.DB}, Verifications: c.env.Verifications, Documents: c.env.Documents, Review: c.env.Review,
 		Notices: &publicnotice.Service{DB: c.env.DB, Audit: c.env.Audit, Now: clock}, PublicURL: "https://kakunin.example.jp",
 		Staff: c.staff, Audit: c.env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
@@ -50,6 +51,11 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.h = c.srv.Handler()
 	return c
 }
+
+// cheapPasswordCost keeps each test account from costing argon2id's
+// production 64 MiB and a tenth of a second (auth tests that the default is
+// the production cost).
+var cheapPasswordCost = auth.PasswordCost{Time: 1, MemoryKiB: 64, Threads: 1}
 
 // signedIn is a console session of a new staff account.
 type signedIn struct {
@@ -65,7 +71,7 @@ func (c *testConsole) signIn(role kakunin.Role) signedIn {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := c.env.DB.SetStaffPassword(ctx, acct.Staff.ID, auth.HashPassword("a long enough password"), false); err != nil {
+	if err := c.env.DB.SetStaffPassword(ctx, acct.Staff.ID, cheapPasswordCost.Hash("a long enough password"), false); err != nil {
 		c.t.Fatal(err)
 	}
 	half, err := c.staff.Login(ctx, acct.Staff.Email, "a long enough password")

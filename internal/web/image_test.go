@@ -33,7 +33,7 @@ func TestTheImageURLServesOneReadToTheSessionItWasMadeFor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := c.env.Documents.Store(ctx, bytes.NewReader(img))
+		p, err := c.env.Documents.Store(ctx, v, bytes.NewReader(img))
 		if err != nil {
 			t.Fatal(err)
 		}

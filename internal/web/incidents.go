@@ -123,8 +123,8 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	base := s.staffBase(w, r)
 	lang := base.Lang
 	data := pages.ConsoleIncident{Base: base, Record: incidentRecord(in), CanEdit: canEditIncidents(r), ErrorCode: errCode,
-		Deadlines: deadlinesView(v.Assessment, lang), Scope: scopeView(v.Scope),
-		LastPublic: v.Public.Last, Stale: v.Public.Stale, StaleReason: v.Public.Reason.Text(lang),
+		Deadlines: s.deadlinesView(v.Assessment, lang), Scope: scopeView(v.Scope),
+		LastPublic: v.Public.Last, Stale: v.Public.Stale, StaleReason: s.Pages.Localize(lang, v.Public.Reason),
 		Now: incidentLocal(v.At), ReportURL: "/console/incidents/" + id + "/report", NextStatuses: v.NextStatuses,
 		NotifyURL: "/console/incidents/" + id + "/notification", NewNoticeURL: "/console/notices?incident=" + url.QueryEscape(id)}
 	if msg, ok := incidentDone[r.URL.Query().Get("done")]; ok && errCode == "" {
@@ -136,7 +136,7 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 		data.Form = incidentFormOf(in)
 	}
 	for _, u := range v.Timeline {
-		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: s.timelineText(lang, u)})
 	}
 	for _, it := range v.Items {
 		data.Items = append(data.Items, pages.CertifierRow{ID: it.ID, Text: it.Text, DueAt: it.DueAt, DoneAt: it.DoneAt, Overdue: it.Overdue})
@@ -147,6 +147,15 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	}
 	s.render(w, r, status, "console_incident", data)
 	return nil
+}
+
+// timelineText is an entry in the reader's language: the desk's own in
+// lang, a person's as typed.
+func (s *Server) timelineText(lang kakunin.Locale, u kakunin.IncidentUpdate) string {
+	if m, ok := incident.UpdateMessage(u); ok {
+		return s.Pages.Localize(lang, m)
+	}
+	return u.Text
 }
 
 func incidentRecord(in *kakunin.Incident) pages.IncidentRecord {
@@ -160,14 +169,14 @@ func incidentRecord(in *kakunin.Incident) pages.IncidentRecord {
 	return rec
 }
 
-func deadlinesView(a incident.Assessment, lang kakunin.Locale) pages.Deadlines {
-	d := pages.Deadlines{Required: a.Required, Verdict: a.Verdict.Text(lang), Overdue: len(a.Overdue())}
+func (s *Server) deadlinesView(a incident.Assessment, lang kakunin.Locale) pages.Deadlines {
+	d := pages.Deadlines{Required: a.Required, Verdict: s.Pages.Localize(lang, a.Verdict), Overdue: len(a.Overdue())}
 	for _, r := range a.Reasons {
-		d.Reasons = append(d.Reasons, r.Text(lang))
+		d.Reasons = append(d.Reasons, s.Pages.Localize(lang, r))
 	}
 	for _, o := range a.Obligations {
 		d.Obligations = append(d.Obligations, pages.ObligationRow{Key: o.Key, Kind: o.Kind, Text: o.Text, DueAt: o.DueAt,
-			DoneAt: o.DoneAt, Status: string(o.Status), Reason: o.Reason.Text(lang)})
+			DoneAt: o.DoneAt, Status: string(o.Status), Reason: s.Pages.Localize(lang, o.Reason)})
 	}
 	return d
 }
@@ -297,10 +306,10 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 	}
 	base := s.staffBase(w, r)
 	lang := base.Lang
-	data := pages.IncidentReport{Base: base, Record: incidentRecord(d.Incident), Deadlines: deadlinesView(d.Assessment, lang),
-		Scope: scopeView(d.Scope), Cause: d.Cause.Text(lang), ComputedAt: d.ComputedAt, PageURL: "/console/incidents/" + id}
+	data := pages.IncidentReport{Base: base, Record: incidentRecord(d.Incident), Deadlines: s.deadlinesView(d.Assessment, lang),
+		Scope: scopeView(d.Scope), Cause: s.Pages.Localize(lang, d.Cause), ComputedAt: d.ComputedAt, PageURL: "/console/incidents/" + id}
 	for _, h := range d.Held {
-		data.Held = append(data.Held, h.Text(lang))
+		data.Held = append(data.Held, s.Pages.Localize(lang, h))
 	}
 	for _, n := range d.Published {
 		title := n.TitleJA
@@ -310,7 +319,7 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 		data.Published = append(data.Published, pages.PublishedRow{ID: n.ID, Title: title, PublishedAt: *n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}
 	for _, u := range d.Timeline {
-		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: u.Text})
+		data.Timeline = append(data.Timeline, pages.TimelineRow{At: u.At, Actor: u.Actor, Status: u.Status, Text: s.timelineText(lang, u)})
 	}
 	s.render(w, r, http.StatusOK, "incident_report", data)
 	return nil

@@ -154,6 +154,27 @@ func TestRespondersRunAnIncidentFromTheConsole(t *testing.T) {
 			t.Errorf("the list does not flag the overdue item and the stale notice")
 		}
 
+		// The report draft for the PPC is in one language throughout: the
+		// desk's own timeline entries too, the responders' notes as typed.
+		_, ja := c.get(resp.token, "/console/incidents/"+id+"/report?lang=ja")
+		for _, want := range []string{"インシデントを登録しました。", "2026年11月24日 18:00に個人情報保護委員会へ速報を提出しました。", "Called the certifier.",
+			"個人情報保護委員会への報告と本人への通知が必要です", "データベース（暗号化された項目と、暗号化されたデータ鍵）"} {
+			if !strings.Contains(ja, want) {
+				t.Errorf("the Japanese report draft lacks %q", want)
+			}
+		}
+		for _, english := range []string{"Incident opened", "report to the PPC made", "A report to the PPC", "The database (sealed"} {
+			if strings.Contains(ja, english) {
+				t.Errorf("the Japanese report draft holds English %q", english)
+			}
+		}
+		_, en := c.get(resp.token, "/console/incidents/"+id+"/report?lang=en")
+		for _, want := range []string{"Incident opened.", "Preliminary report to the PPC made on 2026-11-24 18:00 JST.", "Called the certifier."} {
+			if !strings.Contains(en, want) {
+				t.Errorf("the English report draft lacks %q", want)
+			}
+		}
+
 		for action, n := range map[string]int{audit.IncidentCreated: 1, audit.IncidentUpdated: 1, audit.IncidentStatusChanged: 1,
 			audit.IncidentNoted: 1, audit.IncidentReported: 1, audit.CertifierItemAdded: 1, audit.CertifierItemDone: 1} {
 			evs, err := c.env.Audit.List(t.Context(), audit.Filter{Action: action})

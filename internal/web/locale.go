@@ -7,6 +7,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -42,12 +43,10 @@ func (s *Server) pageLang(w http.ResponseWriter, r *http.Request, fallback kakun
 // the same page.
 func (s *Server) base(r *http.Request, lang kakunin.Locale) pages.Base {
 	b := pages.Base{Lang: lang}
-	for _, l := range []struct {
-		lang  kakunin.Locale
-		label string
-	}{{kakunin.LocaleJA, "日本語"}, {kakunin.LocaleEN, "English"}} {
-		q := url.Values{"lang": {string(l.lang)}}
-		b.LangLinks = append(b.LangLinks, pages.LangLink{Lang: l.lang, Label: l.label, URL: r.URL.Path + "?" + q.Encode(), Current: l.lang == lang})
+	// Each language is named in itself ("lang.self"), from its catalogue.
+	for _, l := range catalogue.Languages {
+		q := url.Values{"lang": {string(l)}}
+		b.LangLinks = append(b.LangLinks, pages.LangLink{Lang: l, Label: s.Pages.T(l, "lang.self"), URL: r.URL.Path + "?" + q.Encode(), Current: l == lang})
 	}
 	return b
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -144,7 +145,12 @@ func (s *Server) saveNotification(w http.ResponseWriter, r *http.Request) error 
 		http.Redirect(w, r, notificationURL(id)+"/preview", http.StatusSeeOther)
 		return nil
 	case kakunin.EINVALID:
-		return s.renderNotification(w, r, http.StatusBadRequest, notificationView{form: &t, errCode: "invalid", errText: kakunin.ErrorMessage(err)})
+		v := notificationView{form: &t, errCode: "invalid"}
+		var te *massmail.TextError
+		if errors.As(err, &te) {
+			v.errText = s.Pages.Localize(s.pageLang(w, r, ""), te.Message)
+		}
+		return s.renderNotification(w, r, http.StatusBadRequest, v)
 	case kakunin.ECONFLICT:
 		return s.renderNotification(w, r, http.StatusConflict, notificationView{errCode: "started"})
 	}

@@ -79,6 +79,11 @@ func TestRespondersPreviewStartAndFollowTheNotificationOfAffectedMembers(t *test
 			!strings.Contains(rec.Body.String(), "{{.Email}}") || !strings.Contains(rec.Body.String(), `role="alert"`) {
 			t.Fatalf("invalid template: %d", rec.Code)
 		}
+		// What is wrong is said in the responder's language, the field by
+		// its label; text/template's detail (line, field) follows as is.
+		if body := rec.Body.String(); !strings.Contains(body, "本文（日本語）を書き出せません: body_ja:") || strings.Contains(body, "cannot be written") {
+			t.Errorf("the template error is not in Japanese:\n%s", body)
+		}
 		if _, camp, _ := c.srv.MassMail.Campaign(ctx, inc.ID); camp != nil {
 			t.Fatal("an invalid template created a campaign")
 		}

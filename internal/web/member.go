@@ -92,7 +92,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	// A little room above the image limit for the form's other fields.
 	r.Body = http.MaxBytesReader(w, r.Body, s.MaxUploadBytes+64<<10)
-	typ, pending, err := s.readUploadForm(r)
+	typ, pending, err := s.readUploadForm(r, v)
 	if err == nil && pending == nil {
 		err = kakunin.Errorf(kakunin.EINVALID, "missing_file")
 	}
@@ -113,6 +113,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusInternalServerError {
 			s.logInternal(r, err)
 		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfterBusy)
+		}
 		s.renderUpload(w, r, lang, v, typ, code, status)
 		return
 	}
@@ -122,7 +125,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 
 // readUploadForm streams the multipart form: the document_type field and
 // the document file, in either order.
-func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *document.Pending, error) {
+func (s *Server) readUploadForm(r *http.Request, v *kakunin.Verification) (kakunin.DocumentType, *document.Pending, error) {
 	var typ kakunin.DocumentType
 	var pending *document.Pending
 	fail := func(err error) (kakunin.DocumentType, *document.Pending, error) {
@@ -167,7 +170,7 @@ func (s *Server) readUploadForm(r *http.Request) (kakunin.DocumentType, *documen
 			if pending != nil {
 				return fail(kakunin.Errorf(kakunin.EINVALID, "invalid"))
 			}
-			pending, err = s.Documents.Store(r.Context(), part)
+			pending, err = s.Documents.Store(r.Context(), v, part)
 			if err != nil {
 				return fail(bodyError(err))
 			}
@@ -194,6 +197,10 @@ func bodyError(err error) error {
 	return err
 }
 
+// retryAfterBusy is the Retry-After, in seconds, of an upload refused
+// because the memory budget stayed full: uploads hold it for seconds.
+const retryAfterBusy = "30"
+
 // uploadErrorCode maps an upload failure to the page's message code and
 // the response status.
 func uploadErrorCode(err error) (string, int) {
@@ -205,6 +212,8 @@ func uploadErrorCode(err error) (string, int) {
 		return "too_large", http.StatusRequestEntityTooLarge
 	case kakunin.EGONE:
 		return "gone", http.StatusGone
+	case kakunin.EUNAVAILABLE:
+		return "busy", http.StatusServiceUnavailable
 	case kakunin.EINVALID:
 		switch msg := kakunin.ErrorMessage(err); msg {
 		case "missing_file", "missing_type":

@@ -1,30 +1,26 @@
 package web
 
 import (
-	"net"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
-// withOrigin puts the keyed hash of the client's address in the request's
-// context, for the audit events the request causes. The address itself is
-// never stored.
-func (s *Server) withOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.OriginOf != nil {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			r = r.WithContext(audit.WithOrigin(r.Context(), s.OriginOf(host)))
-		}
-		next.ServeHTTP(w, r)
-	})
+// throttled answers a sign-in step the throttle refused: 429 with
+// Retry-After, and the page's error code. It reports false for any other
+// error.
+func throttled(w http.ResponseWriter, err error) bool {
+	var te *auth.ThrottledError
+	if !errors.As(err, &te) {
+		return false
+	}
+	w.Header().Set("Retry-After", te.RetryAfterSeconds())
+	return true
 }
 
 // sections are the start-page entries of each role without a review queue.
@@ -70,6 +66,9 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, next, http.StatusSeeOther)
+	case kakunin.ERATELIMIT:
+		throttled(w, err)
+		s.render(w, r, http.StatusTooManyRequests, "reauth", s.reauthData(w, r, next, "rate_limited"))
 	case kakunin.EUNAUTHORIZED:
 		// The session is signed in; what it sent is a wrong code.
 		s.render(w, r, http.StatusBadRequest, "reauth", s.reauthData(w, r, next, "bad_code"))

@@ -99,6 +99,7 @@ func TestUploadFailuresMapToTheMembersMessageAndStatus(t *testing.T) {
 		{kakunin.Errorf(kakunin.EUNSUPPORTED, "HEIC"), "unsupported", 415},
 		{kakunin.Errorf(kakunin.ETOOLARGE, "big"), "too_large", 413},
 		{kakunin.Errorf(kakunin.EGONE, "used"), "gone", 410},
+		{kakunin.Errorf(kakunin.EUNAVAILABLE, "busy"), "busy", 503},
 		{kakunin.Errorf(kakunin.EINVALID, "missing_file"), "missing_file", 400},
 		{kakunin.Errorf(kakunin.EINVALID, "missing_type"), "missing_type", 400},
 		{kakunin.Errorf(kakunin.EINVALID, "the file is damaged"), "invalid", 400},

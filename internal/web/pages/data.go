@@ -191,15 +191,20 @@ type KV struct{ Key, Value string }
 
 // AuditRow is one audit event as shown to an auditor.
 type AuditRow struct {
-	Seq     int64
-	At      time.Time
-	Action  string
-	Actor   string
-	Subject string
-	Origin  string // keyed hash of the client address
-	Detail  []KV
-	Hash    string // hex prefix of the chain hash
+	Seq         int64
+	At          time.Time
+	Action      string // the code, as stored and exported
+	ActionLabel string // its name in the page's language
+	Actor       string
+	Subject     string
+	Origin      string // keyed hash of the client address
+	Detail      []KV
+	Hash        string // hex prefix of the chain hash
 }
+
+// AuditAction is an audit action in the filter's select: its code and
+// its name in the page's language.
+type AuditAction struct{ Code, Label string }
 
 // AuditFilter is the auditor's filter form, as typed (the page refills it).
 // From/To are datetime-local values (JST), IP is a client address the
@@ -214,7 +219,7 @@ type AuditFilter struct {
 type AuditLog struct {
 	Base
 	Filter         AuditFilter
-	Actions        []string // every action, for the filter's select
+	Actions        []AuditAction // every action, for the filter's select
 	Events         []AuditRow
 	OlderURL       string // "" when there is nothing older
 	ExportURL      string // JSON lines download of the filtered range (asks for the second factor)

@@ -10,21 +10,17 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // JST must render correctly on hosts without tzdata
 
-	"github.com/nicksnyder/go-i18n/v2/i18n"
-	"golang.org/x/text/language"
-
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/catalogue"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
-
-//go:embed locales/*.json
-var localeFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
@@ -46,37 +42,18 @@ var pageNames = func() []string {
 	return names
 }()
 
-// catalogueFiles lists the message files of lang: locales/<lang>.json and
-// one locales/<area>.<lang>.json per area of the service (go-i18n reads the
-// language from the part before ".json").
-func catalogueFiles(lang kakunin.Locale) []string {
-	entries, err := fs.ReadDir(localeFS, "locales")
-	if err != nil {
-		panic(err) // embedded: cannot fail
-	}
-	var files []string
-	for _, e := range entries {
-		n := e.Name()
-		if n == string(lang)+".json" || strings.HasSuffix(n, "."+string(lang)+".json") {
-			files = append(files, "locales/"+n)
-		}
-	}
-	return files
-}
-
 // locales are the languages with a catalogue; the first is the fallback.
-var locales = []kakunin.Locale{kakunin.LocaleJA, kakunin.LocaleEN}
+var locales = catalogue.Languages
 
 // Renderer renders the embedded pages. It is immutable after New and safe for
 // concurrent use.
 type Renderer struct {
-	bundle *i18n.Bundle
+	cat *catalogue.Catalogue
 	// pages holds, per language, a clone of each page whose t and date
 	// functions are bound to that language, so templates never pass .Lang.
-	pages      map[kakunin.Locale]map[string]*template.Template
-	localizers map[kakunin.Locale]*i18n.Localizer
-	tokyo      *time.Location
-	styleURL   string
+	pages    map[kakunin.Locale]map[string]*template.Template
+	tokyo    *time.Location
+	styleURL string
 	// passkeyScriptURL is passkey.js, the one script: only pages that run
 	// a passkey ceremony load it, and only their responses allow it.
 	passkeyScriptURL string
@@ -85,24 +62,15 @@ type Renderer struct {
 	strict bool
 }
 
-// New parses all templates and loads the ja and en catalogues.
+// New parses all templates; the words come from the shipped catalogue.
 func New() (*Renderer, error) { return newRenderer(false) }
 
 func newRenderer(strict bool) (*Renderer, error) {
 	r := &Renderer{
-		bundle:     i18n.NewBundle(language.Japanese),
-		pages:      make(map[kakunin.Locale]map[string]*template.Template),
-		localizers: make(map[kakunin.Locale]*i18n.Localizer),
-		tokyo:      kakunin.JST,
-		strict:     strict,
-	}
-	for _, lang := range locales {
-		for _, path := range catalogueFiles(lang) {
-			if _, err := r.bundle.LoadMessageFileFS(localeFS, path); err != nil {
-				return nil, fmt.Errorf("load catalogue %s: %w", path, err)
-			}
-		}
-		r.localizers[lang] = i18n.NewLocalizer(r.bundle, string(lang))
+		cat:    catalogue.Default(),
+		pages:  make(map[kakunin.Locale]map[string]*template.Template),
+		tokyo:  kakunin.JST,
+		strict: strict,
 	}
 
 	css, err := staticFS.ReadFile("static/style.css")
@@ -170,43 +138,29 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, data a
 // T translates id into lang, for text the server writes itself (e-mail
 // subjects, plain-text answers). A missing ID comes back as the ID.
 func (r *Renderer) T(lang kakunin.Locale, id string) string {
-	s, err := r.translate(lang, id)
-	if err != nil {
-		return id
-	}
-	return s
+	return r.Localize(lang, catalogue.Message{ID: id})
 }
 
 func (r *Renderer) translate(lang kakunin.Locale, id string, args ...any) (string, error) {
 	if len(args)%2 != 0 {
 		return "", fmt.Errorf("message %s: odd number of template arguments", id)
 	}
-	var data map[string]any
-	if len(args) > 0 {
-		data = make(map[string]any, len(args)/2)
-		for i := 0; i < len(args); i += 2 {
-			k, ok := args[i].(string)
-			if !ok {
-				return "", fmt.Errorf("message %s: argument name %v is not a string", id, args[i])
-			}
-			data[k] = args[i+1]
+	for i := 0; i < len(args); i += 2 {
+		if _, ok := args[i].(string); !ok {
+			return "", fmt.Errorf("message %s: argument name %v is not a string", id, args[i])
 		}
 	}
-	loc, ok := r.localizers[lang]
-	if !ok {
-		loc = r.localizers[kakunin.LocaleJA]
+	if !slices.Contains(locales, lang) {
+		lang = kakunin.LocaleJA
 	}
-	s, tag, err := loc.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
-	if err != nil {
-		return "", err
-	}
-	// go-i18n quietly falls back to the default language; in strict mode a
-	// message missing from one catalogue is an error, not a Japanese line on
-	// an English page.
-	if r.strict && tag.String() != string(lang) {
-		return "", fmt.Errorf("message %s missing in %s", id, lang)
-	}
-	return s, nil
+	return r.cat.Localize(lang, catalogue.M(id, args...))
+}
+
+// Localize writes m in lang, for words the server chose (a timeline
+// entry, a deadline's reason, an error's detail). A message that cannot be
+// written comes back as its ID.
+func (r *Renderer) Localize(lang kakunin.Locale, m catalogue.Message) string {
+	return r.cat.Text(lang, m)
 }
 
 // funcs is the template function map bound to one language.
@@ -218,7 +172,7 @@ func (r *Renderer) funcs(lang kakunin.Locale) template.FuncMap {
 			if err == nil {
 				return s, nil
 			}
-			var missing *i18n.MessageNotFoundErr
+			var missing *catalogue.MissingError
 			if !r.strict && errors.As(err, &missing) {
 				// Better a visible ID than a member left with no page.
 				return id, nil

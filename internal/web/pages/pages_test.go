@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -281,41 +280,6 @@ func TestUploadWarnsAgainstTheMyNumberBackSide(t *testing.T) {
 	}
 }
 
-func TestCataloguesHaveTheSameKeys(t *testing.T) {
-	keys := make(map[kakunin.Locale]map[string]bool)
-	for _, lang := range locales {
-		keys[lang] = make(map[string]bool)
-		for _, path := range catalogueFiles(lang) {
-			raw, err := localeFS.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]string
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatalf("%s must be a flat object of strings: %v", path, err)
-			}
-			for k, v := range m {
-				if strings.TrimSpace(v) == "" {
-					t.Errorf("%s: %s is empty", path, k)
-				}
-				if keys[lang][k] {
-					t.Errorf("%s: %s is defined twice for %s", path, k, lang)
-				}
-				keys[lang][k] = true
-			}
-		}
-	}
-	for _, a := range locales {
-		for _, b := range locales {
-			for k := range keys[a] {
-				if !keys[b][k] {
-					t.Errorf("%s is in %s but not in %s", k, a, b)
-				}
-			}
-		}
-	}
-}
-
 var literalT = regexp.MustCompile(`\bt\s+"([^"]+)"`)
 
 func TestTemplatesNameOnlyKnownMessages(t *testing.T) {
@@ -528,9 +492,9 @@ func consolePages(add func(string, func(Base) any)) {
 		return VerificationLookup{Base: staffAs(b, kakunin.RoleSupport), Query: "member-42", Results: rows}
 	})
 
-	actions := []string{"document.read", "review.approve", "staff.unlock"}
+	actions := []AuditAction{{"document.read", "Document image opened"}, {"review.approve", "Approved"}, {"staff.unlock", "Unlocked"}}
 	events := []AuditRow{
-		{Seq: 1042, At: received, Action: "document.read", Actor: "reviewer@example.jp", Subject: "doc_1", Origin: "3f9a0c",
+		{Seq: 1042, At: received, Action: "document.read", ActionLabel: "Document image opened", Actor: "reviewer@example.jp", Subject: "doc_1", Origin: "3f9a0c",
 			Detail: []KV{{"type", "passport"}, {"watermark", "wm_1"}}, Hash: "9c1e4b7a"},
 		{Seq: 1041, At: received, Action: "retention.destroy", Hash: "0b3d5f71"},
 	}
