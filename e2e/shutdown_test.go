@@ -5,9 +5,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,17 +54,6 @@ func slowUpload(t *testing.T, in *instance, uploadURL string) (finish func(rest 
 		}
 		return <-status
 	}
-}
-
-func tempFiles(data string) []string {
-	var out []string
-	filepath.WalkDir(filepath.Join(data, "blobs"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".tmp") {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out
 }
 
 // stopAndWait sends SIGTERM and returns the exit error (nil: status 0).
