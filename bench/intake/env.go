@@ -81,7 +81,7 @@ func openEnv(ctx context.Context, parent, dsn string) (*env, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.documents = &document.Service{DB: e.db, Vault: e.vault, Blobs: e.blobs, Limits: e.limits,
 		RetainUnreviewed: 30 * 24 * time.Hour, Audit: &audit.Log{DB: e.db, Now: time.Now}, Now: time.Now, Log: log}
-	e.verifications = &verification.Service{DB: e.db, Keys: e.vault, Documents: e.documents,
+	e.verifications = &verification.Service{DB: e.db, Keys: e.vault, Audit: e.documents.Audit, Documents: e.documents,
 		PublicURL: "http://127.0.0.1:8080", LinkTTL: 7 * 24 * time.Hour, Now: time.Now}
 	e.documents.Events = e.verifications
 	return e, nil

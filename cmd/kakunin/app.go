@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -82,6 +83,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		a.close()
 		return nil, err
 	}
+	if err := checkKeys(ctx, cfg, a.db, log); err != nil {
+		a.close()
+		return nil, err
+	}
 	kek, err := vault.OpenLocalKeyset(cfg.Keyset)
 	if err != nil {
 		a.close()
@@ -90,6 +95,15 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	if a.vault, err = vault.New(ctx, kek, cfg.KeyDir); err != nil {
 		a.close()
 		return nil, fmt.Errorf("keys: %w", err)
+	}
+	// Staff addresses are sealed like members'; rows of an install older
+	// than migration 00012 are sealed now (SQL cannot do it).
+	a.db.UseStaffEmails(auth.StaffEmails{Keys: a.vault})
+	if n, err := a.db.SealStaffEmails(ctx); err != nil {
+		a.close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("staff e-mail addresses sealed", "accounts", n)
 	}
 	if a.blobs, err = blobstore.Open(ctx, cfg.Blobs); err != nil {
 		a.close()
@@ -106,7 +120,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	limits.MaxDecodeBytes = min(limits.MaxPixels*4, a.budget.Size()-intake.UploadCost)
 	a.documents = &document.Service{DB: a.db, Vault: a.vault, Blobs: a.blobs, Limits: limits,
 		RetainUnreviewed: cfg.RetainUnreviewed, AbandonAfter: cfg.UploadAbandonAfter, Audit: a.audit, Now: time.Now, Log: log}
-	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Documents: a.documents,
+	a.verifications = &verification.Service{DB: a.db, Keys: a.vault, Audit: a.audit, Documents: a.documents,
 		PublicURL: cfg.PublicURL, LinkTTL: cfg.UploadLinkTTL, Now: time.Now}
 	a.documents.Events = a.verifications
 	a.review = &review.Service{DB: a.db, Documents: a.documents, RetainAfterDecision: cfg.RetainAfterDecision,
@@ -164,7 +178,39 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
 	}
+	// Sign-in throttling and second-factor locks alert admins the same way.
+	a.staff.Alert = a.review.Alert
 	return a, nil
+}
+
+// checkKeys says where the keys are and refuses to make new ones where
+// they would do harm: inside the data directory (a backup of it would hold
+// them, invariant 2), or for a database that already holds data (new keys
+// open none of it: the old ones are elsewhere, or lost).
+func checkKeys(ctx context.Context, cfg *config.Config, db *store.DB, log *slog.Logger) error {
+	for _, w := range cfg.Warnings {
+		log.Warn("WARNING: " + w)
+	}
+	_, statErr := os.Stat(cfg.Keyset)
+	if statErr == nil && vault.HasKeys(cfg.KeyDir) {
+		return nil
+	}
+	held, err := db.HoldsData(ctx)
+	if err != nil {
+		return err
+	}
+	if held {
+		return fmt.Errorf("keys: the database holds data, but the keys that sealed it are not at %s (keyset %s). "+
+			"kakunin will not make new keys: they could open none of it. Pass --key-dir and --keyset where this database's keys are. "+
+			"If they are lost, every stored image and sealed field (addresses, second factors) is lost with them; "+
+			"restore the key directory from where you keep it apart from the data", cfg.KeyDir, cfg.Keyset)
+	}
+	if cfg.KeysInsideData {
+		return fmt.Errorf("keys: refusing to create keys inside the data directory %s, where any backup of it would take them: "+
+			"leave --key-dir, --keyset and --audit-key unset (they go to %s) or set them outside --data", cfg.Data, config.DefaultKeyDir(cfg.Data))
+	}
+	log.Info("creating the keys of a new install; keep this directory apart from the data and its backups", "key_dir", cfg.KeyDir, "keyset", cfg.Keyset)
+	return nil
 }
 
 // originOf is the keyed hash the audit log records for a client address:

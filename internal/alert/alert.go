@@ -23,6 +23,9 @@ import (
 const (
 	KindReadQuotaExceeded = "staff.read_quota_exceeded"
 	KindStaffLocked       = "staff.locked"
+	// KindLoginThrottled: sign-in guessing reached a limit (one client
+	// address, or one account's failures in a row) and is being slowed.
+	KindLoginThrottled = "staff.login_throttled"
 	// The incident desk's: an obligation past due, and an open incident
 	// the public has not heard of for too long. Both go to responders.
 	KindIncidentOverdue     = "incident.overdue"
@@ -162,6 +165,9 @@ type fanoutWorker struct {
 	db  *store.DB
 	Log *slog.Logger
 }
+
+// Timeout covers one query and one batch insert.
+func (w *fanoutWorker) Timeout(*river.Job[FanoutArgs]) time.Duration { return 30 * time.Second }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
 	a := job.Args

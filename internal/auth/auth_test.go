@@ -182,25 +182,6 @@ func TestStaffSignInNeedsPasswordThenAFreshTOTPCode(t *testing.T) {
 	})
 }
 
-func TestRepeatedFailuresLockTheAccount(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.SQLiteDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s := auth.NewStaff(db, newVault(t), &audit.Log{DB: db, Now: time.Now})
-	s.PasswordCost = cheapCost
-	s.LockAfter = 3
-	acct, _ := s.Add(ctx, "r@example.test", kakunin.RoleReviewer)
-	for range 3 {
-		s.Login(ctx, "r@example.test", "not the password")
-	}
-	if _, err := s.Login(ctx, "r@example.test", acct.Password); kakunin.ErrorCode(err) != kakunin.EFORBIDDEN {
-		t.Fatalf("locked account signed in: %v", err)
-	}
-}
-
 func TestAPIKeysAreShownOnceAndStoredAsHashes(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, storetest.SQLiteDSN(t))

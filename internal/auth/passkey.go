@@ -377,11 +377,12 @@ func (p *Passkeys) verifyAssertion(ctx context.Context, sess *store.StaffSession
 		return nil, kakunin.Errorf(kakunin.EUNSUPPORTED, "passkeys are not available on this installation")
 	}
 	fail := func(why string) (*store.Passkey, error) {
-		if err := p.Staff.DB.RecordLoginFailure(ctx, rec.ID, p.Staff.LockAfter, p.Staff.Now()); err != nil {
+		locked, err := p.Staff.secondFactorFailed(ctx, nil, rec.ID, why)
+		if err != nil {
 			return nil, err
 		}
-		if err := p.Staff.failed(ctx, rec.ID, "", why); err != nil {
-			return nil, err
+		if locked {
+			return nil, errLocked
 		}
 		return nil, kakunin.Errorf(kakunin.EUNAUTHORIZED, "the passkey was not accepted")
 	}

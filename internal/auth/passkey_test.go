@@ -199,6 +199,7 @@ func TestARefusedPasskeyCountsAsAFailedSignIn(t *testing.T) {
 			}},
 			{"no ceremony at all", func() []byte { return f.loginAnswer(f.half(), phone) }},
 		}
+		f.staff.LockAfter = len(cases) + 1 // counted here, not locked
 		for i, c := range cases {
 			answer := c.answer()
 			before := f.failedLogins()
@@ -274,11 +275,15 @@ func TestRepeatedRefusedPasskeysLockTheAccount(t *testing.T) {
 	f.staff.LockAfter = 3
 	f.register(f.signIn(), passkeytest.New(publicURL), "phone")
 	half := f.half()
-	for range 3 {
-		f.pk.FinishLogin(f.ctx, half, []byte(`{}`))
+	for i := range 3 {
+		_, err := f.pk.FinishLogin(f.ctx, half, []byte(`{}`))
+		if want := map[bool]string{true: kakunin.EFORBIDDEN, false: kakunin.EUNAUTHORIZED}[i == 2]; kakunin.ErrorCode(err) != want {
+			t.Fatalf("refusal %d: %v, want %s", i+1, err, want)
+		}
 	}
-	if _, err := f.pk.BeginLogin(f.ctx, half); kakunin.ErrorCode(err) != kakunin.EFORBIDDEN {
-		t.Fatalf("a locked account began a passkey sign-in: %v", err)
+	// The lock ended the half session too.
+	if _, err := f.pk.BeginLogin(f.ctx, half); err == nil {
+		t.Fatal("a locked account began a passkey sign-in")
 	}
 }
 

@@ -41,8 +41,15 @@ type Staff struct {
 	Now         func() time.Time
 	IdleTimeout time.Duration // a session unused this long ends
 	MaxAge      time.Duration // a session ends this long after sign-in regardless
-	LockAfter   int           // consecutive failures that lock an account
+	// LockAfter is how many wrong second factors in a row, each after the
+	// right password, lock an account. Wrong passwords never lock one:
+	// Throttle slows them down instead.
+	LockAfter   int
 	ReauthAfter time.Duration // sensitive actions need the second factor again after this long
+	Throttle    Throttle      // sign-in guessing limits (DefaultThrottle)
+	// Alert raises an alert to admins inside tx (alert.Raise in service):
+	// an account locked, a throttle reached. Nil raises none.
+	Alert func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error
 	// PasswordCost is how new password hashes are made; leave it zero in
 	// production (see PasswordCost).
 	PasswordCost PasswordCost
@@ -58,32 +65,45 @@ func (s *Staff) passwordMatches(hash, password string) bool {
 }
 
 // NewStaff returns a Staff with the defaults: 15 minutes idle, 12 hours at
-// most, locked after 10 failures in a row, second factor again after 5
-// minutes for sensitive actions.
+// most, locked after 5 wrong second factors in a row, DefaultThrottle,
+// second factor again after 5 minutes for sensitive actions. With a sealer,
+// it also gives db the keys of staff addresses (StaffEmails), which every
+// staff query needs.
 func NewStaff(db *store.DB, sealer FieldSealer, log *audit.Log) *Staff {
+	if sealer != nil {
+		db.UseStaffEmails(StaffEmails{Keys: sealer})
+	}
 	return &Staff{DB: db, Sealer: sealer, Audit: log, Now: time.Now, IdleTimeout: 15 * time.Minute,
-		MaxAge: 12 * time.Hour, LockAfter: 10, ReauthAfter: 5 * time.Minute}
+		MaxAge: 12 * time.Hour, LockAfter: 5, ReauthAfter: 5 * time.Minute, Throttle: DefaultThrottle()}
 }
 
 // record appends an audit event about a staff member; the actor is the
 // staff member unless the context names another (an admin, the CLI).
 func (s *Staff) record(ctx context.Context, action, staffID string, detail map[string]string) error {
+	return s.Audit.Append(ctx, s.event(ctx, action, staffID, detail))
+}
+
+func (s *Staff) event(ctx context.Context, action, staffID string, detail map[string]string) audit.Event {
 	actor := audit.ActorFrom(ctx)
 	if actor == "system" && staffID != "" {
 		actor = audit.StaffActor(staffID)
 	}
-	return s.Audit.Append(ctx, audit.Event{Action: action, Actor: actor, Subject: staffID, Origin: audit.OriginFrom(ctx), Detail: detail})
+	return audit.Event{Action: action, Actor: actor, Subject: staffID, Origin: audit.OriginFrom(ctx), Detail: detail}
 }
 
 // failed records a failed sign-in step. An attempt for an unknown address
 // names the address only by its keyed hash.
 func (s *Staff) failed(ctx context.Context, staffID, email, reason string) error {
+	return s.DB.WithTx(ctx, func(tx *store.Tx) error { return s.failedTx(ctx, tx, staffID, email, reason) })
+}
+
+func (s *Staff) failedTx(ctx context.Context, tx *store.Tx, staffID, email, reason string) error {
 	d := map[string]string{"reason": reason}
 	if staffID == "" {
 		d["email_hash"] = hexPrefix(s.Sealer.BlindIndex(vault.PurposeAuditStaffEmail, []byte(strings.ToLower(email))))
-		return s.Audit.Append(ctx, audit.Event{Action: audit.StaffLoginFailed, Actor: "anonymous", Origin: audit.OriginFrom(ctx), Detail: d})
+		return s.Audit.AppendTx(ctx, tx, audit.Event{Action: audit.StaffLoginFailed, Actor: "anonymous", Origin: audit.OriginFrom(ctx), Detail: d})
 	}
-	return s.record(ctx, audit.StaffLoginFailed, staffID, d)
+	return s.Audit.AppendTx(ctx, tx, s.event(ctx, audit.StaffLoginFailed, staffID, d))
 }
 
 // NewAccount is what the person creating an account must hand over.
@@ -131,30 +151,44 @@ func (s *Staff) Add(ctx context.Context, email string, role kakunin.Role) (*NewA
 	return &NewAccount{Staff: rec, Password: password, TOTPURI: key.URL(), Secret: key.Secret()}, nil
 }
 
-var errBadCredentials = kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong e-mail address or password")
+var (
+	errBadCredentials = kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong e-mail address or password")
+	errLocked         = kakunin.Errorf(kakunin.EFORBIDDEN, "this account is locked; ask an administrator")
+)
 
 // Login checks a password and starts a session that still needs the second
-// factor. It returns the session token for the cookie.
+// factor. It returns the session token for the cookie. Throttle may refuse
+// the attempt before the password is looked at (*ThrottledError), the same
+// way whether or not the address is a staff member's.
 func (s *Staff) Login(ctx context.Context, email, password string) (string, error) {
 	rec, err := s.DB.StaffByEmail(ctx, email)
-	if kakunin.ErrorCode(err) == kakunin.ENOTFOUND {
-		s.passwordMatches(dummyHash, password) // same cost as a real account
-		if err := s.failed(ctx, "", email, "unknown_account"); err != nil {
-			return "", err
-		}
-		return "", errBadCredentials
+	known := err == nil
+	if err != nil && kakunin.ErrorCode(err) != kakunin.ENOTFOUND {
+		return "", err
 	}
+	staffID := ""
+	if known {
+		staffID = rec.ID
+	}
+	att, err := s.admit(ctx, email, staffID)
 	if err != nil {
 		return "", err
 	}
-	if !s.passwordMatches(rec.PasswordHash, password) {
-		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
-			return "", err
-		}
-		if err := s.failed(ctx, rec.ID, "", "bad_password"); err != nil {
+	if !known {
+		s.passwordMatches(dummyHash, password) // same cost as a real account
+		if err := s.stepFailed(ctx, att, "", email, "unknown_account"); err != nil {
 			return "", err
 		}
 		return "", errBadCredentials
+	}
+	if !s.passwordMatches(rec.PasswordHash, password) {
+		if err := s.stepFailed(ctx, att, rec.ID, "", "bad_password"); err != nil {
+			return "", err
+		}
+		return "", errBadCredentials
+	}
+	if err := s.passed(ctx, att, true); err != nil {
+		return "", err
 	}
 	if rec.LockedAt != nil {
 		if err := s.failed(ctx, rec.ID, "", "locked"); err != nil {
@@ -191,6 +225,10 @@ func (s *Staff) VerifyTOTP(ctx context.Context, token, code string) (string, err
 	if sess.Stage != StagePassword {
 		return "", kakunin.Errorf(kakunin.ECONFLICT, "already signed in")
 	}
+	att, err := s.admit(ctx, "", rec.ID)
+	if err != nil {
+		return "", err
+	}
 	step, ok, err := s.matchTOTP(rec, code)
 	if err != nil {
 		return "", err
@@ -202,13 +240,17 @@ func (s *Staff) VerifyTOTP(ctx context.Context, token, code string) (string, err
 		}
 	}
 	if !ok {
-		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
+		locked, err := s.secondFactorFailed(ctx, att, rec.ID, "bad_totp")
+		if err != nil {
 			return "", err
 		}
-		if err := s.failed(ctx, rec.ID, "", "bad_totp"); err != nil {
-			return "", err
+		if locked {
+			return "", errLocked
 		}
 		return "", kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong code")
+	}
+	if err := s.passed(ctx, att, false); err != nil {
+		return "", err
 	}
 	if err := s.DB.DeleteSession(ctx, sess.TokenHash); err != nil {
 		return "", err
@@ -250,6 +292,9 @@ type SignedIn struct {
 	Staff    *store.StaffRecord
 	Stage    string
 	ReauthAt time.Time // when the second factor was last proved
+	// Session identifies this session (the hash of its token, never the
+	// token): what a single-use image URL is bound to.
+	Session []byte
 }
 
 // Fresh reports whether the session proved its second factor recently
@@ -268,6 +313,10 @@ func (s *Staff) Reauthenticate(ctx context.Context, token, code string) error {
 	if sess.Stage != StageFull {
 		return kakunin.Errorf(kakunin.EUNAUTHORIZED, "not signed in")
 	}
+	att, err := s.admit(ctx, "", rec.ID)
+	if err != nil {
+		return err
+	}
 	step, ok, err := s.matchTOTP(rec, code)
 	if err != nil {
 		return err
@@ -278,13 +327,17 @@ func (s *Staff) Reauthenticate(ctx context.Context, token, code string) error {
 		}
 	}
 	if !ok {
-		if err := s.DB.RecordLoginFailure(ctx, rec.ID, s.LockAfter, s.Now()); err != nil {
+		locked, err := s.secondFactorFailed(ctx, att, rec.ID, "bad_totp_reauth")
+		if err != nil {
 			return err
 		}
-		if err := s.failed(ctx, rec.ID, "", "bad_totp_reauth"); err != nil {
-			return err
+		if locked {
+			return errLocked
 		}
 		return kakunin.Errorf(kakunin.EUNAUTHORIZED, "wrong code")
+	}
+	if err := s.passed(ctx, att, false); err != nil {
+		return err
 	}
 	if err := s.DB.SetSessionReauth(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
 		return err
@@ -302,7 +355,7 @@ func (s *Staff) Session(ctx context.Context, token string) (*SignedIn, error) {
 	if err := s.DB.TouchSession(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
 		return nil, err
 	}
-	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt}, nil
+	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt, Session: sess.TokenHash}, nil
 }
 
 func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession, *store.StaffRecord, error) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -67,6 +68,7 @@ type Config struct {
 	AuditCheckpointEvery    int
 	AuditCheckpointInterval time.Duration
 	AuditCheckpointFile     string
+	AuditVerifierKey        string // the pinned verifier key, or a file of them, kept outside the data
 
 	// Staff: read quota, sessions.
 	ReadQuota        int
@@ -98,6 +100,15 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// Set by Finish. LegacyKeys: the keys were found in DATA/keys, where
+	// kakunin put them before issue 17, and are used from there.
+	// KeysInsideData: the keyset, key directory or audit key is inside
+	// --data, so a backup of the data directory holds the keys that open
+	// it. Warnings says so for the operator, one sentence each.
+	LegacyKeys     bool
+	KeysInsideData bool
+	Warnings       []string
 }
 
 // A Group is a set of settings that belong together. Each command registers
@@ -194,15 +205,15 @@ var options = []option{
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "")
 	}},
 
-	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
+	{Storage, "data", "KAKUNIN_DATA", "data directory (database and blobs by default; the keys go beside it, in DATA-keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
 	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
 	{Storage, "blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
 
 	{Storage, "database-wait", "KAKUNIN_DATABASE_WAIT", "at start, how long to keep retrying (with back-off) a PostgreSQL server that cannot be reached yet", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.DatabaseWait, "database-wait", time.Minute)
 	}},
-	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
-	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
+	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default KEY_DIR/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
+	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset, and the audit signing key; outside DATA, so a backup of DATA holds no key (default DATA-keys, beside DATA; an install whose keys are in DATA/keys keeps them there, with a warning)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
 
 	{Webhook, "webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
@@ -216,7 +227,7 @@ var options = []option{
 	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
-		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 128, "")
 	}},
 	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
@@ -253,6 +264,10 @@ var options = []option{
 	}},
 	{Audit, "audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", "", "")
+	}},
+
+	{Audit, "audit-verifier-key", "KAKUNIN_AUDIT_VERIFIER_KEY", "the checkpoint verifier key printed when the signing key was made, or a file of such keys, kept outside the data: serve refuses a signing key it does not match, audit verify checks against it (default: none, and audit verify warns that the .pub beside the key proves nothing against someone who replaced both)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AuditVerifierKey, "audit-verifier-key", "", "")
 	}},
 
 	{Mail, "smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
@@ -362,6 +377,56 @@ func (d *durationValue) String() string { return (*time.Duration)(d).String() }
 // Get makes durationValue a flag.Getter, like the standard duration flag.
 func (d *durationValue) Get() any { return time.Duration(*d) }
 
+// LegacyKeyDir is where kakunin kept its keys before issue 17: inside the
+// data directory, where a backup of it took them too.
+func LegacyKeyDir(data string) string { return filepath.Join(data, "keys") }
+
+// DefaultKeyDir is where the keys go by default: a directory beside the
+// data directory (./data-keys for ./data), which a backup of the data
+// directory does not reach, and still needs no set-up.
+func DefaultKeyDir(data string) string { return filepath.Clean(data) + "-keys" }
+
+// finishKeys places the keys. An install that already has its keyset in
+// DATA/keys keeps using it (moving keys silently could lose them), and is
+// told loudly to move them.
+func (c *Config) finishKeys() {
+	if c.KeyDir == "" {
+		c.KeyDir = DefaultKeyDir(c.Data)
+		legacy := LegacyKeyDir(c.Data)
+		if _, err := os.Stat(filepath.Join(legacy, "master.json")); err == nil && c.Keyset == "" {
+			c.KeyDir, c.LegacyKeys = legacy, true
+		}
+	}
+	if c.Keyset == "" {
+		c.Keyset = filepath.Join(c.KeyDir, "master.json")
+	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.KeyDir, "audit-signer.key")
+	}
+	for _, k := range []struct{ what, path string }{{"the keyset", c.Keyset}, {"the key directory", c.KeyDir}, {"the audit signing key", c.AuditKey}} {
+		if inside(c.Data, k.path) {
+			c.KeysInsideData = true
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s %s is inside the data directory %s: a backup or copy of the data directory holds the keys that open it",
+				k.what, k.path, c.Data))
+		}
+	}
+	if c.LegacyKeys {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the keys are in %s, inside the data directory, where earlier versions put them: "+
+			"stop kakunin, move the directory out (mv %s %s, or anywhere and pass --key-dir) and start it again",
+			c.KeyDir, c.KeyDir, DefaultKeyDir(c.Data)))
+	}
+}
+
+// inside reports whether path is dir or lies under it.
+func inside(dir, path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(dir, abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
 // Finish fills derived defaults and validates the whole config.
 func (c *Config) Finish() error {
 	var errs []error
@@ -392,15 +457,7 @@ func (c *Config) Finish() error {
 	if c.Blobs == "" {
 		c.Blobs = "file://" + filepath.ToSlash(filepath.Join(c.Data, "blobs"))
 	}
-	if c.KeyDir == "" {
-		c.KeyDir = filepath.Join(c.Data, "keys")
-	}
-	if c.Keyset == "" {
-		c.Keyset = filepath.Join(c.KeyDir, "master.json")
-	}
-	if c.AuditKey == "" {
-		c.AuditKey = filepath.Join(c.KeyDir, "audit-signer.key")
-	}
+	c.finishKeys()
 	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval < time.Second {
 		errs = append(errs, errors.New("--audit-checkpoint-every must be >= 1 and --audit-checkpoint-interval >= 1s"))
 	}

@@ -216,6 +216,12 @@ func (s *Service) Open(ctx context.Context, d *store.DocumentRecord) ([]byte, er
 	if d.DestroyedAt != nil || d.WrappedKey == nil {
 		return nil, kakunin.Errorf(kakunin.EGONE, "this image has been destroyed")
 	}
+	// Past its deadline an image is gone, whether or not the sweep has
+	// destroyed it yet: retention is a promise about reads, not about
+	// when a job runs.
+	if !s.Now().Before(d.DestroyAfter) {
+		return nil, kakunin.Errorf(kakunin.EGONE, "this image has passed its retention deadline")
+	}
 	blob, err := s.Blobs.Get(ctx, d.BlobKey)
 	if blobstore.IsNotFound(err) {
 		// Destroyed since the caller read the record.
@@ -308,8 +314,10 @@ func (s *Service) announceEnded(ctx context.Context, tx *store.Tx, ids []string)
 }
 
 // MemberLeft destroys every image of a member at once and forgets their
-// address; only the verification records stay.
-func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
+// address; only the verification records stay. record, when not nil,
+// writes what records the departure (its audit event) in the same
+// transaction.
+func (s *Service) MemberLeft(ctx context.Context, memberID string, record func(tx *store.Tx) error) error {
 	now := s.Now().UTC()
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
 		if err := tx.MarkMemberLeft(ctx, memberID, now); err != nil {
@@ -319,7 +327,13 @@ func (s *Service) MemberLeft(ctx context.Context, memberID string) error {
 		if err != nil {
 			return err
 		}
-		return s.announceEnded(ctx, tx, ids)
+		if err := s.announceEnded(ctx, tx, ids); err != nil {
+			return err
+		}
+		if record == nil {
+			return nil
+		}
+		return record(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("member %s left: %w", memberID, err)

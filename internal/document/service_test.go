@@ -298,7 +298,7 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		_, otherV, otherD := e.submitted(sample(t, 2))
 
 		e.Clock.Set(start.Add(time.Hour))
-		if err := e.Documents.MemberLeft(e.ctx, leaver.ID); err != nil {
+		if err := e.Documents.MemberLeft(e.ctx, leaver.ID, nil); err != nil {
 			t.Fatalf("member left: %v", err)
 		}
 
@@ -363,7 +363,7 @@ func TestAMemberWhoseLeavingCannotBeAnnouncedKeepsEverything(t *testing.T) {
 		e := newEnv(t, dsn)
 		m, v, d := e.submitted(sample(t, 0))
 		e.Documents.Events = failingEvents{}
-		if err := e.Documents.MemberLeft(e.ctx, m.ID); !errors.Is(err, errAnnounce) {
+		if err := e.Documents.MemberLeft(e.ctx, m.ID, nil); !errors.Is(err, errAnnounce) {
 			t.Fatalf("MemberLeft = %v, want the announcement's error", err)
 		}
 		got, err := e.DB.MemberByID(e.ctx, m.ID)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/kakunin/kakunin/internal/jobs"
 )
 
 // DestroyArgs is a job that destroys one document's image when its
@@ -22,6 +24,9 @@ type DestroyWorker struct {
 	Service *Service
 }
 
+// Timeout is the default: one blob delete and one small transaction.
+func (w *DestroyWorker) Timeout(*river.Job[DestroyArgs]) time.Duration { return jobs.DefaultJobTimeout }
+
 // Work destroys the document.
 func (w *DestroyWorker) Work(ctx context.Context, job *river.Job[DestroyArgs]) error {
 	return w.Service.Destroy(ctx, job.Args.DocumentID)
@@ -38,6 +43,10 @@ type SweepWorker struct {
 	river.WorkerDefaults[SweepArgs]
 	Service *Service
 }
+
+// Timeout is the longest the queue allows: a sweep that runs out of time
+// has still committed what it finished, and the next sweep goes on.
+func (w *SweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return jobs.MaxJobTimeout }
 
 // Work sweeps.
 func (w *SweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {

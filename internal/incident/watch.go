@@ -12,6 +12,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -150,6 +151,10 @@ type watchWorker struct {
 	s   *Service
 	Log *slog.Logger
 }
+
+// Timeout is the queue's default; a watch cut short raises the rest of its
+// alerts at the next run.
+func (w *watchWorker) Timeout(*river.Job[WatchArgs]) time.Duration { return jobs.DefaultJobTimeout }
 
 func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
 	n, err := w.s.Watch(ctx)

@@ -33,6 +33,19 @@ const (
 	// the longest a freshly committed job waits before it starts.
 	DefaultFetchPollInterval = 500 * time.Millisecond
 
+	// RescueStuckJobsAfter is how long a job may stay "running" before it is
+	// taken for dead (its process crashed or lost the database) and put back
+	// for retry. River's default is an hour, during which a crashed webhook or
+	// destroy simply waits; two minutes after the crash the job runs again.
+	// Every kind's timeout must be shorter (see MaxJobTimeout), or River
+	// would rescue a job that is still running.
+	RescueStuckJobsAfter = 2 * time.Minute
+	// MaxJobTimeout is the longest Timeout a worker may declare: it leaves
+	// the rescuer a margin over a job that runs right up to its timeout.
+	MaxJobTimeout = RescueStuckJobsAfter - 15*time.Second
+	// DefaultJobTimeout is the timeout of a kind that declares none.
+	DefaultJobTimeout = time.Minute
+
 	// hardStopTimeout bounds how long Stop waits for cancelled jobs to
 	// record their failure once the caller's own deadline has passed.
 	hardStopTimeout = 5 * time.Second
@@ -98,6 +111,8 @@ func New(ctx context.Context, db *sql.DB, dialect store.Dialect, workers *river.
 		// webhook's payload): keep them no longer than it takes to look
 		// into a failure, not River's default day.
 		CompletedJobRetentionPeriod: time.Hour,
+		JobTimeout:                  DefaultJobTimeout,
+		RescueStuckJobsAfter:        RescueStuckJobsAfter,
 	}
 	if rc.FetchPollInterval <= 0 {
 		rc.FetchPollInterval = DefaultFetchPollInterval
@@ -153,8 +168,8 @@ func (q *Queue) Start(ctx context.Context) error {
 // Stop stops fetching new jobs and waits for running ones to finish. If ctx
 // ends first, the running jobs' contexts are cancelled so that they fail and
 // are recorded for retry now, instead of staying "running" until River's
-// rescuer notices them an hour later. Stop on an insert-only or never-started
-// queue does nothing.
+// rescuer notices them (RescueStuckJobsAfter). Stop on an insert-only or
+// never-started queue does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/jobs/jobstest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 )
@@ -381,5 +382,45 @@ func TestPeriodicJobsNeedWorkers(t *testing.T) {
 	)}}
 	if _, err := jobs.New(t.Context(), db, dialect, nil, cfg); err == nil {
 		t.Fatal("New accepted periodic jobs without workers, want an error")
+	}
+}
+
+// A job that was running when its process was killed is run again within
+// minutes of a restart, not after River's default hour.
+func TestJobRunningAtACrashIsRescuedSoonAfterRestart(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		db, dialect := open(t, dsn)
+		ctx := t.Context()
+		if err := jobs.Migrate(ctx, db, dialect, testLog(t)); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		insertOnly, err := jobs.New(ctx, db, dialect, nil, testConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := insertOnly.Insert(ctx, echoArgs{Token: "crashed"}, nil); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+		// Killed a little after the rescue time, far short of an hour.
+		n, err := jobstest.Crash(ctx, db, dialect, echoArgs{}.Kind(), jobs.RescueStuckJobsAfter+30*time.Second)
+		if err != nil || n != 1 {
+			t.Fatalf("crash: %d jobs, %v", n, err)
+		}
+
+		w, workers := newWorker(0)
+		startQueue(t, db, dialect, workers)
+		a := next(t, w)
+		if a.token != "crashed" || a.n != 2 {
+			t.Fatalf("ran %+v, want the crashed job's second attempt", a)
+		}
+	})
+}
+
+// River only rescues a job once its kind's own timeout has passed, and
+// refuses a rescue time shorter than the default timeout.
+func TestTimeoutsFitTheRescueTime(t *testing.T) {
+	if jobs.DefaultJobTimeout > jobs.MaxJobTimeout || jobs.MaxJobTimeout >= jobs.RescueStuckJobsAfter {
+		t.Fatalf("default timeout %s, max %s, rescue after %s: want default ≤ max < rescue",
+			jobs.DefaultJobTimeout, jobs.MaxJobTimeout, jobs.RescueStuckJobsAfter)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Service) Queue(ctx context.Context, reviewerID string) ([]*store.Docume
 	if err != nil {
 		return nil, 0, err
 	}
-	n, err := s.DB.WaitingCount(ctx)
+	n, err := s.DB.WaitingCount(ctx, s.Now().UTC())
 	return mine, n, err
 }
 
@@ -138,6 +138,10 @@ func (s *Service) Image(ctx context.Context, reviewer *store.StaffRecord, docID 
 		var err error
 		if d, err = task(ctx, tx.Queries, reviewer.ID, docID); err != nil {
 			return err
+		}
+		if !now.Before(d.DestroyAfter) {
+			// Refused before it counts as a read: nothing is shown.
+			return kakunin.Errorf(kakunin.EGONE, "this image has passed its retention deadline")
 		}
 		n, err := tx.CountReadsSince(ctx, reviewer.ID, now.Add(-s.ReadQuotaWindow))
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
@@ -197,6 +198,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.KeyDir, e.BlobDir = filepath.Join(e.Dir, "keys"), filepath.Join(e.Dir, "blobs")
 	if !strings.HasPrefix(dsn, "postgres") {
 		e.DBPath = dsn
+		if err := seedSQLite(dsn, opts.Queue); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -220,6 +224,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	if e.Vault, err = vault.New(ctx, kek, e.KeyDir); err != nil {
 		t.Fatalf("open vault: %v", err)
 	}
+	e.DB.UseStaffEmails(auth.StaffEmails{Keys: e.Vault})
 	blobURL := "file://" + e.BlobDir
 	if opts.Blobs != "" {
 		blobURL = opts.Blobs
@@ -234,7 +239,7 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.Alerts = &AlertRecorder{}
 	e.Documents = &document.Service{DB: e.DB, Vault: e.Vault, Blobs: e.Blobs, Limits: limits, Audit: e.Audit,
 		RetainUnreviewed: 72 * time.Hour, Now: e.Clock.Now, Log: e.Log}
-	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs,
+	e.Verifications = &verification.Service{DB: e.DB, Keys: e.Vault, Documents: e.Documents, Jobs: e.Jobs, Audit: e.Audit,
 		PublicURL: PublicURL, LinkTTL: 7 * 24 * time.Hour, Now: e.Clock.Now}
 	// As in production, a verification that ends without a reviewer is
 	// announced by the verification service.

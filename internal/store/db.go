@@ -7,6 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/kakunin/kakunin"
 )
 
 //go:embed migrations
@@ -28,7 +34,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Queries: Queries{q: sqldb}, sql: sqldb, dialect: dialect}
+	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
 	if dialect == SQLite {
 		db.lockPath = sqlitePath(dsn) + ".migrate-lock"
 	}
@@ -63,7 +69,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails, engine: db.dialect}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -81,7 +87,12 @@ type querier interface {
 
 // Queries holds every query; DB and Tx run them on a connection or a
 // transaction. Placeholders are $1, $2…: both engines accept them.
-type Queries struct{ q querier }
+type Queries struct {
+	q      querier
+	emails StaffEmails // seals and opens staff addresses; nil until UseStaffEmails
+	// engine is the dialect, for the few queries whose SQL differs.
+	engine Dialect
+}
 
 // micros stores times as Unix microseconds, the same in both engines.
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -107,6 +118,20 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
+// isUniqueViolation reports whether err is a unique index refusing a row,
+// on either engine.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" // unique_violation
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
+
 // affectedOne reports whether exactly one row changed.
 func affectedOne(res sql.Result) (bool, error) {
 	n, err := res.RowsAffected()
@@ -114,4 +139,47 @@ func affectedOne(res sql.Result) (bool, error) {
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// HoldsData reports whether the database holds anything that keys sealed
+// or that needs keys to read: members, documents, staff, epochs. kakunin
+// refuses to make new keys for such a database (they could open none of
+// it).
+func (q Queries) HoldsData(ctx context.Context) (bool, error) {
+	var held bool
+	err := q.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members) OR EXISTS (SELECT 1 FROM documents)
+		OR EXISTS (SELECT 1 FROM staff) OR EXISTS (SELECT 1 FROM epochs)`).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("does the database hold data: %w", err)
+	}
+	return held, nil
+}
+
+// BackupInto writes a consistent copy of a SQLite database to the new
+// file path while the service runs (VACUUM INTO reads one snapshot, and
+// writers go on). PostgreSQL is backed up with its own tools: pg_dump or
+// the provider's snapshots.
+func (db *DB) BackupInto(ctx context.Context, path string) error {
+	if db.dialect != SQLite {
+		return kakunin.Errorf(kakunin.EINVALID, "only a SQLite database can be backed up by kakunin; back PostgreSQL up with pg_dump or your provider's snapshots")
+	}
+	if _, err := db.sql.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		return fmt.Errorf("back up the database: %w", err)
+	}
+	return nil
+}
+
+// InstallationID returns the installation's identity, recording newID as
+// it the first time (migration 00012): every later call, from any process
+// or replica, gets the one that was stored first.
+func (q Queries) InstallationID(ctx context.Context, newID string, now time.Time) (string, error) {
+	if _, err := q.q.ExecContext(ctx, `INSERT INTO installation (singleton, id, created_at) VALUES (1, $1, $2) ON CONFLICT (singleton) DO NOTHING`,
+		newID, micros(now)); err != nil {
+		return "", fmt.Errorf("record the installation's ID: %w", err)
+	}
+	var id string
+	if err := q.q.QueryRowContext(ctx, `SELECT id FROM installation WHERE singleton = 1`).Scan(&id); err != nil {
+		return "", fmt.Errorf("read the installation's ID: %w", err)
+	}
+	return id, nil
 }

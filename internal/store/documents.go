@@ -157,34 +157,37 @@ func (q Queries) SetDecided(ctx context.Context, id string, at, destroyAfter tim
 	return nil
 }
 
-// ClaimNextDocument assigns the oldest unassigned, undecided document to a
-// reviewer and returns it, or nil when the queue is empty.
+// waiting is the condition of a document in the review queue: undecided,
+// not destroyed, nobody's task, and not past its retention deadline ($1,
+// now) even if the sweep has not destroyed it yet: past its deadline an
+// image is never shown.
+const waiting = `decided_at IS NULL AND destroyed_at IS NULL AND reviewer_id IS NULL AND destroy_after > $1`
+
+// ClaimNextDocument assigns the oldest waiting document to a reviewer and
+// returns it, or nil when none waits.
+//
+// It is one statement. On PostgreSQL the candidate row is locked with FOR
+// UPDATE SKIP LOCKED, so reviewers claiming at once each take a different
+// document instead of racing for the oldest one; the UPDATE's own
+// re-check keeps a row another transaction changed meanwhile from being
+// taken twice. SQLite has one writer at a time, so the statement runs
+// alone there.
 func (q Queries) ClaimNextDocument(ctx context.Context, reviewerID string, now time.Time) (*DocumentRecord, error) {
-	// SQLite runs this transaction with an immediate lock and PostgreSQL
-	// re-checks reviewer_id IS NULL on update, so two reviewers never share a task.
-	for range 5 {
-		var id string
-		err := q.q.QueryRowContext(ctx, `SELECT id FROM documents
-			WHERE decided_at IS NULL AND destroyed_at IS NULL AND reviewer_id IS NULL
-			ORDER BY received_at LIMIT 1`).Scan(&id)
-		if isNoRows(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("next document: %w", err)
-		}
-		res, err := q.q.ExecContext(ctx, `UPDATE documents SET reviewer_id = $2, assigned_at = $3
-			WHERE id = $1 AND reviewer_id IS NULL AND decided_at IS NULL AND destroyed_at IS NULL`, id, reviewerID, micros(now))
-		if err != nil {
-			return nil, fmt.Errorf("claim document: %w", err)
-		}
-		if ok, err := affectedOne(res); err != nil {
-			return nil, err
-		} else if ok {
-			return q.Document(ctx, id)
-		}
+	lock := ""
+	if q.engine == Postgres {
+		lock = ` FOR UPDATE SKIP LOCKED`
 	}
-	return nil, kakunin.Errorf(kakunin.ECONFLICT, "the queue is busy; try again")
+	var id string
+	err := q.q.QueryRowContext(ctx, `UPDATE documents SET reviewer_id = $2, assigned_at = $3
+		WHERE id = (SELECT id FROM documents WHERE `+waiting+` ORDER BY received_at LIMIT 1`+lock+`)
+		AND `+waiting+` RETURNING id`, micros(now), reviewerID, micros(now)).Scan(&id)
+	if isNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim document: %w", err)
+	}
+	return q.Document(ctx, id)
 }
 
 // ReleaseDocument puts an assigned document back in the queue.
@@ -203,11 +206,10 @@ func (q Queries) AssignedDocuments(ctx context.Context, reviewerID string) ([]*D
 		WHERE reviewer_id = $1 AND decided_at IS NULL AND destroyed_at IS NULL ORDER BY received_at`, reviewerID)
 }
 
-// WaitingCount counts undecided documents nobody has taken yet.
-func (q Queries) WaitingCount(ctx context.Context) (int, error) {
+// WaitingCount counts the documents ClaimNextDocument could hand out at now.
+func (q Queries) WaitingCount(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents
-		WHERE decided_at IS NULL AND destroyed_at IS NULL AND reviewer_id IS NULL`).Scan(&n)
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM documents WHERE `+waiting, micros(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("waiting count: %w", err)
 	}

@@ -16,6 +16,7 @@ func openTest(t *testing.T, dsn string) *store.DB {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
+	db.UseStaffEmails(storetest.StaffEmails{})
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -78,7 +79,7 @@ func TestStoreKeepsTheVerificationLifecycleOnEveryEngine(t *testing.T) {
 		if b, err := db.ClaimNextDocument(ctx, "stf_b", now); err != nil || b != nil {
 			t.Fatalf("second claim = %v, %v", b, err)
 		}
-		if n, _ := db.WaitingCount(ctx); n != 0 {
+		if n, _ := db.WaitingCount(ctx, now); n != 0 {
 			t.Fatalf("waiting = %d", n)
 		}
 
@@ -152,8 +153,12 @@ func TestAStaffAddressIsUniqueRegardlessOfCase(t *testing.T) {
 		if err := db.InsertStaff(ctx, &s2); kakunin.ErrorCode(err) != kakunin.ECONFLICT {
 			t.Fatalf("duplicate staff: %v", err)
 		}
-		for i := 0; i < 3; i++ {
-			db.RecordLoginFailure(ctx, s.ID, 3, time.Now())
+		now := time.Now()
+		for i := 1; i <= 3; i++ {
+			n, lockedNow, err := db.RecordSecondFactorFailure(ctx, s.ID, 3, now.Add(time.Duration(i)*time.Second))
+			if err != nil || n != i || lockedNow != (i == 3) {
+				t.Fatalf("failure %d: count %d, locked now %v, %v", i, n, lockedNow, err)
+			}
 		}
 		got, _ := db.StaffByEmail(ctx, "REV@example.test")
 		if got.LockedAt == nil {

@@ -41,14 +41,35 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 	return &v, nil
 }
 
-// InsertVerification stores a new verification awaiting its upload.
+// InsertVerification stores a new verification awaiting its upload. A
+// member holds at most one awaiting its upload (a unique index): a second
+// one is an ECONFLICT error, which a caller racing another can take as
+// "read the open one again".
 func (q Queries) InsertVerification(ctx context.Context, v *kakunin.Verification) error {
 	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt))
+	if isUniqueViolation(err) {
+		return kakunin.Errorf(kakunin.ECONFLICT, "this member already has an open verification")
+	}
 	if err != nil {
 		return fmt.Errorf("insert verification: %w", err)
 	}
 	return nil
+}
+
+// OpenVerificationOfMember returns the member's verification awaiting its
+// upload, or nil when there is none.
+func (q Queries) OpenVerificationOfMember(ctx context.Context, memberID string) (*kakunin.Verification, error) {
+	v, err := scanVerification(q.q.QueryRowContext(ctx, `SELECT `+verificationColumns+`
+		FROM verifications v JOIN members m ON m.id = v.member_id
+		WHERE v.member_id = $1 AND v.status = 'awaiting_upload'`, memberID))
+	if isNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open verification of %s: %w", memberID, err)
+	}
+	return v, nil
 }
 
 // Verification returns one verification with its member's external ID.

@@ -8,12 +8,14 @@ package verification
 import (
 	"context"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/store"
@@ -29,14 +31,15 @@ type Keys interface {
 	BlindIndex(purpose string, value []byte) []byte
 }
 
-const ()
-
-// Service carries out the host platform's requests.
+// Service carries out the host platform's requests. Every change it makes
+// commits in one transaction with its audit event (Audit is required):
+// a change without its event, or an event without its change, cannot be.
 type Service struct {
 	DB        *store.DB
 	Keys      Keys
 	Documents *document.Service
 	Jobs      document.Enqueuer
+	Audit     *audit.Log
 	PublicURL string
 	LinkTTL   time.Duration
 	Now       func() time.Time
@@ -58,7 +61,8 @@ func validExternalID(id string) bool {
 }
 
 // UpsertMember registers a member or updates their address and locale. It
-// reports whether the member was new.
+// reports whether the member was new. The api.member_put event, by the
+// actor and origin in ctx, commits with the change.
 func (s *Service) UpsertMember(ctx context.Context, externalID, email string, locale kakunin.Locale) (*kakunin.Member, bool, error) {
 	if !validExternalID(externalID) {
 		return nil, false, kakunin.Errorf(kakunin.EINVALID, "external_id must be 1 to 128 visible characters without '/'")
@@ -85,17 +89,27 @@ func (s *Service) UpsertMember(ctx context.Context, externalID, email string, lo
 		switch kakunin.ErrorCode(err) {
 		case "":
 			rec.ID, rec.CreatedAt = old.ID, old.CreatedAt
-			return tx.UpdateMemberContact(ctx, rec)
+			err = tx.UpdateMemberContact(ctx, rec)
 		case kakunin.ENOTFOUND:
 			rec.ID, rec.CreatedAt, created = kakunin.NewID("mem"), now, true
-			return tx.InsertMember(ctx, rec)
+			err = tx.InsertMember(ctx, rec)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.audited(ctx, tx, audit.APIMemberPut, rec.ID, map[string]string{"created": strconv.FormatBool(created)})
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return &kakunin.Member{ID: rec.ID, ExternalID: externalID, Email: email, Locale: locale, CreatedAt: rec.CreatedAt, UpdatedAt: now}, created, nil
+}
+
+// audited appends the event of a host's request in tx, by the actor and
+// origin ctx carries (the API key, the client's address).
+func (s *Service) audited(ctx context.Context, tx *store.Tx, action, subject string, detail map[string]string) error {
+	return s.Audit.AppendTx(ctx, tx, audit.Event{Action: action, Actor: audit.ActorFrom(ctx),
+		Subject: subject, Origin: audit.OriginFrom(ctx), Detail: detail})
 }
 
 // Member returns a member with the address unsealed.
@@ -119,25 +133,84 @@ func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
 	return m, nil
 }
 
-// Create opens a verification for a member and returns it with the
-// member's upload link.
+// Create is OpenOrCreate without saying which it did.
 func (s *Service) Create(ctx context.Context, externalID string) (*kakunin.Verification, string, error) {
+	v, url, _, err := s.OpenOrCreate(ctx, externalID)
+	return v, url, err
+}
+
+// openRetries bounds how often OpenOrCreate starts over after losing a
+// race to create the member's one open verification; the second try
+// normally finds the winner's.
+const openRetries = 3
+
+// OpenOrCreate returns the member's open verification (awaiting its
+// upload) with its upload link, or opens one when there is none; created
+// says which. A member has at most one open verification, so however often
+// the host asks, at most one link can take an image. An open verification
+// whose link has expired but that the sweep has not ended yet is ended
+// now, announced, and replaced.
+func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin.Verification, string, bool, error) {
 	rec, err := s.DB.MemberByExternalID(ctx, externalID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	if rec.DeletedAt != nil {
-		return nil, "", kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
+		return nil, "", false, kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
 	}
+	for try := 1; ; try++ {
+		v, created, err := s.openOrCreate(ctx, rec)
+		// ECONFLICT is the unique index: a concurrent request created the
+		// open verification first. Read it in a fresh transaction.
+		if kakunin.ErrorCode(err) == kakunin.ECONFLICT && try < openRetries {
+			continue
+		}
+		if err != nil {
+			return nil, "", false, err
+		}
+		return v, s.UploadURL(v), created, nil
+	}
+}
+
+func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*kakunin.Verification, bool, error) {
 	now := s.Now().UTC()
-	v := &kakunin.Verification{
-		ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
-		ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+	var v *kakunin.Verification
+	created := false
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		open, err := tx.OpenVerificationOfMember(ctx, rec.ID)
+		if err != nil {
+			return err
+		}
+		if open != nil && open.ExpiresAt.After(now) {
+			v = open
+			return nil
+		}
+		if open != nil {
+			ended, err := tx.SetVerificationStatus(ctx, open.ID, kakunin.StatusAwaitingUpload, kakunin.StatusExpired, now)
+			if err != nil {
+				return err
+			}
+			if ended {
+				open.Status, open.UpdatedAt = kakunin.StatusExpired, now
+				if err := Announce(ctx, s.Jobs, tx, open); err != nil {
+					return err
+				}
+			}
+		}
+		v = &kakunin.Verification{
+			ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
+			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+		}
+		if err := tx.InsertVerification(ctx, v); err != nil {
+			return err
+		}
+		created = true
+		return s.audited(ctx, tx, audit.APIVerification, v.ID, map[string]string{"member": v.MemberID})
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	if err := s.DB.InsertVerification(ctx, v); err != nil {
-		return nil, "", err
-	}
-	return v, s.UploadURL(v), nil
+	return v, created, nil
 }
 
 // UploadURL is the member's hand-off link for v.
@@ -175,13 +248,16 @@ func (s *Service) ForUpload(ctx context.Context, token string) (*kakunin.Verific
 }
 
 // MemberLeft destroys every image of the member at once and forgets their
-// address; the verification records stay.
+// address; the verification records stay. The api.member_deleted event
+// commits with the member's departure.
 func (s *Service) MemberLeft(ctx context.Context, externalID string) error {
 	rec, err := s.DB.MemberByExternalID(ctx, externalID)
 	if err != nil {
 		return err
 	}
-	return s.Documents.MemberLeft(ctx, rec.ID)
+	return s.Documents.MemberLeft(ctx, rec.ID, func(tx *store.Tx) error {
+		return s.audited(ctx, tx, audit.APIMemberDeleted, rec.ID, nil)
+	})
 }
 
 // EventData is the "data" of every verification.* webhook.

@@ -268,11 +268,14 @@ func TestAnUploadTokenAlteredAnywhereIsRefused(t *testing.T) {
 		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m1", "hanako@example.jp", kakunin.LocaleJA); err != nil {
 			t.Fatal(err)
 		}
+		if _, _, err := e.Verifications.UpsertMember(e.ctx, "m2", "taro@example.jp", kakunin.LocaleJA); err != nil {
+			t.Fatal(err)
+		}
 		v, url, err := e.Verifications.Create(e.ctx, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, otherURL, err := e.Verifications.Create(e.ctx, "m1")
+		_, otherURL, err := e.Verifications.Create(e.ctx, "m2")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,24 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 )
-
-// audited appends an audit event for a state-changing API call, by the API
-// key in the request's context.
-func (s *Server) audited(r *http.Request, action, subject string, detail map[string]string) error {
-	return s.Audit.Append(r.Context(), audit.Event{Action: action, Actor: audit.ActorFrom(r.Context()),
-		Subject: subject, Origin: audit.OriginFrom(r.Context()), Detail: detail})
-}
 
 const maxJSONBody = 64 << 10
 
@@ -67,17 +60,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decodeJSON reads one JSON object into v, refusing unknown fields, trailing
-// data and bodies over 64 KiB. The Content-Type is not insisted on (curl -d
-// sends a form type): the body must parse as JSON either way.
+// decodeJSON reads one JSON object into v, refusing unknown fields, keys
+// named twice in one object (at any depth), trailing data and bodies over
+// 64 KiB. The Content-Type is not insisted on (curl -d sends a form type):
+// the body must parse as JSON either way.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return kakunin.Errorf(kakunin.ETOOLARGE, "the request body is larger than 64 KiB")
 		}
+		return kakunin.Errorf(kakunin.EINVALID, "the request body could not be read")
+	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return kakunin.Errorf(kakunin.EINVALID, "the request body is not valid JSON for this route: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return kakunin.Errorf(kakunin.EINVALID, "the request body is not valid JSON for this route: %s", jsonProblem(err))
 	}
 	if dec.More() {
@@ -130,22 +131,14 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
-	if err := s.audited(r, audit.APIMemberPut, m.ID, map[string]string{"created": strconv.FormatBool(created)}); err != nil {
-		return err
-	}
 	writeJSON(w, status, memberJSON{ExternalID: m.ExternalID, Email: m.Email, Locale: m.Locale, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
 	return nil
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
-	memberID, err := s.Verifications.MemberID(r.Context(), r.PathValue("external_id"))
-	if err != nil {
-		return err
-	}
+	// The change and its audit event commit together (the service
+	// appends the event in its transaction), or neither does.
 	if err := s.Verifications.MemberLeft(r.Context(), r.PathValue("external_id")); err != nil {
-		return err
-	}
-	if err := s.audited(r, audit.APIMemberDeleted, memberID, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -178,16 +171,19 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 	if body.ExternalID == "" {
 		return kakunin.Errorf(kakunin.EINVALID, "external_id is required")
 	}
-	v, url, err := s.Verifications.Create(r.Context(), body.ExternalID)
+	// One open verification per member: asking again returns the open one
+	// (200) rather than a second link able to hold an image.
+	v, url, created, err := s.Verifications.OpenOrCreate(r.Context(), body.ExternalID)
 	if err != nil {
-		return err
-	}
-	if err := s.audited(r, audit.APIVerification, v.ID, map[string]string{"member": v.MemberID}); err != nil {
 		return err
 	}
 	out := toJSON(v)
 	out.UploadURL = url
-	writeJSON(w, http.StatusCreated, out)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
 	return nil
 }
 

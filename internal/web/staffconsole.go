@@ -1,13 +1,27 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
+
+// throttled answers a sign-in step the throttle refused: 429 with
+// Retry-After, and the page's error code. It reports false for any other
+// error.
+func throttled(w http.ResponseWriter, err error) bool {
+	var te *auth.ThrottledError
+	if !errors.As(err, &te) {
+		return false
+	}
+	w.Header().Set("Retry-After", te.RetryAfterSeconds())
+	return true
+}
 
 // sections are the start-page entries of each role without a review queue.
 var sections = map[kakunin.Role][]pages.NavLink{
@@ -52,6 +66,9 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
 	switch kakunin.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, next, http.StatusSeeOther)
+	case kakunin.ERATELIMIT:
+		throttled(w, err)
+		s.render(w, r, http.StatusTooManyRequests, "reauth", s.reauthData(w, r, next, "rate_limited"))
 	case kakunin.EUNAUTHORIZED:
 		// The session is signed in; what it sent is a wrong code.
 		s.render(w, r, http.StatusBadRequest, "reauth", s.reauthData(w, r, next, "bad_code"))

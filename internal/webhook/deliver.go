@@ -201,6 +201,11 @@ func NewHTTPClient() *http.Client {
 	}
 }
 
+// Timeout bounds a whole attempt, request and bookkeeping, well inside
+// the rescue time (jobs.MaxJobTimeout): an attempt still running when its
+// job is rescued would be delivered twice at once.
+func (w *Worker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 3 * requestTimeout }
+
 // Work makes one delivery attempt. It signs at the time of the attempt, so
 // a retry hours later still passes the receiver's timestamp tolerance; the
 // ID and body are the same every time.

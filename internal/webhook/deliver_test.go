@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/jobs/jobstest"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
 	"github.com/kakunin/kakunin/internal/webhook"
@@ -271,4 +273,117 @@ func TestEventIsRedeliveredAfterAFailureWithTheSameID(t *testing.T) {
 			t.Fatal("the retry sent a different body")
 		}
 	})
+}
+
+// TestDeliveryRunningAtACrashIsRescuedUnderTheSameID: the process was
+// killed after the receiver got the event but before the job was marked
+// done. After a restart the job is rescued within minutes and sent again
+// under the same webhook-id, so a receiver that keeps the IDs it has seen
+// (as Standard Webhooks asks) acts on the event exactly once.
+func TestDeliveryRunningAtACrashIsRescuedUnderTheSameID(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		secret := webhook.NewSecret()
+		got := make(chan string, 8)
+		host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			got <- r.Header.Get(webhook.HeaderID)
+		}))
+		defer host.Close()
+
+		db, dialect, err := store.OpenSQL(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if err := jobs.Migrate(ctx, db, dialect, log); err != nil {
+			t.Fatal(err)
+		}
+		worker, err := webhook.NewWorker(host.URL, secret, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		insertOnly, err := jobs.New(ctx, db, dialect, nil, jobs.Config{Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := newEvent(t)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := webhook.Enqueue(ctx, insertOnly, tx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		// The attempt the crash interrupted: the receiver has the event.
+		if err := worker.Work(ctx, job(ev)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := jobstest.Crash(ctx, db, dialect, webhook.DeliverKind, jobs.RescueStuckJobsAfter+30*time.Second); err != nil || n != 1 {
+			t.Fatalf("crash: %d jobs, %v", n, err)
+		}
+
+		workers := river.NewWorkers()
+		river.AddWorker(workers, worker)
+		q, err := jobs.New(ctx, db, dialect, workers, jobs.Config{Log: log, FetchPollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			q.Stop(stopCtx)
+		}()
+
+		seen := map[string]int{}
+		deadline := time.After(20 * time.Second)
+		for len(seen) == 0 || seen[ev.ID] < 2 {
+			select {
+			case id := <-got:
+				seen[id]++
+			case <-deadline:
+				t.Fatalf("deliveries by id %v before the deadline; want the crashed one and its rescue", seen)
+			}
+		}
+		if len(seen) != 1 {
+			t.Fatalf("deliveries by id %v: the rescue must reuse the event's id %s", seen, ev.ID)
+		}
+		// The rescued attempt finished the job: nothing is left to send again.
+		waitState(t, db, webhook.DeliverKind, "completed")
+	})
+}
+
+func waitState(t *testing.T, db *sql.DB, kind, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got string
+		if err := db.QueryRowContext(t.Context(), "SELECT state FROM river_job WHERE kind = '"+kind+"'").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s is %s, want %s", kind, got, state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDeliveryTimesOutBeforeItWouldBeRescued(t *testing.T) {
+	w, err := webhook.NewWorker("", "", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := w.Timeout(nil); d <= 0 || d > jobs.MaxJobTimeout {
+		t.Fatalf("timeout %s, want in (0, %s]", d, jobs.MaxJobTimeout)
+	}
 }
