@@ -253,16 +253,23 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64, awaitRescue boo
 		}
 	}
 
-	fig.leftRunning, fig.stuck = crashJobs(t, db, started)
-	if awaitRescue && fig.leftRunning > 0 {
+	var kinds map[string]int
+	fig.leftRunning, fig.stuck, kinds = crashJobs(t, db, started)
+	if len(kinds) > 0 {
+		t.Logf("jobs the kills left running, by kind: %v", kinds)
+	}
+	unrescued := "not awaited"
+	if awaitRescue {
 		// The rescuer must put every job the kills stranded back to work
 		// within the rescue time of the last kill.
-		for time.Since(started) < rescueAfter && fig.leftRunning > 0 {
+		left := fig.leftRunning
+		for time.Since(started) < rescueAfter && left > 0 {
 			time.Sleep(2 * time.Second)
-			fig.leftRunning, fig.stuck = crashJobs(t, db, started)
+			left, fig.stuck, kinds = crashJobs(t, db, started)
 		}
-		if fig.leftRunning > 0 {
-			t.Errorf("%d jobs the kills left running were not rescued within %s", fig.leftRunning, rescueAfter)
+		unrescued = strconv.Itoa(left)
+		if left > 0 {
+			t.Errorf("%d jobs the kills left running were not rescued within %s: %v", left, rescueAfter, kinds)
 		}
 	}
 	db.Close()
@@ -275,9 +282,9 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64, awaitRescue boo
 	if dsn != "" {
 		engine = "postgres"
 	}
-	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d (complete blob, no record=%d) tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: left-running-by-kills=%d stuck-past-rescue(%s)=%d | plaintext files=%d",
+	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d (complete blob, no record=%d) tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: left-running-by-kills=%d still-running-after-%s=%s stuck-past-rescue=%d | plaintext files=%d",
 		engine, fig.rounds, fig.attempted, fig.acknowledged, fig.lost, fig.residuePending, fig.residueBlob, fig.residueTemp,
-		fig.orphans, fig.pending, fig.temp, fig.leftRunning, rescueAfter, fig.stuck, fig.plaintext)
+		fig.orphans, fig.pending, fig.temp, fig.leftRunning, rescueAfter, unrescued, fig.stuck, fig.plaintext)
 
 	if fig.acknowledged == 0 {
 		t.Error("no upload was acknowledged: the kills came too early to test anything")
