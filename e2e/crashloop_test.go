@@ -237,7 +237,11 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64, awaitRescue boo
 
 	// Every acknowledged upload is recorded, and its blob decrypts whole.
 	db := openTestDB(t, in)
-	keyDir := in.Data + "-keys" // the default: beside the data, not in it
+	// The keys live beside the data directory, not in it (serve's default).
+	keyDir := in.Data + "-keys"
+	if _, err := os.Stat(filepath.Join(keyDir, "master.json")); err != nil {
+		t.Fatalf("no keyset beside the data: %v", err)
+	}
 	kek, err := vault.OpenLocalKeyset(filepath.Join(keyDir, "master.json"))
 	if err != nil {
 		t.Fatal(err)

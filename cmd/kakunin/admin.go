@@ -27,7 +27,10 @@ func cmdMigrate(ctx context.Context, c *call) error {
 		return err
 	}
 	defer db.Close()
-	if err := jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr)); err != nil {
+	migrate := func(ctx context.Context) error {
+		return jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr))
+	}
+	if err := db.WithMigrationLock(ctx, migrate); err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
 	fmt.Fprintln(c.stdout, "database is up to date")

@@ -71,10 +71,15 @@ func quietLogger(w io.Writer) *slog.Logger {
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
 	var err error
-	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
+	// A replica may start before its database: wait for it (--database-wait).
+	if a.db, err = store.OpenWait(ctx, cfg.Database, cfg.DatabaseWait, log); err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log); err != nil {
+	// The job queue's tables migrate under the same lock as the store's, so
+	// replicas starting together run them once.
+	if err := a.db.WithMigrationLock(ctx, func(ctx context.Context) error {
+		return jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log)
+	}); err != nil {
 		a.close()
 		return nil, err
 	}

@@ -116,10 +116,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
+	a.scaleOut(srv) // serve_scale.go
 	limits := defaultHTTPLimits(a.cfg)
 	httpServer := newHTTPServer(srv.Handler(), limits)
 	ln = limits.listen(ln)
 	memLimit := setMemoryLimit(a.cfg.MemoryBudgetMB)
+	var requests inflight // serve_scale.go: SIGTERM drains these
+	httpServer.Handler = requests.track(httpServer.Handler)
 	if err := a.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
@@ -163,10 +166,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	herr := httpServer.Shutdown(shutdown)
-	qerr := a.queue.Stop(shutdown)
+	// Requests and running jobs drain side by side, each with the whole
+	// timeout; a job cut off is retried by another replica.
+	var qerr error
+	var queueDone sync.WaitGroup
+	queueDone.Go(func() { qerr = a.queue.Stop(shutdown) })
+	herr := a.drain(shutdown, httpServer, &requests)
+	queueDone.Wait()
 	if err := errors.Join(herr, qerr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}

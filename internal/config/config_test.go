@@ -243,3 +243,19 @@ func TestKeysLiveBesideTheDataUnlessAnInstallHasThemInsideAndSaysSo(t *testing.T
 		t.Error("inside() is wrong about prefixes")
 	}
 }
+
+func TestTrustedProxiesTakeCIDRsAndAddresses(t *testing.T) {
+	c := Config{Addr: "127.0.0.1:8080", TrustedProxiesList: " 10.0.0.0/8, 192.0.2.10 ,fd00::/8", ProxyHeader: "Forwarded"}
+	if err := c.parseProxies(); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.TrustedProxies)
+	if got != "[10.0.0.0/8 192.0.2.10/32 fd00::/8]" || c.ProxyHeader != "forwarded" {
+		t.Fatalf("proxies %s, header %q", got, c.ProxyHeader)
+	}
+	for _, bad := range []Config{{TrustedProxiesList: "10.0.0.0/33", ProxyHeader: "forwarded"}, {TrustedProxiesList: "proxy.local", ProxyHeader: "forwarded"}, {ProxyHeader: "x-real-ip"}} {
+		if err := bad.parseProxies(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

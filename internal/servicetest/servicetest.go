@@ -132,6 +132,9 @@ type Options struct {
 	// Queue migrates River and has the JobRecorder insert every job it
 	// records into an insert-only jobs.Queue as well.
 	Queue bool
+	// Blobs is a blob store URL to use instead of a directory under Dir
+	// (blobstoretest.S3URL: a real S3 bucket).
+	Blobs string
 }
 
 // Env is the services and what they stand on. The services are plain
@@ -222,7 +225,11 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 		t.Fatalf("open vault: %v", err)
 	}
 	e.DB.UseStaffEmails(auth.StaffEmails{Keys: e.Vault})
-	if e.Blobs, err = blobstore.Open(ctx, "file://"+e.BlobDir); err != nil {
+	blobURL := "file://" + e.BlobDir
+	if opts.Blobs != "" {
+		blobURL = opts.Blobs
+	}
+	if e.Blobs, err = blobstore.Open(ctx, blobURL); err != nil {
 		t.Fatalf("open blob store: %v", err)
 	}
 	t.Cleanup(func() { e.Blobs.Close() })

@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -24,51 +22,27 @@ var migrations embed.FS
 // WithTx runs several of them atomically.
 type DB struct {
 	Queries
-	sql     *sql.DB
-	dialect Dialect
+	sql      *sql.DB
+	dialect  Dialect
+	lockPath string // SQLite: the file locked while migrating
 }
 
-// Open opens the database at dsn (see OpenSQL) and applies migrations.
+// Open opens the database at dsn (see OpenSQL) and applies migrations,
+// under the migration lock so replicas starting together run them once.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	sqldb, dialect, err := OpenSQL(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
+	if dialect == SQLite {
+		db.lockPath = sqlitePath(dsn) + ".migrate-lock"
+	}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Migrate applies every pending migration embedded in the binary.
-func (db *DB) Migrate(ctx context.Context) error {
-	p, err := migrator(db.sql, db.dialect)
-	if err != nil {
-		return err
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
-}
-
-// migrator is goose over the embedded migrations of dialect.
-func migrator(sqldb *sql.DB, dialect Dialect) (*goose.Provider, error) {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, sqldb, fsys)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
-	}
-	return p, nil
 }
 
 // SQL returns the underlying handle (the job queue shares it).

@@ -40,6 +40,7 @@ type Server struct {
 	Pages          *pages.Renderer
 	Log            *slog.Logger
 	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
+	Proxies        ProxyTrust             // reverse proxies whose header names the client
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
