@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
@@ -29,10 +30,11 @@ import (
 //	KAKUNIN_CRASH_ROUNDS  rounds on SQLite (default 10); PostgreSQL runs a fifth, at least 2
 //	KAKUNIN_CRASH_SEED    seed of the kill moments (default: the clock; printed)
 
-// rescueAfter is how long River leaves a job a dead process held in
-// `running` before it rescues it: River's default, as internal/jobs sets
-// no RescueStuckJobsAfter of its own yet. A job running longer is stuck.
-const rescueAfter = time.Hour
+// rescueAfter is how long a job a dead process held may stay `running`:
+// internal/jobs' rescue time, plus River's rescuer interval (30 s) and a
+// killed leader's lease (15 s), since only the leader rescues. A job
+// running longer is stuck.
+const rescueAfter = jobs.RescueStuckJobsAfter + time.Minute
 
 const (
 	crashWorkers = 4

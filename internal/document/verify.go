@@ -12,6 +12,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/intake"
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 )
@@ -61,8 +62,11 @@ type VerifyWorker struct {
 	Service *Service
 }
 
-// Timeout leaves room to wait for the budget behind other decodes.
-func (w *VerifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return 5 * time.Minute }
+// Timeout leaves room to wait for the budget behind other decodes, but no
+// more than the queue allows (jobs.MaxJobTimeout): a kind whose timeout
+// outlasts the rescue time is not rescued after a crash until that
+// timeout passes. A decode that ran out of time is retried.
+func (w *VerifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return jobs.MaxJobTimeout }
 
 // Work decodes the document and rejects it if it is unreadable.
 func (w *VerifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) error {
