@@ -274,3 +274,28 @@ func riverState(t *testing.T, in *instance) {
 		rows.Close()
 	}
 }
+
+// crashStranded counts the jobs still running that a killed process held:
+// attempted before the last restart.
+func crashStranded(t *testing.T, db *sql.DB, restarted time.Time) int {
+	t.Helper()
+	rows, err := db.Query(`SELECT attempted_at FROM river_job WHERE state = 'running'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var at any
+		if err := rows.Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		if attempted, ok := riverTime(at); ok && attempted.Before(restarted) {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
