@@ -105,7 +105,8 @@ func TestTheHostMemberAndReviewerCompleteAVerification(t *testing.T) {
 		acct := in.AddStaff("reviewer@example.test", "reviewer")
 		rv := in.signIn(acct)
 		task := rv.takeNext()
-		resp, err = rv.client.Get(in.URL + "/console/tasks/" + task + "/image")
+		imageURL := rv.imageURL(task)
+		resp, err = rv.client.Get(in.URL + imageURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,10 +118,20 @@ func TestTheHostMemberAndReviewerCompleteAVerification(t *testing.T) {
 		if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
 			t.Fatalf("image does not decode: %v", err)
 		}
-		// Another reviewer cannot see it, even knowing the task ID.
+		// The URL served one read; another reviewer cannot use a fresh
+		// one, nor open the task; the old fixed URL is gone.
+		if status, _ := rv.get(imageURL); status != http.StatusNotFound {
+			t.Fatalf("the image URL served a second read: %d", status)
+		}
 		other := in.signIn(in.AddStaff("other@example.test", "reviewer"))
-		if status, _ := other.get("/console/tasks/" + task + "/image"); status != http.StatusNotFound {
+		if status, _ := other.get(rv.imageURL(task)); status != http.StatusNotFound {
 			t.Fatalf("another reviewer read the image: %d", status)
+		}
+		if status, _ := other.get("/console/tasks/" + task); status != http.StatusNotFound {
+			t.Fatalf("another reviewer opened the task: %d", status)
+		}
+		if status, _ := rv.get("/console/tasks/" + task + "/image"); status != http.StatusNotFound {
+			t.Fatalf("the old fixed image URL answered: %d", status)
 		}
 
 		resp2 := rv.post("/console/tasks/"+task+"/approve", url.Values{"document_name": {"運転免許証"}, "issuer": {"東京都公安委員会"}, "birth_date": {"1990-01-02"}})
@@ -149,8 +160,8 @@ func TestTheHostMemberAndReviewerCompleteAVerification(t *testing.T) {
 
 		// Retention defaults to "at once": the ciphertext disappears.
 		waitFor(t, "the image to be destroyed", 15*time.Second, func() bool { return len(blobFiles(t, in.Data)) == 0 })
-		if status, _ := rv.get("/console/tasks/" + task + "/image"); status != http.StatusNotFound {
-			t.Fatalf("decided task image still served: %d", status)
+		if status, _ := rv.get("/console/tasks/" + task); status != http.StatusNotFound {
+			t.Fatalf("decided task still served: %d", status)
 		}
 
 		// The member leaves: 204, and the record stays readable.

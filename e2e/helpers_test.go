@@ -139,3 +139,19 @@ func (r *reviewer) takeNext() string {
 	}
 	return strings.TrimPrefix(loc, "/console/tasks/")
 }
+
+// imageURL opens the task page and returns the single-use image URL it
+// was given (a new one each time the page is opened).
+func (r *reviewer) imageURL(task string) string {
+	r.t.Helper()
+	status, page := r.get("/console/tasks/" + task)
+	if status != http.StatusOK {
+		r.t.Fatalf("task page %s: %d", task, status)
+	}
+	_, rest, ok := strings.Cut(page, `<img src="`)
+	if !ok {
+		r.t.Fatalf("task page %s has no image", task)
+	}
+	u, _, _ := strings.Cut(rest, `"`)
+	return u
+}

@@ -154,9 +154,19 @@ func TestACopyOfTheDataWithoutTheKeysetDecryptsNothing(t *testing.T) {
 	}
 	in.Stop()
 
-	// The attacker's copy: everything but the key-encryption keyset.
+	// The data directory holds no key at all: they are beside it.
+	keyDir := in.Data + "-keys"
+	if _, err := os.Stat(filepath.Join(in.Data, "keys")); err == nil {
+		t.Fatal("keys were created inside the data directory")
+	}
+	if _, err := os.Stat(filepath.Join(keyDir, "master.json")); err != nil {
+		t.Fatalf("no keyset beside the data directory: %v", err)
+	}
+	// The attacker's copy: the data directory, and the key directory but
+	// for the key-encryption keyset.
 	stolen := t.TempDir()
-	copyTree(t, in.Data, stolen, func(rel string) bool { return rel != filepath.Join("keys", "master.json") })
+	copyTree(t, in.Data, stolen, func(string) bool { return true })
+	copyTree(t, keyDir, filepath.Join(stolen, "keys"), func(rel string) bool { return rel != "master.json" })
 
 	db, err := store.Open(ctx, filepath.Join(stolen, "kakunin.db"))
 	if err != nil {
@@ -191,19 +201,19 @@ func TestACopyOfTheDataWithoutTheKeysetDecryptsNothing(t *testing.T) {
 		}
 	}
 	// The service refuses to start on the copy rather than making new keys.
-	cmd := exec.Command(kakuninBin, "serve", "--data", stolen, "--addr", freeAddr(t))
+	cmd := exec.Command(kakuninBin, "serve", "--data", stolen, "--key-dir", filepath.Join(t.TempDir(), "new-keys"), "--addr", freeAddr(t))
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "keys") {
+	if err == nil || !strings.Contains(string(out), "will not make new keys") {
 		t.Fatalf("serve on a copy without the keyset: err=%v\n%s", err, out)
 	}
 
 	// Control: with the real keyset the same copy does decrypt, so the
 	// failures above are the keyset's absence and nothing else.
-	realKEK, err := vault.OpenLocalKeyset(filepath.Join(in.Data, "keys", "master.json"))
+	realKEK, err := vault.OpenLocalKeyset(filepath.Join(keyDir, "master.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v3, err := vault.New(ctx, realKEK, filepath.Join(in.Data, "keys"))
+	v3, err := vault.New(ctx, realKEK, keyDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 			break
 		}
 		id := strings.TrimPrefix(loc, "/console/tasks/")
-		status, body := script.get("/console/tasks/" + id + "/image")
+		status, body := script.get(script.imageURL(id))
 		if status != http.StatusOK {
 			if status != http.StatusForbidden {
 				t.Fatalf("read %d: status %d", i, status)

@@ -104,7 +104,7 @@ func run(ctx context.Context, opt options, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	signer, err := audit.LoadOrCreateSigner(filepath.Join(dir, "keys", "audit-signer.key"))
+	signer, err := audit.LoadOrCreateSigner(filepath.Join(dir, "keys", "audit-signer.key"), audit.CheckpointOrigin)
 	if err != nil {
 		return err
 	}

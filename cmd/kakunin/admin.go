@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/kakunin/kakunin"
@@ -12,6 +13,7 @@ import (
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/store"
+	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
@@ -25,7 +27,10 @@ func cmdMigrate(ctx context.Context, c *call) error {
 		return err
 	}
 	defer db.Close()
-	if err := jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr)); err != nil {
+	migrate := func(ctx context.Context) error {
+		return jobs.Migrate(ctx, db.SQL(), db.Dialect(), quietLogger(c.stderr))
+	}
+	if err := db.WithMigrationLock(ctx, migrate); err != nil {
 		return fmt.Errorf("migrate the job queue: %w", err)
 	}
 	fmt.Fprintln(c.stdout, "database is up to date")
@@ -122,18 +127,18 @@ Sign in at %s/console/login
 }
 
 func cmdStaffUnlock(ctx context.Context, c *call) error {
-	db, err := openStore(ctx, c.cfg)
+	// The address is found through its blind index: the keys are needed.
+	a, err := openApp(ctx, c.cfg, quietLogger(c.stderr), false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.close()
 	ctx = audit.WithActor(ctx, "cli")
-	st, err := db.StaffByEmail(ctx, c.args[0])
+	st, err := a.db.StaffByEmail(ctx, c.args[0])
 	if err != nil {
 		return failure("unlock", err)
 	}
-	// Unlocking reads and writes no sealed field: no keys needed.
-	if err := auth.NewStaff(db, nil, cliAudit(db)).Unlock(ctx, st.ID); err != nil {
+	if err := auth.NewStaff(a.db, a.vault, cliAudit(a.db)).Unlock(ctx, st.ID); err != nil {
 		return fmt.Errorf("unlock: %w", err)
 	}
 	fmt.Fprintf(c.stdout, "%s unlocked\n", st.Email)
@@ -170,6 +175,24 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil
+}
+
+// useStaffEmailsIfKeys gives db the keys of staff addresses when the
+// keyset and key directory exist, and makes none when they do not.
+func useStaffEmailsIfKeys(ctx context.Context, cfg *config.Config, db *store.DB) error {
+	if _, err := os.Stat(cfg.Keyset); err != nil || !vault.HasKeys(cfg.KeyDir) {
+		return nil
+	}
+	kek, err := vault.OpenLocalKeyset(cfg.Keyset)
+	if err != nil {
+		return fmt.Errorf("key-encryption keyset: %w", err)
+	}
+	v, err := vault.New(ctx, kek, cfg.KeyDir)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	db.UseStaffEmails(auth.StaffEmails{Keys: v})
+	return nil
 }
 
 // cliAudit is the audit log as a CLI command appends to it: directly, with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -70,10 +71,19 @@ func quietLogger(w io.Writer) *slog.Logger {
 func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWorkers bool) (*app, error) {
 	a := &app{cfg: cfg, log: log}
 	var err error
-	if a.db, err = store.Open(ctx, cfg.Database); err != nil {
+	// A replica may start before its database: wait for it (--database-wait).
+	if a.db, err = store.OpenWait(ctx, cfg.Database, cfg.DatabaseWait, log); err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log); err != nil {
+	// The job queue's tables migrate under the same lock as the store's, so
+	// replicas starting together run them once.
+	if err := a.db.WithMigrationLock(ctx, func(ctx context.Context) error {
+		return jobs.Migrate(ctx, a.db.SQL(), a.db.Dialect(), log)
+	}); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := checkKeys(ctx, cfg, a.db, log); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -85,6 +95,15 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	if a.vault, err = vault.New(ctx, kek, cfg.KeyDir); err != nil {
 		a.close()
 		return nil, fmt.Errorf("keys: %w", err)
+	}
+	// Staff addresses are sealed like members'; rows of an install older
+	// than migration 00012 are sealed now (SQL cannot do it).
+	a.db.UseStaffEmails(auth.StaffEmails{Keys: a.vault})
+	if n, err := a.db.SealStaffEmails(ctx); err != nil {
+		a.close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("staff e-mail addresses sealed", "accounts", n)
 	}
 	if a.blobs, err = blobstore.Open(ctx, cfg.Blobs); err != nil {
 		a.close()
@@ -162,6 +181,36 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	// Sign-in throttling and second-factor locks alert admins the same way.
 	a.staff.Alert = a.review.Alert
 	return a, nil
+}
+
+// checkKeys says where the keys are and refuses to make new ones where
+// they would do harm: inside the data directory (a backup of it would hold
+// them, invariant 2), or for a database that already holds data (new keys
+// open none of it: the old ones are elsewhere, or lost).
+func checkKeys(ctx context.Context, cfg *config.Config, db *store.DB, log *slog.Logger) error {
+	for _, w := range cfg.Warnings {
+		log.Warn("WARNING: " + w)
+	}
+	_, statErr := os.Stat(cfg.Keyset)
+	if statErr == nil && vault.HasKeys(cfg.KeyDir) {
+		return nil
+	}
+	held, err := db.HoldsData(ctx)
+	if err != nil {
+		return err
+	}
+	if held {
+		return fmt.Errorf("keys: the database holds data, but the keys that sealed it are not at %s (keyset %s). "+
+			"kakunin will not make new keys: they could open none of it. Pass --key-dir and --keyset where this database's keys are. "+
+			"If they are lost, every stored image and sealed field (addresses, second factors) is lost with them; "+
+			"restore the key directory from where you keep it apart from the data", cfg.KeyDir, cfg.Keyset)
+	}
+	if cfg.KeysInsideData {
+		return fmt.Errorf("keys: refusing to create keys inside the data directory %s, where any backup of it would take them: "+
+			"leave --key-dir, --keyset and --audit-key unset (they go to %s) or set them outside --data", cfg.Data, config.DefaultKeyDir(cfg.Data))
+	}
+	log.Info("creating the keys of a new install; keep this directory apart from the data and its backups", "key_dir", cfg.KeyDir, "keyset", cfg.Keyset)
+	return nil
 }
 
 // originOf is the keyed hash the audit log records for a client address:

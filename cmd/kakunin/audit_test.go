@@ -26,7 +26,7 @@ func TestAuditCommandsVerifyExportAndPrintTheKey(t *testing.T) {
 	common := []string{"--data", data}
 
 	code, keyOut, _ := runAudit(t, append([]string{"key"}, common...)...)
-	if code != 0 || !strings.HasPrefix(keyOut, audit.CheckpointOrigin+"+") {
+	if code != 0 || !strings.HasPrefix(keyOut, "kakunin/127.0.0.1:8080/ins_") {
 		t.Fatalf("audit key = %d, %q", code, keyOut)
 	}
 
@@ -35,7 +35,7 @@ func TestAuditCommandsVerifyExportAndPrintTheKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	signer, err := audit.LoadOrCreateSigner(filepath.Join(data, "keys", "audit-signer.key"))
+	signer, err := audit.LoadOrCreateSigner(filepath.Join(data+"-keys", "audit-signer.key"), "unused: the key exists")
 	if err != nil || signer.VerifierKey != strings.TrimSpace(keyOut) {
 		t.Fatalf("the key printed is not the signer's: %v", err)
 	}
@@ -87,5 +87,126 @@ func TestAuditCommandsVerifyExportAndPrintTheKey(t *testing.T) {
 	code, out, _ = runAudit(t, append([]string{"verify"}, common...)...)
 	if code != 1 || !strings.Contains(out, "first bad event 7") {
 		t.Fatalf("verify of an edited chain = %d\n%s", code, out)
+	}
+}
+
+// Issue 17 #11: someone who truncates the chain, makes a new signing key
+// (and .pub) in the key directory and signs a forged checkpoint gets "ok"
+// from the key beside the data — with a warning saying so — and is caught
+// by the verifier key the operator kept apart.
+func TestAPinnedVerifierKeyCatchesATruncationSignedWithAReplacedKey(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	common := []string{"--data", data}
+	code, pinned, _ := runAudit(t, append([]string{"key"}, common...)...)
+	pinned = strings.TrimSpace(pinned)
+	if code != 0 || pinned == "" {
+		t.Fatalf("audit key = %d %q", code, pinned)
+	}
+	keyPath := filepath.Join(data+"-keys", "audit-signer.key")
+	signer, err := audit.LoadOrCreateSigner(keyPath, "unused")
+	if err != nil || signer.VerifierKey != pinned {
+		t.Fatalf("signer: %v", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(data, "kakunin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	l := &audit.Log{DB: db, Now: func() time.Time { at = at.Add(time.Minute); return at }}
+	cp := &audit.Checkpointer{DB: db, Signer: signer, Every: 10, Interval: 1000 * time.Hour, Log: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return at }}
+	for i := range 25 {
+		if err := l.Append(ctx, audit.Event{Action: audit.DocumentRead, Actor: "staff:stf_1", Subject: fmt.Sprintf("doc_%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cp.Checkpoint(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyFile := filepath.Join(t.TempDir(), "verifier.pub") // kept apart from the data
+	if err := os.WriteFile(keyFile, []byte(pinned+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runAudit(t, append([]string{"verify", "--audit-verifier-key", keyFile}, common...)...); code != 0 ||
+		!strings.Contains(out, "proved: events 1..20") || !strings.Contains(out, "pinned by --audit-verifier-key") || strings.Contains(out, "WARNING") {
+		t.Fatalf("verify of the honest chain with the pinned key = %d\n%s%s", code, out, errs)
+	}
+
+	// The attack: events after 12 and every checkpoint gone, a new key
+	// under the old name, and a checkpoint it signed over the short chain.
+	twelve, err := db.AuditRecords(ctx, 11, 12, 1)
+	if err != nil || len(twelve) != 1 {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM audit_events WHERE seq > 12`, `DELETE FROM audit_checkpoints`} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE audit_head SET seq = 12, hash = $1 WHERE id = 1`, twelve[0].Hash); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyPath)
+	os.Remove(audit.VerifierKeyFile(keyPath))
+	forger, err := audit.LoadOrCreateSigner(keyPath, signer.Name())
+	if err != nil || forger.VerifierKey == pinned {
+		t.Fatalf("the forger's key: %v", err)
+	}
+	forged, err := audit.SignCheckpoint(forger, 12, twelve[0].Hash, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InsertAuditCheckpoint(ctx, store.AuditCheckpointRecord{Size: 12, At: forged.Time, Note: forged.Note}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Against the .pub beside the data: consistent, and said to prove
+	// nothing against this very attack.
+	code, out, _ := runAudit(t, append([]string{"verify"}, common...)...)
+	if code != 0 || !strings.Contains(out, "NOT pinned") || !strings.Contains(out, "WARNING") || !strings.Contains(out, "proves nothing") {
+		t.Fatalf("verify against the .pub = %d\n%s", code, out)
+	}
+	// Against the pinned key, as a value or a file: tampered.
+	for _, pin := range []string{pinned, keyFile} {
+		code, out, _ := runAudit(t, append([]string{"verify", "--audit-verifier-key", pin}, common...)...)
+		if code != 1 || !strings.Contains(out, "TAMPERED") || !strings.Contains(out, "bad checkpoint") || !strings.Contains(out, "pinned by --audit-verifier-key") {
+			t.Errorf("verify with the pinned key %.30s = %d\n%s", pin, code, out)
+		}
+	}
+	// And serve, told the pin, refuses to sign with the replaced key.
+	cfg := testConfig(t, "--data", data, "--audit-verifier-key", pinned)
+	if _, err := auditSigner(ctx, cfg, db, quiet()); err == nil || !strings.Contains(err.Error(), "not one --audit-verifier-key pins") {
+		t.Errorf("serve's signer with a replaced key: %v", err)
+	}
+}
+
+func TestEachInstallationSignsUnderItsOwnOrigin(t *testing.T) {
+	ctx := context.Background()
+	var origins []string
+	for range 2 {
+		data := t.TempDir()
+		cfg := testConfig(t, "--data", data, "--public-url", "https://id.example.jp")
+		db, err := openStore(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := auditSigner(ctx, cfg, db, quiet())
+		if err != nil || !s.Created {
+			t.Fatal(err)
+		}
+		again, err := auditSigner(ctx, cfg, db, quiet())
+		db.Close()
+		if err != nil || again.Created || again.Name() != s.Name() {
+			t.Fatalf("a second start: %v %v", again, err)
+		}
+		if !strings.HasPrefix(s.Name(), "kakunin/id.example.jp/ins_") {
+			t.Errorf("origin %q", s.Name())
+		}
+		origins = append(origins, s.Name())
+	}
+	if origins[0] == origins[1] {
+		t.Errorf("two installations share the origin %q", origins[0])
 	}
 }

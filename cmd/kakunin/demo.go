@@ -54,7 +54,9 @@ func runDemo(ctx context.Context, c *call, keep bool) error {
 	if !keep {
 		defer os.RemoveAll(dir)
 	}
-	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset, cfg.AuditKey = dir, "", "", "", "", ""
+	// The data and its keys side by side inside the one temporary
+	// directory, as a real install lays them out.
+	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset, cfg.AuditKey = filepath.Join(dir, "data"), "", "", "", "", ""
 	cfg.LogFormat = "text"
 	cfg.LogLevel = "warn"
 	ln, err := net.Listen("tcp", cfg.Addr)

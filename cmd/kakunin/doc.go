@@ -6,6 +6,7 @@
 //	serve                              run the service: member pages, staff console, API and jobs
 //	demo                               run a throw-away instance with sample data
 //	migrate                            apply the database migrations and exit
+//	backup DEST                        copy the database and blobs, never the keys, while the service runs
 //	apikey create NAME                 make an API key for the host platform
 //	apikey list                        list the API keys, live and revoked
 //	apikey revoke ID                   revoke an API key
@@ -35,6 +36,6 @@
 // Where things are: main.go has the command table and dispatch, command.go
 // the parsing and the help, app.go wires the services from a Config
 // (openApp), serve.go runs the HTTP server and the workers, admin.go the
-// small admin commands; audit.go, incident.go, keys_rotate.go, dev.go,
+// small admin commands; backup.go, audit.go, incident.go, keys_rotate.go, dev.go,
 // demo.go and version.go one command family each.
 package main

@@ -73,6 +73,11 @@ func incidentScope(ctx context.Context, c *call, f scopeFlags) error {
 		return err
 	}
 	defer blobs.Close()
+	// The report names the staff who read by address when the keys are
+	// here; without them (a copy, a broken host) it still answers, by ID.
+	if err := useStaffEmailsIfKeys(ctx, c.cfg, db); err != nil {
+		return err
+	}
 	// Only the blob listing and the records are used: no keys, no logs.
 	orphans := &document.Service{DB: db, Blobs: blobs, Log: slog.New(slog.DiscardHandler)}
 	rep, err := incident.ScopeWithBlobs(ctx, db, orphans, q)

@@ -231,7 +231,8 @@ func TestVersionNamesTheModuleAndTheToolchain(t *testing.T) {
 }
 
 func TestServeTellsANewcomerWhereItListensAndWhatToDoNext(t *testing.T) {
-	cfg := &config.Config{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", Data: "/srv/kk", KeyDir: "/srv/kk/keys", Keyset: "/etc/kk/master.json"}
+	cfg := &config.Config{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", Data: "/srv/kk", KeyDir: "/srv/kk/keys", Keyset: "/etc/kk/master.json",
+		Warnings: []string{"the key directory /srv/kk/keys is inside the data directory /srv/kk"}}
 	for _, tc := range []struct {
 		noAdmin bool
 		given   map[string]bool
@@ -239,6 +240,7 @@ func TestServeTellsANewcomerWhereItListensAndWhatToDoNext(t *testing.T) {
 		not     []string
 	}{
 		{true, map[string]bool{}, []string{"kakunin is listening on http://127.0.0.1:8080\n", "/srv/kk (sqlite database)", "/etc/kk/master.json",
+			"WARNING     the key directory /srv/kk/keys is inside the data directory",
 			"next: kakunin staff add you@example.jp --role admin, or try kakunin demo\n"}, []string{"public URL", "console"}},
 		{true, map[string]bool{"data": true, "keyset": true}, []string{"--role admin --data /srv/kk (with serve's --database and key settings), or try kakunin demo"}, nil},
 		{false, map[string]bool{}, []string{"console     http://127.0.0.1:8080/console/login"}, []string{"next:"}},

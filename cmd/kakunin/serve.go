@@ -26,7 +26,9 @@ import (
 const serveAbout = `
 Listens on --addr; members and staff reach it at --public-url. Applies the
 database migrations, and creates the keyset and the key directory on first
-start. Logs go to stderr: text on a terminal, JSON lines otherwise (set
+start: in DATA-keys, beside the data directory, so that a backup of the data
+(kakunin backup) never holds the keys. It refuses to make new keys for a
+database that already holds data. Logs go to stderr: text on a terminal, JSON lines otherwise (set
 --log-format to choose).`
 
 func cmdServe(ctx context.Context, c *call) error {
@@ -61,7 +63,10 @@ func welcome(w io.Writer, cfg *config.Config, addr, dialect string, noAdmin bool
 		fmt.Fprintf(w, "  public URL  %s\n", cfg.PublicURL)
 	}
 	fmt.Fprintf(w, "  data        %s (%s database)\n", cfg.Data, dialect)
-	fmt.Fprintf(w, "  keys        %s (keyset %s)\n", cfg.KeyDir, cfg.Keyset)
+	fmt.Fprintf(w, "  keys        %s (keyset %s): back them up apart from the data\n", cfg.KeyDir, cfg.Keyset)
+	for _, warning := range cfg.Warnings {
+		fmt.Fprintf(w, "  WARNING     %s\n", warning)
+	}
 	if !noAdmin {
 		fmt.Fprintf(w, "  console     %s/console/login\n\n", cfg.PublicURL)
 		return
@@ -111,17 +116,20 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
+	a.scaleOut(srv) // serve_scale.go
 	limits := defaultHTTPLimits(a.cfg)
 	httpServer := newHTTPServer(srv.Handler(), limits)
 	ln = limits.listen(ln)
 	memLimit := setMemoryLimit(a.cfg.MemoryBudgetMB)
+	var requests inflight // serve_scale.go: SIGTERM drains these
+	httpServer.Handler = requests.track(httpServer.Handler)
 	if err := a.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	// The audit log's group committer and checkpointer stop with ctx; the
 	// checkpointer signs a last checkpoint on the way out, so they are
 	// waited for after the HTTP server has drained.
-	signer, err := audit.LoadOrCreateSigner(a.cfg.AuditKey)
+	signer, err := auditSigner(ctx, a.cfg, a.db, a.log)
 	if err != nil {
 		return fmt.Errorf("audit checkpoint key: %w", err)
 	}
@@ -150,17 +158,23 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- httpServer.Serve(ln) }()
 	a.log.Info("kakunin listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
 		"database", string(a.db.Dialect()), "data", a.cfg.Data, "memory_budget_mb", a.cfg.MemoryBudgetMB,
-		"gomemlimit_mb", memLimit>>20, "max_connections", limits.maxConnections)
+		"gomemlimit_mb", memLimit>>20, "max_connections", limits.maxConnections,
+		"key_dir", a.cfg.KeyDir, "keyset", a.cfg.Keyset)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	herr := httpServer.Shutdown(shutdown)
-	qerr := a.queue.Stop(shutdown)
+	// Requests and running jobs drain side by side, each with the whole
+	// timeout; a job cut off is retried by another replica.
+	var qerr error
+	var queueDone sync.WaitGroup
+	queueDone.Go(func() { qerr = a.queue.Stop(shutdown) })
+	herr := a.drain(shutdown, httpServer, &requests)
+	queueDone.Wait()
 	if err := errors.Join(herr, qerr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}

@@ -102,6 +102,7 @@ func newAlertEnv(t *testing.T, dsn string, o envOptions) *alertEnv {
 	if e.db, err = store.Open(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
+	e.db.UseStaffEmails(storetest.StaffEmails{})
 	t.Cleanup(func() { e.db.Close() })
 	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := jobs.Migrate(ctx, e.db.SQL(), e.db.Dialect(), quiet); err != nil {

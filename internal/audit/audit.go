@@ -38,6 +38,7 @@ const (
 	EpochDestroyed    = "key.epoch_destroyed"
 	KEKRotated        = "key.kek_rotated"
 	AuditExported     = "audit.exported"
+	BackupTaken       = "backup.taken" // kakunin backup wrote a copy of the database and blobs (never the keys)
 	IncidentScoped    = "incident.scoped"
 	ExposureChecked   = "exposure.checked"
 	PasskeyAdded      = "staff.passkey_added"
@@ -83,7 +84,7 @@ var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
 	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
-	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, IncidentScoped, ExposureChecked,
+	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, BackupTaken, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
 	IncidentCreated, IncidentUpdated, IncidentStatusChanged, IncidentNoted, IncidentReported,

@@ -21,9 +21,27 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// CheckpointOrigin is the first line of every checkpoint and the name of
-// the signing key.
+// CheckpointOrigin is the origin (first line, and signing key name) of the
+// checkpoints of installs made before issue 17; their keys keep it. New
+// keys are named for their installation (Origin).
 const CheckpointOrigin = "kakunin-audit"
+
+// Origin is the checkpoint origin of one installation,
+// kakunin/<host>/<install id>: C2SP checkpoints name the log they belong to,
+// so that one install's checkpoints can never be taken for another's. It
+// is also the signing key's name, fixed when the key is made. host is the
+// public URL's host; characters a note key name may not hold become "-".
+func Origin(host, installID string) string {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '+' || r <= ' ' || r == 0x7f || r == '/' {
+				return '-'
+			}
+			return r
+		}, s)
+	}
+	return "kakunin/" + clean(host) + "/" + clean(installID)
+}
 
 // Checkpoint is a signed statement that the chain held Size events whose
 // last chain hash was Hash, at Time.
@@ -36,20 +54,20 @@ type Checkpoint struct {
 }
 
 // checkpointText is the signed text (doc.go).
-func checkpointText(size int64, hash []byte, at time.Time) string {
-	return fmt.Sprintf("%s\n%d\n%s\ntime %s\n", CheckpointOrigin, size,
+func checkpointText(origin string, size int64, hash []byte, at time.Time) string {
+	return fmt.Sprintf("%s\n%d\n%s\ntime %s\n", origin, size,
 		base64.StdEncoding.EncodeToString(hash), micros(at).Format("2006-01-02T15:04:05.000000Z07:00"))
 }
 
 // SignCheckpoint signs a checkpoint of the chain at size, whose hash there
-// is hash.
+// is hash. Its origin is the signing key's name.
 func SignCheckpoint(s note.Signer, size int64, hash []byte, at time.Time) (Checkpoint, error) {
-	text := checkpointText(size, hash, at)
+	text := checkpointText(s.Name(), size, hash, at)
 	msg, err := note.Sign(&note.Note{Text: text}, s)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("sign audit checkpoint %d: %w", size, err)
 	}
-	return Checkpoint{Origin: CheckpointOrigin, Size: size, Hash: bytes.Clone(hash), Time: micros(at), Note: string(msg)}, nil
+	return Checkpoint{Origin: s.Name(), Size: size, Hash: bytes.Clone(hash), Time: micros(at), Note: string(msg)}, nil
 }
 
 // OpenCheckpoint checks a signed checkpoint against the verifier keys and
@@ -64,6 +82,11 @@ func OpenCheckpoint(msg string, known note.Verifiers) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	// The origin is the name of the key that signed it: a checkpoint of
+	// another log, even signed by a key this one knows, is refused.
+	if len(n.Sigs) == 0 || n.Sigs[0].Name != cp.Origin {
+		return Checkpoint{}, fmt.Errorf("checkpoint origin %q is not the name of the key that signed it", cp.Origin)
+	}
 	cp.Note = msg
 	return cp, nil
 }
@@ -74,8 +97,8 @@ func parseCheckpointText(text string) (Checkpoint, error) {
 	if len(lines) != 4 {
 		return Checkpoint{}, fmt.Errorf("checkpoint has %d lines, want 4", len(lines))
 	}
-	if lines[0] != CheckpointOrigin {
-		return Checkpoint{}, fmt.Errorf("checkpoint origin %q, want %q", lines[0], CheckpointOrigin)
+	if lines[0] != CheckpointOrigin && !strings.HasPrefix(lines[0], "kakunin/") {
+		return Checkpoint{}, fmt.Errorf("checkpoint origin %q is not a kakunin audit log's", lines[0])
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
 	if err != nil || size < 1 || strconv.FormatInt(size, 10) != lines[1] {
@@ -98,6 +121,9 @@ func parseCheckpointText(text string) (Checkpoint, error) {
 type Signer struct {
 	note.Signer
 	VerifierKey string
+	// Created: LoadOrCreateSigner made this key just now. Its verifier key
+	// is then shown to the operator once, to keep outside the data.
+	Created bool
 }
 
 // Verifiers returns the verifier of this signer's own key.
@@ -114,14 +140,16 @@ func (s *Signer) Verifiers() (note.Verifiers, error) {
 func VerifierKeyFile(signerPath string) string { return signerPath + ".pub" }
 
 // LoadOrCreateSigner reads the checkpoint signing key at path, creating it
-// (0600, in a 0700 directory) on first use, and makes sure its verifier key
+// (0600, in a 0700 directory) on first use, named origin (an existing key
+// keeps its name), and makes sure its verifier key
 // is written beside it (VerifierKeyFile, 0644: it is public). Keep the
 // directory apart from the database and its backups: whoever holds the key
 // can sign a rewritten chain.
-func LoadOrCreateSigner(path string) (*Signer, error) {
+func LoadOrCreateSigner(path, origin string) (*Signer, error) {
 	b, err := os.ReadFile(path)
+	created := false
 	if errors.Is(err, fs.ErrNotExist) {
-		b, err = createSignerKey(path)
+		b, created, err = createSignerKey(path, origin)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key %s: %w", path, err)
@@ -143,33 +171,37 @@ func LoadOrCreateSigner(path string) (*Signer, error) {
 			return nil, fmt.Errorf("audit verifier key %s: %w", pub, err)
 		}
 	}
-	return &Signer{Signer: s, VerifierKey: vkey}, nil
+	return &Signer{Signer: s, VerifierKey: vkey, Created: created}, nil
 }
 
 // createSignerKey writes a new key without ever replacing one: two
 // processes starting together both end up with the one that was linked
 // into place first.
-func createSignerKey(path string) ([]byte, error) {
+func createSignerKey(path, origin string) ([]byte, bool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	skey, _, err := note.GenerateKey(rand.Reader, CheckpointOrigin)
+	skey, _, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tmp, err := writeTemp(path, []byte(skey+"\n"), 0o600)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer os.Remove(tmp)
 	// link(2) fails if path exists, unlike rename(2).
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, err
+	created := true
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		created = false
+	} else if err != nil {
+		return nil, false, err
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return os.ReadFile(path)
+	b, err := os.ReadFile(path)
+	return b, created, err
 }
 
 // verifierKeyOf derives the verifier key from a signer key
@@ -192,29 +224,53 @@ func verifierKeyOf(skey string) (string, error) {
 // per line (blank lines and lines starting with # are skipped), so that
 // checkpoints signed by an earlier key still verify after a rotation.
 func LoadVerifiers(keyOrFile string) (note.Verifiers, error) {
-	if v, err := note.NewVerifier(strings.TrimSpace(keyOrFile)); err == nil {
-		return note.VerifierList(v), nil
+	keys, err := LoadVerifierKeys(keyOrFile)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]note.Verifier, len(keys))
+	for i, k := range keys {
+		if list[i], err = note.NewVerifier(k); err != nil {
+			return nil, err
+		}
+	}
+	return note.VerifierList(list...), nil
+}
+
+// LoadVerifierKeys returns the verifier keys LoadVerifiers reads, as text.
+func LoadVerifierKeys(keyOrFile string) ([]string, error) {
+	if k := strings.TrimSpace(keyOrFile); k != "" {
+		if _, err := note.NewVerifier(k); err == nil {
+			return []string{k}, nil
+		}
 	}
 	b, err := os.ReadFile(keyOrFile)
 	if err != nil {
 		return nil, fmt.Errorf("audit verifier key: %q is neither a key nor a readable file: %w", keyOrFile, err)
 	}
-	var list []note.Verifier
+	var keys []string
 	for i, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		v, err := note.NewVerifier(line)
-		if err != nil {
+		if _, err := note.NewVerifier(line); err != nil {
 			return nil, fmt.Errorf("audit verifier key %s line %d: %w", keyOrFile, i+1, err)
 		}
-		list = append(list, v)
+		keys = append(keys, line)
 	}
-	if len(list) == 0 {
+	if len(keys) == 0 {
 		return nil, fmt.Errorf("audit verifier key %s: no key in the file", keyOrFile)
 	}
-	return note.VerifierList(list...), nil
+	return keys, nil
+}
+
+// KeyID is how a verifier key is named to people: its name and key hash
+// (kakunin/id.example.jp/ins_…+1a2b3c4d), without the key bytes.
+func KeyID(verifierKey string) string {
+	name, rest, _ := strings.Cut(verifierKey, "+")
+	hash, _, _ := strings.Cut(rest, "+")
+	return name + "+" + hash
 }
 
 // fileRecord is one line of a checkpoint file. Size and time repeat what

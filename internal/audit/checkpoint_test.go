@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ import (
 
 func TestTheSigningKeyIsCreatedPrivateOnceWithItsVerifierBeside(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys", "audit-signer.key")
-	s1, err := audit.LoadOrCreateSigner(path)
+	s1, err := audit.LoadOrCreateSigner(path, audit.CheckpointOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestTheSigningKeyIsCreatedPrivateOnceWithItsVerifierBeside(t *testing.T) {
 	}
 	// A second start loads the same key, and restores a lost .pub.
 	os.Remove(audit.VerifierKeyFile(path))
-	s2, err := audit.LoadOrCreateSigner(path)
+	s2, err := audit.LoadOrCreateSigner(path, audit.CheckpointOrigin)
 	if err != nil || s2.VerifierKey != s1.VerifierKey || s2.KeyHash() != s1.KeyHash() {
 		t.Fatalf("reload: %v, %s vs %s", err, s2.VerifierKey, s1.VerifierKey)
 	}
@@ -68,7 +69,7 @@ func TestTwoProcessesCreatingTheKeyAtOnceEndUpWithOne(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range keys {
 		wg.Go(func() {
-			s, err := audit.LoadOrCreateSigner(path)
+			s, err := audit.LoadOrCreateSigner(path, audit.CheckpointOrigin)
 			if err != nil {
 				t.Error(err)
 				return
@@ -298,5 +299,34 @@ func TestAfterAKeyRotationBothKeysCheckpointsVerify(t *testing.T) {
 	}
 	if rep := verify(t, db, verifiers(t, newKey)); rep.OK() || rep.First().Kind != audit.BadCheckpoint || rep.First().Seq != 3 {
 		t.Fatalf("with the new key alone the old checkpoint should be unknown: %+v", rep.Problems)
+	}
+}
+
+func TestACheckpointWhoseOriginIsNotItsSignersNameIsRefused(t *testing.T) {
+	if o := audit.Origin("id.example.jp:8443", "ins_1 x+y/z"); o != "kakunin/id.example.jp:8443/ins_1-x-y-z" {
+		t.Errorf("Origin = %q", o)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, audit.Origin("a.example.jp", "ins_a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	known := note.VerifierList(verifier)
+	good, err := audit.SignCheckpoint(signer, 3, bytes.Repeat([]byte{1}, 32), time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := audit.OpenCheckpoint(good.Note, known); err != nil || cp.Origin != "kakunin/a.example.jp/ins_a" {
+		t.Fatalf("own checkpoint: %+v %v", cp, err)
+	}
+	// The same key signing text that names another installation.
+	text := strings.Replace(strings.SplitN(good.Note, "\n\n", 2)[0]+"\n", "kakunin/a.example.jp/ins_a", "kakunin/b.example.jp/ins_b", 1)
+	msg, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.OpenCheckpoint(string(msg), known); err == nil {
+		t.Error("a checkpoint naming another installation's log was accepted")
 	}
 }

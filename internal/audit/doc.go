@@ -58,10 +58,15 @@
 // (golang.org/x/mod/sumdb/note, Ed25519) whose text follows the
 // transparency-log checkpoint format:
 //
-//	kakunin-audit
+//	kakunin/<host>/<install id>
 //	<size: the seq of the last event covered, decimal>
 //	<hash(size), standard base64>
 //	time <when it was signed, RFC 3339 UTC, microseconds>
+//
+// The first line, the origin, is the installation's (Origin) and the name
+// of the signing key; a checkpoint whose origin is not its signer's name is
+// refused. Keys made before issue 17 are named kakunin-audit, and their
+// checkpoints keep that origin.
 //
 // The third line is a hash chain's head, not a Merkle tree root: the format
 // is borrowed, inclusion proofs are not offered. Before signing, the
@@ -75,7 +80,7 @@
 //
 // # Running it in serve
 //
-//	signer, err := audit.LoadOrCreateSigner(cfg.AuditKey)
+//	signer, err := audit.LoadOrCreateSigner(cfg.AuditKey, audit.Origin(host, installID))
 //	log := &audit.Log{DB: db, Now: time.Now}
 //	cp := &audit.Checkpointer{DB: db, Signer: signer, Every: cfg.AuditCheckpointEvery,
 //		Interval: cfg.AuditCheckpointInterval, File: cfg.AuditCheckpointFile, Publish: …, Log: logger}

@@ -63,7 +63,7 @@ func appendN(t testing.TB, l *audit.Log, from, n int) {
 
 func newSigner(t testing.TB) *audit.Signer {
 	t.Helper()
-	s, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "keys", "audit-signer.key"))
+	s, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "keys", "audit-signer.key"), audit.CheckpointOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,8 +66,13 @@ func (s *Staff) passwordMatches(hash, password string) bool {
 
 // NewStaff returns a Staff with the defaults: 15 minutes idle, 12 hours at
 // most, locked after 5 wrong second factors in a row, DefaultThrottle,
-// second factor again after 5 minutes for sensitive actions.
+// second factor again after 5 minutes for sensitive actions. With a sealer,
+// it also gives db the keys of staff addresses (StaffEmails), which every
+// staff query needs.
 func NewStaff(db *store.DB, sealer FieldSealer, log *audit.Log) *Staff {
+	if sealer != nil {
+		db.UseStaffEmails(StaffEmails{Keys: sealer})
+	}
 	return &Staff{DB: db, Sealer: sealer, Audit: log, Now: time.Now, IdleTimeout: 15 * time.Minute,
 		MaxAge: 12 * time.Hour, LockAfter: 5, ReauthAfter: 5 * time.Minute, Throttle: DefaultThrottle()}
 }
@@ -287,6 +292,9 @@ type SignedIn struct {
 	Staff    *store.StaffRecord
 	Stage    string
 	ReauthAt time.Time // when the second factor was last proved
+	// Session identifies this session (the hash of its token, never the
+	// token): what a single-use image URL is bound to.
+	Session []byte
 }
 
 // Fresh reports whether the session proved its second factor recently
@@ -347,7 +355,7 @@ func (s *Staff) Session(ctx context.Context, token string) (*SignedIn, error) {
 	if err := s.DB.TouchSession(ctx, sess.TokenHash, s.Now().UTC()); err != nil {
 		return nil, err
 	}
-	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt}, nil
+	return &SignedIn{Staff: rec, Stage: sess.Stage, ReauthAt: sess.ReauthAt, Session: sess.TokenHash}, nil
 }
 
 func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession, *store.StaffRecord, error) {

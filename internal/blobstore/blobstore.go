@@ -64,7 +64,7 @@ func (s *Store) Close() error { return s.bucket.Close() }
 func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) error) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: ownerOnly})
 	if err != nil {
 		return fmt.Errorf("open blob %s: %w", key, err)
 	}
@@ -77,6 +77,21 @@ func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) err
 		return fmt.Errorf("write blob %s: %w", key, err)
 	}
 	return s.sync(key)
+}
+
+// ownerOnly makes a local blob's temp file 0600 before a byte is written
+// to it: fileblob creates it 0666 (less the umask), and the rename keeps
+// the mode. Ciphertext is unreadable without the keys, but another local
+// account has no business copying it. Other buckets have no *os.File.
+func ownerOnly(as func(any) bool) error {
+	var f *os.File
+	if !as(&f) {
+		return nil
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("blob file mode: %w", err)
+	}
+	return nil
 }
 
 // sync makes a local blob and its directory entry durable: fileblob renames
@@ -247,4 +262,73 @@ func (s *Store) StaleTempFiles() ([]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ErrNotLocal says a bucket is not a local directory.
+var ErrNotLocal = errors.New("the blob store is not a local directory")
+
+// CopyTo copies every blob of a local directory into dest (created 0700;
+// files 0600, synced), leaving out unfinished temp files and any path skip
+// reports true for. The copy is readable ciphertext, exactly as stored.
+// For S3 it returns ErrNotLocal: a bucket is backed up with its own
+// versioning or replication.
+func (s *Store) CopyTo(dest string, skip func(path string) bool) (files int, size int64, err error) {
+	if s.dir == "" {
+		return 0, 0, ErrNotLocal
+	}
+	err = filepath.WalkDir(s.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.dir, p)
+		if err != nil {
+			return err
+		}
+		if skip != nil && skip(p) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dest, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		if strings.HasSuffix(p, ".tmp") || !d.Type().IsRegular() {
+			return nil
+		}
+		n, err := copyFile(p, target)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // destroyed while the copy ran
+		}
+		if err != nil {
+			return err
+		}
+		files, size = files+1, size+n
+		return nil
+	})
+	if err != nil {
+		return files, size, fmt.Errorf("copy blobs: %w", err)
+	}
+	return files, size, nil
+}
+
+func copyFile(from, to string) (int64, error) {
+	in, err := os.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }

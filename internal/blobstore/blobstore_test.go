@@ -127,3 +127,38 @@ func TestListPagesThroughEveryBlobUnderAPrefixOnDiskAndThroughTheBucketAPI(t *te
 		}
 	}
 }
+
+func TestBlobFilesAreOwnerOnlyWhileWrittenAndAfter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	key := "documents/2026-11-25/doc_a"
+	err = s.Put(ctx, key, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		tmp, _ := s.StaleTempFiles()
+		if len(tmp) != 1 {
+			t.Fatalf("temp files while writing: %v", tmp)
+		}
+		if fi, err := os.Stat(tmp[0]); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("temp file while writing: %v %v, want 0600", fi.Mode(), err)
+		}
+		_, err := w.Write([]byte(" cipher"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		filepath.Join(dir, "documents", "2026-11-25", "doc_a"): 0o600,
+		filepath.Join(dir, "documents", "2026-11-25"):          0o700,
+		filepath.Join(dir, "documents"):                        0o700,
+	} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode().Perm(), err, want)
+		}
+	}
+}

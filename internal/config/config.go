@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,11 +25,27 @@ type Config struct {
 	// MaxConnections caps the open client connections (0: no cap).
 	MaxConnections int
 	PublicURL      string // how members and staff reach the service (links in API answers)
-	Data           string // data directory
-	Database       string // database DSN; default SQLite in Data
-	Blobs          string // blob store URL; default file:// in Data
-	Keyset         string // KEK keyset file
-	KeyDir         string // epoch and record keys
+
+	// Behind a reverse proxy: the proxies whose header names the client
+	// (for limits and the audit origin); TrustedProxies is filled from
+	// TrustedProxiesList by Finish.
+	TrustedProxiesList string
+	TrustedProxies     []netip.Prefix
+	ProxyHeader        string // x-forwarded-for or forwarded
+
+	Data     string // data directory
+	Database string // database DSN; default SQLite in Data
+	Blobs    string // blob store URL; default file:// in Data
+
+	// Running as one of several replicas (issue 14): how long start-up
+	// waits for the database, how long a stop lets requests finish, and
+	// where Prometheus metrics are served ("": nowhere).
+	DatabaseWait    time.Duration
+	ShutdownTimeout time.Duration
+	MetricsAddr     string
+
+	Keyset string // KEK keyset file
+	KeyDir string // epoch and record keys
 
 	WebhookURL    string
 	WebhookSecret string
@@ -50,6 +68,7 @@ type Config struct {
 	AuditCheckpointEvery    int
 	AuditCheckpointInterval time.Duration
 	AuditCheckpointFile     string
+	AuditVerifierKey        string // the pinned verifier key, or a file of them, kept outside the data
 
 	// Staff: read quota, sessions.
 	ReadQuota        int
@@ -81,6 +100,15 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	// Set by Finish. LegacyKeys: the keys were found in DATA/keys, where
+	// kakunin put them before issue 17, and are used from there.
+	// KeysInsideData: the keyset, key directory or audit key is inside
+	// --data, so a backup of the data directory holds the keys that open
+	// it. Warnings says so for the operator, one sentence each.
+	LegacyKeys     bool
+	KeysInsideData bool
+	Warnings       []string
 }
 
 // A Group is a set of settings that belong together. Each command registers
@@ -163,13 +191,29 @@ var options = []option{
 		fs.IntVar(&c.MaxConnections, "max-connections", 256, "")
 	}},
 	{Server, "public-url", "KAKUNIN_PUBLIC_URL", "base URL members and staff use (default http://ADDR)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.PublicURL, "public-url", "", "") }},
+	{Server, "trusted-proxies", "KAKUNIN_TRUSTED_PROXIES", "comma-separated CIDRs or addresses of the reverse proxies in front; only their --proxy-header is believed for the client address (limits, audit origin); empty: headers ignored", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", "", "")
+	}},
+	{Server, "proxy-header", "KAKUNIN_PROXY_HEADER", "header the trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
+	}},
 
-	{Storage, "data", "KAKUNIN_DATA", "data directory (database, blobs, keys by default)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
+	{Server, "shutdown-timeout", "KAKUNIN_SHUTDOWN_TIMEOUT", "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut off; the exit is clean either way", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ShutdownTimeout, "shutdown-timeout", 30*time.Second)
+	}},
+	{Server, "metrics-addr", "KAKUNIN_METRICS_ADDR", "listen address of /metrics (Prometheus), apart from --addr; keep it private; empty: no metrics", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "")
+	}},
+
+	{Storage, "data", "KAKUNIN_DATA", "data directory (database and blobs by default; the keys go beside it, in DATA-keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Data, "data", "./data", "") }},
 	{Storage, "database", "KAKUNIN_DATABASE", "database: a SQLite file path or a postgres:// URL (default DATA/kakunin.db)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Database, "database", "", "") }},
 	{Storage, "blobs", "KAKUNIN_BLOBS", "blob store URL: file:///dir or s3://bucket (default file://DATA/blobs)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Blobs, "blobs", "", "") }},
 
-	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default DATA/keys/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
-	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset (default DATA/keys)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
+	{Storage, "database-wait", "KAKUNIN_DATABASE_WAIT", "at start, how long to keep retrying (with back-off) a PostgreSQL server that cannot be reached yet", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.DatabaseWait, "database-wait", time.Minute)
+	}},
+	{Keys, "keyset", "KAKUNIN_KEYSET", "key-encryption keyset file, created 0600 on first start; keep it apart from backups of DATA (default KEY_DIR/master.json)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.Keyset, "keyset", "", "") }},
+	{Keys, "key-dir", "KAKUNIN_KEY_DIR", "directory of epoch and record keys, sealed by the keyset, and the audit signing key; outside DATA, so a backup of DATA holds no key (default DATA-keys, beside DATA; an install whose keys are in DATA/keys keeps them there, with a warning)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.KeyDir, "key-dir", "", "") }},
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
 
 	{Webhook, "webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
@@ -183,7 +227,7 @@ var options = []option{
 	}},
 	{Uploads, "max-upload-mb", "KAKUNIN_MAX_UPLOAD_MB", "largest upload accepted, in MiB", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxUploadMB, "max-upload-mb", 20, "") }},
 	{Uploads, "memory-budget-mb", "KAKUNIN_MEMORY_BUDGET_MB", "memory that uploads in flight and image decodes may hold at once, in MiB; past it uploads wait, then get 503 (also sets GOMEMLIMIT)", func(fs *flag.FlagSet, c *Config) {
-		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 160, "")
+		fs.IntVar(&c.MemoryBudgetMB, "memory-budget-mb", 128, "")
 	}},
 	{Uploads, "verify-workers", "KAKUNIN_VERIFY_WORKERS", "uploads fully decoded at once after they are received (an undecodable one is rejected as unreadable)", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.VerifyWorkers, "verify-workers", 2, "")
@@ -220,6 +264,10 @@ var options = []option{
 	}},
 	{Audit, "audit-checkpoint-file", "KAKUNIN_AUDIT_CHECKPOINT_FILE", "also append every signed checkpoint to this file (keep it off the database host); empty: none", func(fs *flag.FlagSet, c *Config) {
 		fs.StringVar(&c.AuditCheckpointFile, "audit-checkpoint-file", "", "")
+	}},
+
+	{Audit, "audit-verifier-key", "KAKUNIN_AUDIT_VERIFIER_KEY", "the checkpoint verifier key printed when the signing key was made, or a file of such keys, kept outside the data: serve refuses a signing key it does not match, audit verify checks against it (default: none, and audit verify warns that the .pub beside the key proves nothing against someone who replaced both)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.AuditVerifierKey, "audit-verifier-key", "", "")
 	}},
 
 	{Mail, "smtp-url", "KAKUNIN_SMTP_URL", "mail server: smtp://[user:pass@]host:port (STARTTLS when offered; ?tls=required|implicit|none); empty: no mail", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.SMTPURL, "smtp-url", "", "") }},
@@ -329,11 +377,72 @@ func (d *durationValue) String() string { return (*time.Duration)(d).String() }
 // Get makes durationValue a flag.Getter, like the standard duration flag.
 func (d *durationValue) Get() any { return time.Duration(*d) }
 
+// LegacyKeyDir is where kakunin kept its keys before issue 17: inside the
+// data directory, where a backup of it took them too.
+func LegacyKeyDir(data string) string { return filepath.Join(data, "keys") }
+
+// DefaultKeyDir is where the keys go by default: a directory beside the
+// data directory (./data-keys for ./data), which a backup of the data
+// directory does not reach, and still needs no set-up.
+func DefaultKeyDir(data string) string { return filepath.Clean(data) + "-keys" }
+
+// finishKeys places the keys. An install that already has its keyset in
+// DATA/keys keeps using it (moving keys silently could lose them), and is
+// told loudly to move them.
+func (c *Config) finishKeys() {
+	if c.KeyDir == "" {
+		c.KeyDir = DefaultKeyDir(c.Data)
+		legacy := LegacyKeyDir(c.Data)
+		if _, err := os.Stat(filepath.Join(legacy, "master.json")); err == nil && c.Keyset == "" {
+			c.KeyDir, c.LegacyKeys = legacy, true
+		}
+	}
+	if c.Keyset == "" {
+		c.Keyset = filepath.Join(c.KeyDir, "master.json")
+	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.KeyDir, "audit-signer.key")
+	}
+	for _, k := range []struct{ what, path string }{{"the keyset", c.Keyset}, {"the key directory", c.KeyDir}, {"the audit signing key", c.AuditKey}} {
+		if inside(c.Data, k.path) {
+			c.KeysInsideData = true
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s %s is inside the data directory %s: a backup or copy of the data directory holds the keys that open it",
+				k.what, k.path, c.Data))
+		}
+	}
+	if c.LegacyKeys {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the keys are in %s, inside the data directory, where earlier versions put them: "+
+			"stop kakunin, move the directory out (mv %s %s, or anywhere and pass --key-dir) and start it again",
+			c.KeyDir, c.KeyDir, DefaultKeyDir(c.Data)))
+	}
+}
+
+// inside reports whether path is dir or lies under it.
+func inside(dir, path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(dir, abs)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
 // Finish fills derived defaults and validates the whole config.
 func (c *Config) Finish() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil || c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: want host:port, not --addr", c.MetricsAddr))
+		}
+	}
+	if c.DatabaseWait < 0 || c.ShutdownTimeout < time.Second {
+		errs = append(errs, errors.New("--database-wait must be >= 0 and --shutdown-timeout >= 1s"))
+	}
+	if err := c.parseProxies(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("--data must not be empty"))
@@ -348,15 +457,7 @@ func (c *Config) Finish() error {
 	if c.Blobs == "" {
 		c.Blobs = "file://" + filepath.ToSlash(filepath.Join(c.Data, "blobs"))
 	}
-	if c.KeyDir == "" {
-		c.KeyDir = filepath.Join(c.Data, "keys")
-	}
-	if c.Keyset == "" {
-		c.Keyset = filepath.Join(c.KeyDir, "master.json")
-	}
-	if c.AuditKey == "" {
-		c.AuditKey = filepath.Join(c.KeyDir, "audit-signer.key")
-	}
+	c.finishKeys()
 	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval < time.Second {
 		errs = append(errs, errors.New("--audit-checkpoint-every must be >= 1 and --audit-checkpoint-interval >= 1s"))
 	}
@@ -450,4 +551,30 @@ func (c *Config) Finish() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: json or text", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// parseProxies reads --trusted-proxies (CIDRs, or single addresses meaning
+// just that host) and checks --proxy-header.
+func (c *Config) parseProxies() error {
+	c.ProxyHeader = strings.ToLower(strings.TrimSpace(c.ProxyHeader))
+	if c.ProxyHeader != "x-forwarded-for" && c.ProxyHeader != "forwarded" {
+		return fmt.Errorf("--proxy-header %q: x-forwarded-for or forwarded", c.ProxyHeader)
+	}
+	c.TrustedProxies = nil
+	for item := range strings.SplitSeq(c.TrustedProxiesList, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return fmt.Errorf("--trusted-proxies %q: want CIDRs or addresses, comma-separated (10.0.0.0/8,192.0.2.10)", item)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return nil
 }

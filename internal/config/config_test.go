@@ -32,13 +32,13 @@ func TestDefaultsNeedNoSetUp(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
 		t.Errorf("addr %q public %q", c.Addr, c.PublicURL)
 	}
-	if !filepath.IsAbs(c.Data) || c.Database != filepath.Join(c.Data, "kakunin.db") || c.Keyset != filepath.Join(c.Data, "keys", "master.json") {
+	if !filepath.IsAbs(c.Data) || c.Database != filepath.Join(c.Data, "kakunin.db") || c.Keyset != filepath.Join(c.Data+"-keys", "master.json") {
 		t.Errorf("paths: %+v", c)
 	}
 	if c.RetainAfterDecision != 0 || c.RetainUnreviewed != 7*24*time.Hour {
 		t.Errorf("retention: %v %v", c.RetainAfterDecision, c.RetainUnreviewed)
 	}
-	if c.AuditKey != filepath.Join(c.Data, "keys", "audit-signer.key") || c.ReadQuota != 60 || c.ReadQuotaWindow != time.Hour {
+	if c.AuditKey != filepath.Join(c.Data+"-keys", "audit-signer.key") || c.KeysInsideData || len(c.Warnings) != 0 || c.ReadQuota != 60 || c.ReadQuotaWindow != time.Hour {
 		t.Errorf("audit key %q, quota %d per %v", c.AuditKey, c.ReadQuota, c.ReadQuotaWindow)
 	}
 	if c.NoticeStaleAfter != 72*time.Hour {
@@ -196,5 +196,66 @@ func TestEveryFlagKeepsItsNameVariableAndDefault(t *testing.T) {
 	}
 	if g := strings.Join(got, "\n") + "\n"; g != string(want) {
 		t.Errorf("flags changed:\n got:\n%s\nwant:\n%s", g, want)
+	}
+}
+
+// Issue 17 #10: a backup of the data directory must not take the keys.
+func TestKeysLiveBesideTheDataUnlessAnInstallHasThemInsideAndSaysSo(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	c, err := parse(t, []string{"--data", data}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyDir != filepath.Join(root, "data-keys") || c.Keyset != filepath.Join(root, "data-keys", "master.json") ||
+		c.AuditKey != filepath.Join(root, "data-keys", "audit-signer.key") || c.LegacyKeys || c.KeysInsideData || len(c.Warnings) != 0 {
+		t.Fatalf("a new install: %+v", c)
+	}
+
+	// An install of an earlier version: its keys stay where they are, loudly.
+	if err := os.MkdirAll(filepath.Join(data, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "keys", "master.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = parse(t, []string{"--data", data}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyDir != filepath.Join(data, "keys") || !c.LegacyKeys || !c.KeysInsideData {
+		t.Fatalf("an old install: %+v", c)
+	}
+	if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "inside the data directory") || !strings.Contains(w, "mv ") {
+		t.Errorf("warnings: %s", w)
+	}
+
+	// Keys put inside --data on purpose are warned about too.
+	c, err = parse(t, []string{"--data", data, "--keyset", filepath.Join(data, "k.json"), "--key-dir", filepath.Join(root, "elsewhere")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LegacyKeys || !c.KeysInsideData || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "the keyset") {
+		t.Errorf("keyset inside --data: %+v", c)
+	}
+	// A directory merely named like the data directory is not inside it.
+	if inside(data, data+"-keys") || !inside(data, filepath.Join(data, "x", "y")) || !inside(data, data) {
+		t.Error("inside() is wrong about prefixes")
+	}
+}
+
+func TestTrustedProxiesTakeCIDRsAndAddresses(t *testing.T) {
+	c := Config{Addr: "127.0.0.1:8080", TrustedProxiesList: " 10.0.0.0/8, 192.0.2.10 ,fd00::/8", ProxyHeader: "Forwarded"}
+	if err := c.parseProxies(); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.TrustedProxies)
+	if got != "[10.0.0.0/8 192.0.2.10/32 fd00::/8]" || c.ProxyHeader != "forwarded" {
+		t.Fatalf("proxies %s, header %q", got, c.ProxyHeader)
+	}
+	for _, bad := range []Config{{TrustedProxiesList: "10.0.0.0/33", ProxyHeader: "forwarded"}, {TrustedProxiesList: "proxy.local", ProxyHeader: "forwarded"}, {ProxyHeader: "x-real-ip"}} {
+		if err := bad.parseProxies(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }

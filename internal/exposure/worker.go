@@ -34,7 +34,22 @@ const (
 // address that no account uses it. Both count against the address's
 // limits, silently. A temporary mail failure is returned for River to
 // retry; the limits count a retried check once.
+//
+// It logs one line per check, the same whatever the outcome: a line that
+// only a member's check could write (an answer sent, a limit reached, a
+// refusal by the member's mail server) would make the service's logs the
+// membership oracle the public answer is not (invariant 6). The outcome
+// goes to the caller, for tests, and nowhere else.
 func (s *Service) Deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (Outcome, error) {
+	out, err := s.deliver(ctx, m, args)
+	if err != nil {
+		return "", err
+	}
+	s.Log.InfoContext(ctx, "exposure check handled", "check", args.ID)
+	return out, nil
+}
+
+func (s *Service) deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (Outcome, error) {
 	b, err := s.Keys.OpenField(vault.PurposeExposureCheckAddress, args.Address)
 	if err != nil {
 		return "", fmt.Errorf("check %s: %w", args.ID, err)
@@ -106,8 +121,7 @@ func (s *Service) take(ctx context.Context, checkID string, key []byte, limits .
 		return nil
 	})
 	if errors.Is(err, errLimited) {
-		s.Log.InfoContext(ctx, "exposure check not answered: the address's mail limit is reached", "check", checkID)
-		return false, nil
+		return false, nil // not logged: only some outcomes could write it (Deliver)
 	}
 	if err != nil {
 		return false, fmt.Errorf("check %s: %w", checkID, err)
@@ -116,17 +130,14 @@ func (s *Service) take(ctx context.Context, checkID string, key []byte, limits .
 }
 
 // send mails msgs. A permanent refusal completes the check (retrying
-// cannot help) and is logged by check ID only; anything else is returned.
+// cannot help), unlogged (Deliver); anything else is returned.
 func (s *Service) send(ctx context.Context, m mail.Mailer, checkID string, done Outcome, msgs ...mail.Message) (Outcome, error) {
 	err := m.Send(ctx, msgs...)
 	var se *mail.SendError
 	switch {
 	case err == nil:
-		s.Log.InfoContext(ctx, "exposure check answered", "check", checkID, "outcome", string(done))
 		return done, nil
 	case errors.As(err, &se) && !se.Retryable():
-		f, _ := se.Failed(0)
-		s.Log.WarnContext(ctx, "exposure answer refused for good", "check", checkID, "stage", f.Stage, "code", f.Code, "enhanced", f.Enhanced)
 		return OutcomeRefused, nil
 	}
 	return "", fmt.Errorf("check %s: %w", checkID, err)

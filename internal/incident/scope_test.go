@@ -21,6 +21,7 @@ func openDB(t *testing.T, dsn string) *store.DB {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
+	db.UseStaffEmails(storetest.StaffEmails{})
 	t.Cleanup(func() { db.Close() })
 	return db
 }

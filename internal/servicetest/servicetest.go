@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/intake"
@@ -131,6 +132,9 @@ type Options struct {
 	// Queue migrates River and has the JobRecorder insert every job it
 	// records into an insert-only jobs.Queue as well.
 	Queue bool
+	// Blobs is a blob store URL to use instead of a directory under Dir
+	// (blobstoretest.S3URL: a real S3 bucket).
+	Blobs string
 }
 
 // Env is the services and what they stand on. The services are plain
@@ -194,6 +198,9 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	e.KeyDir, e.BlobDir = filepath.Join(e.Dir, "keys"), filepath.Join(e.Dir, "blobs")
 	if !strings.HasPrefix(dsn, "postgres") {
 		e.DBPath = dsn
+		if err := seedSQLite(dsn, opts.Queue); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -217,7 +224,12 @@ func New(t testing.TB, dsn string, opts Options) *Env {
 	if e.Vault, err = vault.New(ctx, kek, e.KeyDir); err != nil {
 		t.Fatalf("open vault: %v", err)
 	}
-	if e.Blobs, err = blobstore.Open(ctx, "file://"+e.BlobDir); err != nil {
+	e.DB.UseStaffEmails(auth.StaffEmails{Keys: e.Vault})
+	blobURL := "file://" + e.BlobDir
+	if opts.Blobs != "" {
+		blobURL = opts.Blobs
+	}
+	if e.Blobs, err = blobstore.Open(ctx, blobURL); err != nil {
 		t.Fatalf("open blob store: %v", err)
 	}
 	t.Cleanup(func() { e.Blobs.Close() })

@@ -68,7 +68,7 @@ func (db *DB) WithBulkTx(ctx context.Context, f func(tx *BulkTx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&BulkTx{Tx: Tx{Queries: Queries{q: sqltx, engine: db.dialect}, tx: sqltx}, dialect: db.dialect}); err != nil {
+	if err := f(&BulkTx{Tx: Tx{Queries: Queries{q: sqltx, emails: db.emails, engine: db.dialect}, tx: sqltx}, dialect: db.dialect}); err != nil {
 		sqltx.Rollback()
 		return err
 	}

@@ -6,13 +6,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/kakunin/kakunin"
 )
 
 //go:embed migrations
@@ -22,51 +22,27 @@ var migrations embed.FS
 // WithTx runs several of them atomically.
 type DB struct {
 	Queries
-	sql     *sql.DB
-	dialect Dialect
+	sql      *sql.DB
+	dialect  Dialect
+	lockPath string // SQLite: the file locked while migrating
 }
 
-// Open opens the database at dsn (see OpenSQL) and applies migrations.
+// Open opens the database at dsn (see OpenSQL) and applies migrations,
+// under the migration lock so replicas starting together run them once.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	sqldb, dialect, err := OpenSQL(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	db := &DB{Queries: Queries{q: sqldb, engine: dialect}, sql: sqldb, dialect: dialect}
+	if dialect == SQLite {
+		db.lockPath = sqlitePath(dsn) + ".migrate-lock"
+	}
 	if err := db.Migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Migrate applies every pending migration embedded in the binary.
-func (db *DB) Migrate(ctx context.Context) error {
-	p, err := migrator(db.sql, db.dialect)
-	if err != nil {
-		return err
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
-}
-
-// migrator is goose over the embedded migrations of dialect.
-func migrator(sqldb *sql.DB, dialect Dialect) (*goose.Provider, error) {
-	dir, gd := "migrations/sqlite", goose.DialectSQLite3
-	if dialect == Postgres {
-		dir, gd = "migrations/postgres", goose.DialectPostgres
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(gd, sqldb, fsys)
-	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
-	}
-	return p, nil
 }
 
 // SQL returns the underlying handle (the job queue shares it).
@@ -93,7 +69,7 @@ func (db *DB) WithTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&Tx{Queries: Queries{q: sqltx, engine: db.dialect}, tx: sqltx}); err != nil {
+	if err := f(&Tx{Queries: Queries{q: sqltx, emails: db.emails, engine: db.dialect}, tx: sqltx}); err != nil {
 		sqltx.Rollback()
 		return err
 	}
@@ -112,7 +88,8 @@ type querier interface {
 // Queries holds every query; DB and Tx run them on a connection or a
 // transaction. Placeholders are $1, $2…: both engines accept them.
 type Queries struct {
-	q querier
+	q      querier
+	emails StaffEmails // seals and opens staff addresses; nil until UseStaffEmails
 	// engine is the dialect, for the few queries whose SQL differs.
 	engine Dialect
 }
@@ -162,4 +139,47 @@ func affectedOne(res sql.Result) (bool, error) {
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// HoldsData reports whether the database holds anything that keys sealed
+// or that needs keys to read: members, documents, staff, epochs. kakunin
+// refuses to make new keys for such a database (they could open none of
+// it).
+func (q Queries) HoldsData(ctx context.Context) (bool, error) {
+	var held bool
+	err := q.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM members) OR EXISTS (SELECT 1 FROM documents)
+		OR EXISTS (SELECT 1 FROM staff) OR EXISTS (SELECT 1 FROM epochs)`).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("does the database hold data: %w", err)
+	}
+	return held, nil
+}
+
+// BackupInto writes a consistent copy of a SQLite database to the new
+// file path while the service runs (VACUUM INTO reads one snapshot, and
+// writers go on). PostgreSQL is backed up with its own tools: pg_dump or
+// the provider's snapshots.
+func (db *DB) BackupInto(ctx context.Context, path string) error {
+	if db.dialect != SQLite {
+		return kakunin.Errorf(kakunin.EINVALID, "only a SQLite database can be backed up by kakunin; back PostgreSQL up with pg_dump or your provider's snapshots")
+	}
+	if _, err := db.sql.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		return fmt.Errorf("back up the database: %w", err)
+	}
+	return nil
+}
+
+// InstallationID returns the installation's identity, recording newID as
+// it the first time (migration 00012): every later call, from any process
+// or replica, gets the one that was stored first.
+func (q Queries) InstallationID(ctx context.Context, newID string, now time.Time) (string, error) {
+	if _, err := q.q.ExecContext(ctx, `INSERT INTO installation (singleton, id, created_at) VALUES (1, $1, $2) ON CONFLICT (singleton) DO NOTHING`,
+		newID, micros(now)); err != nil {
+		return "", fmt.Errorf("record the installation's ID: %w", err)
+	}
+	var id string
+	if err := q.q.QueryRowContext(ctx, `SELECT id FROM installation WHERE singleton = 1`).Scan(&id); err != nil {
+		return "", fmt.Errorf("read the installation's ID: %w", err)
+	}
+	return id, nil
 }

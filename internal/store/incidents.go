@@ -386,13 +386,14 @@ func (q Queries) ActiveStaffIDs(ctx context.Context, role kakunin.Role) ([]strin
 // role and is not locked, and ENOTFOUND otherwise (ActiveAdminEmail for
 // any role), read when the mail is sent.
 func (q Queries) ActiveStaffEmail(ctx context.Context, id string, role kakunin.Role) (string, error) {
-	var email string
-	err := q.q.QueryRowContext(ctx, `SELECT email FROM staff WHERE id = $1 AND role = $2 AND locked_at IS NULL`, id, string(role)).Scan(&email)
+	var legacy string
+	var sealed []byte
+	err := q.q.QueryRowContext(ctx, `SELECT email, email_sealed FROM staff WHERE id = $1 AND role = $2 AND locked_at IS NULL`, id, string(role)).Scan(&legacy, &sealed)
 	if isNoRows(err) {
 		return "", kakunin.Errorf(kakunin.ENOTFOUND, "no active %s %s", role, id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("active %s %s: %w", role, id, err)
 	}
-	return email, nil
+	return q.openStaffEmail(sealed, legacy)
 }

@@ -37,14 +37,15 @@ func (q Queries) ActiveAdminIDs(ctx context.Context) ([]string, error) {
 // it at the moment of sending, so a demotion or a lock between an alert and
 // its delivery is honoured.
 func (q Queries) ActiveAdminEmail(ctx context.Context, id string) (string, error) {
-	var email string
-	err := q.q.QueryRowContext(ctx, `SELECT email FROM staff WHERE id = $1 AND role = $2 AND locked_at IS NULL`,
-		id, string(kakunin.RoleAdmin)).Scan(&email)
+	var legacy string
+	var sealed []byte
+	err := q.q.QueryRowContext(ctx, `SELECT email, email_sealed FROM staff WHERE id = $1 AND role = $2 AND locked_at IS NULL`,
+		id, string(kakunin.RoleAdmin)).Scan(&legacy, &sealed)
 	if isNoRows(err) {
 		return "", kakunin.Errorf(kakunin.ENOTFOUND, "no active admin %s", id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("active admin %s: %w", id, err)
 	}
-	return email, nil
+	return q.openStaffEmail(sealed, legacy)
 }

@@ -7,12 +7,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 )
@@ -39,11 +41,14 @@ func OpenSQL(ctx context.Context, dsn string) (*sql.DB, Dialect, error) {
 		db.SetMaxOpenConns(20)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
+			if transient(err) {
+				err = fmt.Errorf("%w: %w", errUnreachable, err)
+			}
 			return nil, "", fmt.Errorf("connect to postgres: %w", err)
 		}
 		return db, Postgres, nil
 	}
-	path := strings.TrimPrefix(dsn, "sqlite:")
+	path := sqlitePath(dsn)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, "", fmt.Errorf("create database directory: %w", err)
 	}
@@ -71,4 +76,22 @@ func OpenSQL(ctx context.Context, dsn string) (*sql.DB, Dialect, error) {
 		}
 	}
 	return db, SQLite, nil
+}
+
+// sqlitePath is the file a SQLite DSN names.
+func sqlitePath(dsn string) string { return strings.TrimPrefix(dsn, "sqlite:") }
+
+// transient reports whether a failed connection is worth retrying: the
+// server did not answer, or answered that it is starting, shutting down or
+// out of connections. A wrong password or a missing database is not.
+func transient(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return !errors.Is(err, context.Canceled)
+	}
+	switch pg.Code {
+	case "57P03", "57P01", "53300": // cannot connect now, admin shutdown, too many connections
+		return true
+	}
+	return strings.HasPrefix(pg.Code, "08") // connection exceptions
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,22 +47,27 @@ func (q Queries) LockStaffAccount(ctx context.Context, id string, at time.Time) 
 	return q.DeleteStaffSessions(ctx, id)
 }
 
-// ListStaff returns every staff account, by address.
+// ListStaff returns every staff account, by address (sorted here: the
+// database holds them sealed).
 func (q Queries) ListStaff(ctx context.Context) ([]*StaffRecord, error) {
-	rows, err := q.q.QueryContext(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY email`)
+	rows, err := q.q.QueryContext(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list staff: %w", err)
 	}
 	defer rows.Close()
 	var out []*StaffRecord
 	for rows.Next() {
-		s, err := scanStaff(rows)
+		s, err := q.scanStaff(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list staff: %w", err)
 		}
 		out = append(out, s)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b *StaffRecord) int { return strings.Compare(a.Email, b.Email) })
+	return out, nil
 }
 
 // SetSessionReauth records that a session proved the second factor again.

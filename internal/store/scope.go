@@ -230,10 +230,10 @@ func (db *DB) ScopeReadsByStaff(ctx context.Context, from, to time.Time) ([]Staf
 	if db.dialect == SQLite {
 		reads += ` INDEXED BY document_reads_staff`
 	}
-	rows, err := db.q.QueryContext(ctx, `SELECT s.id, s.email, s.role, COUNT(*), MIN(r.at), MAX(r.at)
+	rows, err := db.q.QueryContext(ctx, `SELECT s.id, s.email, s.email_sealed, s.role, COUNT(*), MIN(r.at), MAX(r.at)
 		FROM staff s JOIN `+reads+` ON r.staff_id = s.id
 		WHERE r.at >= $1 AND r.at <= $2
-		GROUP BY s.id, s.email, s.role
+		GROUP BY s.id, s.email, s.email_sealed, s.role
 		ORDER BY COUNT(*) DESC, s.id`, micros(from), micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("scope reads by staff: %w", err)
@@ -242,11 +242,13 @@ func (db *DB) ScopeReadsByStaff(ctx context.Context, from, to time.Time) ([]Staf
 	var out []StaffReadCount
 	for rows.Next() {
 		var c StaffReadCount
-		var role string
+		var role, legacy string
+		var sealed []byte
 		var first, last int64
-		if err := rows.Scan(&c.StaffID, &c.Email, &role, &c.Reads, &first, &last); err != nil {
+		if err := rows.Scan(&c.StaffID, &legacy, &sealed, &role, &c.Reads, &first, &last); err != nil {
 			return nil, fmt.Errorf("scope reads by staff: %w", err)
 		}
+		c.Email = db.reportStaffEmail(sealed, legacy)
 		c.Role, c.First, c.Last = kakunin.Role(role), fromMicros(first), fromMicros(last)
 		out = append(out, c)
 	}
@@ -281,7 +283,7 @@ func (q Queries) ScopeReadsNewest(ctx context.Context, from, to time.Time, limit
 }
 
 func (q Queries) scopeReads(ctx context.Context, from, to time.Time, limit int, order string, fn func(ScopedRead) error) error {
-	query := `SELECT r.at, r.staff_id, COALESCE(s.email, ''), COALESCE(s.role, ''), r.document_id, r.document_type, r.origin
+	query := `SELECT r.at, r.staff_id, s.email, s.email_sealed, COALESCE(s.role, ''), r.document_id, r.document_type, r.origin
 		FROM document_reads r LEFT JOIN staff s ON s.id = r.staff_id
 		WHERE r.at >= $1 AND r.at <= $2 ORDER BY ` + order
 	args := []any{micros(from), micros(to)}
@@ -294,11 +296,17 @@ func (q Queries) scopeReads(ctx context.Context, from, to time.Time, limit int, 
 		return fmt.Errorf("scope reads: %w", err)
 	}
 	defer rows.Close()
+	emails := staffEmailCache{q: q}
 	for rows.Next() {
 		var r ScopedRead
 		var at int64
 		var role, typ string
-		if err := rows.Scan(&at, &r.StaffID, &r.Email, &role, &r.DocumentID, &typ, &r.Origin); err != nil {
+		var legacy sql.NullString
+		var sealed []byte
+		if err := rows.Scan(&at, &r.StaffID, &legacy, &sealed, &role, &r.DocumentID, &typ, &r.Origin); err != nil {
+			return fmt.Errorf("scope reads: %w", err)
+		}
+		if r.Email, err = emails.open(r.StaffID, sealed, legacy); err != nil {
 			return fmt.Errorf("scope reads: %w", err)
 		}
 		r.At, r.Role, r.DocumentType = fromMicros(at), kakunin.Role(role), kakunin.DocumentType(typ)

@@ -10,7 +10,8 @@ import (
 	"github.com/kakunin/kakunin"
 )
 
-// StaffRecord is a staff account as stored; the TOTP secret is sealed.
+// StaffRecord is a staff account as stored; the TOTP secret is sealed, and
+// so is the address (Email is it opened: StaffEmails).
 type StaffRecord struct {
 	ID                 string
 	Email              string
@@ -24,24 +25,43 @@ type StaffRecord struct {
 	CreatedAt          time.Time
 }
 
-const staffColumns = `id, email, role, password_hash, totp_sealed, totp_last_step, must_change_password, failed_logins, locked_at, created_at`
+// The email column holds the account's ID since migration 00012 (unique,
+// not null, and no address); the address is in email_sealed.
+const staffColumns = `id, email, email_sealed, role, password_hash, totp_sealed, totp_last_step, must_change_password, failed_logins, locked_at, created_at`
 
-func scanStaff(row interface{ Scan(...any) error }) (*StaffRecord, error) {
+func (q Queries) scanStaff(row interface{ Scan(...any) error }) (*StaffRecord, error) {
 	var s StaffRecord
-	var role string
+	var role, legacy string
+	var sealed []byte
 	var locked sql.NullInt64
 	var created int64
-	if err := row.Scan(&s.ID, &s.Email, &role, &s.PasswordHash, &s.TOTPSealed, &s.TOTPLastStep, &s.MustChangePassword, &s.FailedLogins, &locked, &created); err != nil {
+	if err := row.Scan(&s.ID, &legacy, &sealed, &role, &s.PasswordHash, &s.TOTPSealed, &s.TOTPLastStep, &s.MustChangePassword, &s.FailedLogins, &locked, &created); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.Email, err = q.openStaffEmail(sealed, legacy); err != nil {
 		return nil, err
 	}
 	s.Role, s.LockedAt, s.CreatedAt = kakunin.Role(role), timePtr(locked), fromMicros(created)
 	return &s, nil
 }
 
-// InsertStaff creates a staff account; the address must be unused.
+// InsertStaff creates a staff account; the address must be unused. It is
+// stored sealed, with its blind index for StaffByEmail.
 func (q Queries) InsertStaff(ctx context.Context, s *StaffRecord) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		s.ID, strings.ToLower(s.Email), string(s.Role), s.PasswordHash, s.TOTPSealed, s.TOTPLastStep, s.MustChangePassword, s.FailedLogins, nullMicros(s.LockedAt), micros(s.CreatedAt))
+	sealed, index, err := q.sealStaffEmail(s.Email)
+	if err != nil {
+		return err
+	}
+	return q.InsertStaffSealed(ctx, s, sealed, index)
+}
+
+// InsertStaffSealed is InsertStaff with the address already sealed and
+// indexed (s.Email is not stored): for synthetic data, which holds random
+// bytes there as it does for members.
+func (q Queries) InsertStaffSealed(ctx context.Context, s *StaffRecord, sealed, index []byte) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO staff (`+staffColumns+`, email_index) VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.ID, sealed, string(s.Role), s.PasswordHash, s.TOTPSealed, s.TOTPLastStep, s.MustChangePassword, s.FailedLogins, nullMicros(s.LockedAt), micros(s.CreatedAt), index)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "unique") {
 			return kakunin.Errorf(kakunin.ECONFLICT, "a staff account with this e-mail address already exists")
@@ -51,9 +71,13 @@ func (q Queries) InsertStaff(ctx context.Context, s *StaffRecord) error {
 	return nil
 }
 
-// StaffByEmail looks up a staff account by its (case-insensitive) address.
+// StaffByEmail looks up a staff account by its (case-insensitive) address,
+// through the blind index.
 func (q Queries) StaffByEmail(ctx context.Context, email string) (*StaffRecord, error) {
-	s, err := scanStaff(q.q.QueryRowContext(ctx, `SELECT `+staffColumns+` FROM staff WHERE email = $1`, strings.ToLower(email)))
+	if q.emails == nil {
+		return nil, errNoStaffEmails
+	}
+	s, err := q.scanStaff(q.q.QueryRowContext(ctx, `SELECT `+staffColumns+` FROM staff WHERE email_index = $1`, q.emails.StaffEmailIndex(email)))
 	if isNoRows(err) {
 		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "staff not found")
 	}
@@ -65,7 +89,7 @@ func (q Queries) StaffByEmail(ctx context.Context, email string) (*StaffRecord, 
 
 // StaffByID looks up a staff account.
 func (q Queries) StaffByID(ctx context.Context, id string) (*StaffRecord, error) {
-	s, err := scanStaff(q.q.QueryRowContext(ctx, `SELECT `+staffColumns+` FROM staff WHERE id = $1`, id))
+	s, err := q.scanStaff(q.q.QueryRowContext(ctx, `SELECT `+staffColumns+` FROM staff WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "staff not found")
 	}

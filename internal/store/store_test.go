@@ -16,6 +16,7 @@ func openTest(t *testing.T, dsn string) *store.DB {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
+	db.UseStaffEmails(storetest.StaffEmails{})
 	t.Cleanup(func() { db.Close() })
 	return db
 }

@@ -249,7 +249,8 @@ func (g *generator) insertStaff(ctx context.Context, tx *store.BulkTx) error {
 		s := &store.StaffRecord{ID: g.id("stf"), Email: fmt.Sprintf("reviewer-%03d.%d@seed.kakunin.invalid", i+1, g.opt.Seed), Role: kakunin.RoleReviewer,
 			// Not a valid hash of any password: seeded accounts cannot sign in.
 			PasswordHash: "!seed", TOTPSealed: g.bytes(48), CreatedAt: g.start.Add(-24 * time.Hour)}
-		if err := tx.InsertStaff(ctx, s); err != nil {
+		// Sealed like the members' addresses: random bytes no key opens.
+		if err := tx.InsertStaffSealed(ctx, s, g.bytes(80), g.bytes(32)); err != nil {
 			return err
 		}
 		g.reviewers = append(g.reviewers, s.ID)

@@ -43,6 +43,12 @@ const (
 	// of a failed staff sign-in.
 	PurposeAuditOrigin     = "audit-origin/v1"
 	PurposeAuditStaffEmail = "audit-staff-email/v1"
+	// Staff e-mail addresses (staff.email_sealed) and their sign-in look-up
+	// index (staff.email_index), apart from the members' so the two cannot
+	// be joined, and from the audit log's hash of a failed sign-in's
+	// address.
+	PurposeStaffEmail      = "staff-email/v1"
+	PurposeStaffEmailIndex = "staff-email-index/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -51,5 +57,5 @@ var allLabels = []string{
 	labelBlindIndex, labelMAC,
 	PurposeMemberEmail, PurposeMemberEmailIndex, PurposeStaffTOTP, PurposeUploadLink,
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
-	PurposeAuditOrigin, PurposeAuditStaffEmail,
+	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 }

@@ -68,3 +68,10 @@ func (v *Vault) indexKeyFile() wrappedKeyFile {
 		template: prf.HMACSHA256PRFKeyTemplate(),
 	}
 }
+
+// HasKeys reports whether keyDir holds a vault's keys already (New would
+// open them rather than make new ones).
+func HasKeys(keyDir string) bool {
+	_, err := os.Stat((&Vault{keyDir: keyDir}).recordKeyFile().path)
+	return err == nil
+}

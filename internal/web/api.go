@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,17 +60,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decodeJSON reads one JSON object into v, refusing unknown fields, trailing
-// data and bodies over 64 KiB. The Content-Type is not insisted on (curl -d
-// sends a form type): the body must parse as JSON either way.
+// decodeJSON reads one JSON object into v, refusing unknown fields, keys
+// named twice in one object (at any depth), trailing data and bodies over
+// 64 KiB. The Content-Type is not insisted on (curl -d sends a form type):
+// the body must parse as JSON either way.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return kakunin.Errorf(kakunin.ETOOLARGE, "the request body is larger than 64 KiB")
 		}
+		return kakunin.Errorf(kakunin.EINVALID, "the request body could not be read")
+	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return kakunin.Errorf(kakunin.EINVALID, "the request body is not valid JSON for this route: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return kakunin.Errorf(kakunin.EINVALID, "the request body is not valid JSON for this route: %s", jsonProblem(err))
 	}
 	if dec.More() {

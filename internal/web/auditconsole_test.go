@@ -47,7 +47,7 @@ func TestAuditorsFilterAndExportTheLogAndRespondersScopeAWindow(t *testing.T) {
 		if rec := c.post(rev.token, "/console/tasks/next", ""); rec.Header().Get("Location") != "/console/tasks/"+d.ID {
 			t.Fatalf("next: %d %s", rec.Code, rec.Header().Get("Location"))
 		}
-		if status, _ := c.get(rev.token, "/console/tasks/"+d.ID+"/image"); status != http.StatusOK {
+		if status, _ := c.get(rev.token, c.imageURL(rev.token, d.ID)); status != http.StatusOK {
 			t.Fatalf("image: %d", status)
 		}
 

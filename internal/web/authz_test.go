@@ -55,7 +55,7 @@ var authzMatrix = map[string]string{
 	"POST /console/reauth/passkey":         "reviewer,support,responder,admin,auditor",
 	"POST /console/tasks/next":             "reviewer",
 	"GET /console/tasks/{id}":              "reviewer",
-	"GET /console/tasks/{id}/image":        "reviewer",
+	"GET /console/images/{token}":          "reviewer",
 	"POST /console/tasks/{id}/approve":     "reviewer",
 	"POST /console/tasks/{id}/reject":      "reviewer",
 	"POST /console/tasks/{id}/release":     "reviewer",

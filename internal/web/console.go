@@ -42,6 +42,14 @@ func (s *Server) sessionToken(r *http.Request) string {
 
 type staffCtx struct{}
 
+// sessionCtx holds the console session's identity (auth.SignedIn.Session).
+type sessionCtx struct{}
+
+func sessionFrom(ctx context.Context) []byte {
+	b, _ := ctx.Value(sessionCtx{}).([]byte)
+	return b
+}
+
 func staffFrom(ctx context.Context) *store.StaffRecord {
 	st, _ := ctx.Value(staffCtx{}).(*store.StaffRecord)
 	return st
@@ -83,6 +91,7 @@ func (s *Server) console(h http.Handler, access Access) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), staffCtx{}, st)
+		ctx = context.WithValue(ctx, sessionCtx{}, in.Session)
 		ctx = audit.WithActor(ctx, audit.StaffActor(st.ID))
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -276,16 +285,23 @@ func (s *Server) nextTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.DocumentRecord, status int, errCode string) {
+func (s *Server) renderTask(w http.ResponseWriter, r *http.Request, d *store.DocumentRecord, status int, errCode string) error {
 	st := staffFrom(r.Context())
+	// Each rendering of the page gets its own image URL, good for one
+	// fetch by this session (review.GrantImage).
+	token, err := s.Review.GrantImage(r.Context(), st.ID, sessionFrom(r.Context()), d.ID)
+	if err != nil {
+		return err
+	}
 	data := pages.TaskView{
-		Base: s.staffBase(w, r), Task: taskOf(d, st.Email), ImageURL: "/console/tasks/" + d.ID + "/image",
+		Base: s.staffBase(w, r), Task: taskOf(d, st.Email), ImageURL: "/console/images/" + token,
 		RejectReasons: review.RejectReasons, KeepBirthDate: s.KeepBirthDate, ErrorCode: errCode,
 	}
 	if errCode != "" {
 		data.DocumentName, data.Issuer, data.BirthDate = r.PostFormValue("document_name"), r.PostFormValue("issuer"), r.PostFormValue("birth_date")
 	}
 	s.render(w, r, status, "task", data)
+	return nil
 }
 
 func (s *Server) task(w http.ResponseWriter, r *http.Request) error {
@@ -293,19 +309,20 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.renderTask(w, r, d, http.StatusOK, "")
-	return nil
+	return s.renderTask(w, r, d, http.StatusOK, "")
 }
 
 // taskImage serves the watermarked image of a task assigned to the
-// reviewer. It is never cacheable and never downloadable as a file.
+// reviewer, at the single-use URL its task page was given (renderTask).
+// It is never cacheable and never downloadable as a file.
 func (s *Server) taskImage(w http.ResponseWriter, r *http.Request) {
-	img, err := s.Review.Image(r.Context(), staffFrom(r.Context()), r.PathValue("id"))
+	img, err := s.Review.ImageByGrant(r.Context(), staffFrom(r.Context()), sessionFrom(r.Context()), r.PathValue("token"))
 	if err != nil {
 		s.logInternal(r, err)
 		http.Error(w, http.StatusText(statusOf(kakunin.ErrorCode(err))), statusOf(kakunin.ErrorCode(err)))
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store, private")
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Content-Disposition", "inline")
 	w.Write(img)
@@ -340,8 +357,7 @@ func (s *Server) afterDecision(w http.ResponseWriter, r *http.Request, err error
 			if r.PostFormValue("birth_date") != "" && r.PostFormValue("document_name") != "" && r.PostFormValue("issuer") != "" {
 				code = "invalid_date"
 			}
-			s.renderTask(w, r, d, http.StatusBadRequest, code)
-			return nil
+			return s.renderTask(w, r, d, http.StatusBadRequest, code)
 		}
 	}
 	return err

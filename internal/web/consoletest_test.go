@@ -112,3 +112,19 @@ func (c *testConsole) get(token, path string) (int, string) {
 func (c *testConsole) post(token, path, form string) *httptest.ResponseRecorder {
 	return c.do(token, http.MethodPost, path, strings.NewReader(form))
 }
+
+// imageURL opens the task page of docID as the session token and returns
+// the image URL it was given.
+func (c *testConsole) imageURL(token, docID string) string {
+	c.t.Helper()
+	status, page := c.get(token, "/console/tasks/"+docID)
+	if status != http.StatusOK {
+		c.t.Fatalf("task page: %d", status)
+	}
+	_, rest, ok := strings.Cut(page, `<img src="`)
+	if !ok {
+		c.t.Fatalf("the task page has no image")
+	}
+	url, _, _ := strings.Cut(rest, `"`)
+	return url
+}

@@ -44,6 +44,18 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// strictTransport tells browsers to reach this host only over https for a
+// year (HSTS), so a staff member's first plain-http request cannot be
+// downgraded by someone on the network. Set only when the public URL is
+// https: an http install would lock itself out. Subdomains are not
+// included: they belong to the operator, not to kakunin.
+func strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		next.ServeHTTP(w, r)
+	})
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int

@@ -8,6 +8,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
@@ -39,6 +40,7 @@ type Server struct {
 	Pages          *pages.Renderer
 	Log            *slog.Logger
 	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
+	Proxies        ProxyTrust             // reverse proxies whose header names the client
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
@@ -120,7 +122,7 @@ func (s *Server) Routes() []Route {
 
 		{"POST /console/tasks/next", reviewer, s.page(s.nextTask)},
 		{"GET /console/tasks/{id}", reviewer, s.page(s.task)},
-		{"GET /console/tasks/{id}/image", reviewer, http.HandlerFunc(s.taskImage)},
+		{"GET /console/images/{token}", reviewer, http.HandlerFunc(s.taskImage)},
 		{"POST /console/tasks/{id}/approve", reviewer, s.page(s.approve)},
 		{"POST /console/tasks/{id}/reject", reviewer, s.page(s.reject)},
 		{"POST /console/tasks/{id}/release", reviewer, s.page(s.release)},
@@ -170,7 +172,11 @@ func (s *Server) Handler() http.Handler {
 	}))
 	// withOrigin is outermost: it copies the request, and the mux must set
 	// the route pattern on the very request logRequests holds.
-	return s.withOrigin(s.recoverPanics(s.logRequests(securityHeaders(csrf.Handler(mux)))))
+	h := securityHeaders(csrf.Handler(mux))
+	if strings.HasPrefix(s.PublicURL, "https://") {
+		h = strictTransport(h)
+	}
+	return s.withOrigin(s.recoverPanics(s.logRequests(h)))
 }
 
 func staticCache(h http.Handler) http.Handler {

@@ -2,40 +2,14 @@ package web
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
-	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
-
-// withOrigin puts the keyed hash of the client's address in the request's
-// context, for the audit events the request causes and for what is
-// limited per client (sign-in throttling, the exposure check). The address
-// itself is never stored.
-func (s *Server) withOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.OriginOf != nil {
-			r = r.WithContext(audit.WithOrigin(r.Context(), s.OriginOf(clientAddr(r))))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// clientAddr is the client's address: the one place that decides it, so
-// that every per-client limit and audit origin agree (and a trusted-proxy
-// rule changes them all at once). Today it is the connection's peer.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // throttled answers a sign-in step the throttle refused: 429 with
 // Retry-After, and the page's error code. It reports false for any other

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,6 +35,11 @@ func TestJSONBodiesMustBeOneKnownObject(t *testing.T) {
 		{`{"external_id":"a"}`, ""},
 		{` {"external_id":"a"} `, ""},
 		{`{"external_id":"a","extra":1}`, kakunin.EINVALID},
+		// A key twice: refused wherever it is, whatever its case.
+		{`{"external_id":"a","external_id":"b"}`, kakunin.EINVALID},
+		{`{"external_id":"a","External_ID":"b"}`, kakunin.EINVALID},
+		{`{"external_id":"a","meta":{"k":1,"k":2}}`, kakunin.EINVALID},
+		{`{"external_id":"a","meta":[{"k":1},{"k":1,"j":{"x":[1,{"y":1,"y":2}]}}]}`, kakunin.EINVALID},
 		{`{"external_id":"a"} {"external_id":"b"}`, kakunin.EINVALID},
 		{`{"external_id":1}`, kakunin.EINVALID},
 		{``, kakunin.EINVALID},
@@ -101,6 +108,36 @@ func TestUploadFailuresMapToTheMembersMessageAndStatus(t *testing.T) {
 		code, status := uploadErrorCode(tc.err)
 		if code != tc.code || status != tc.status {
 			t.Errorf("%v: %s %d, want %s %d", tc.err, code, status, tc.code, tc.status)
+		}
+	}
+}
+
+func TestDuplicateKeysAreFoundAtEveryDepthAndOnlyThere(t *testing.T) {
+	for in, dup := range map[string]bool{
+		`{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}`: false, // the same key in different objects
+		`{"a":"a","b":"a"}`:                         false, // a value equal to a key
+		`{"a":{"b":1},"b":2}`:                       false,
+		`[{"a":1,"a":1}]`:                           true,
+		`{"a":{"b":{"c":{"d":1,"d":1}}}}`:           true,
+		`{"a":[],"a":{}}`:                           true,
+		`{"x":{"a":1},"y":2,"y":3}`:                 true, // after a nested object closes
+	} {
+		if got := checkDuplicateKeys([]byte(in)) != nil; got != dup {
+			t.Errorf("%s: duplicate = %v, want %v", in, got, dup)
+		}
+	}
+}
+
+func TestHSTSIsSentExactlyWhenThePublicURLIsHTTPS(t *testing.T) {
+	for url, want := range map[string]bool{"https://id.example.jp": true, "http://127.0.0.1:8080": false} {
+		s := &Server{PublicURL: url, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		for _, path := range []string{"/", "/api/nothing"} {
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			got := rec.Header().Get("Strict-Transport-Security")
+			if (got != "") != want || (want && !strings.Contains(got, "max-age=31536000")) {
+				t.Errorf("%s %s: Strict-Transport-Security %q", url, path, got)
+			}
 		}
 	}
 }

@@ -3,13 +3,16 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -69,4 +72,30 @@ func PostgresDSN(t testing.TB) string {
 func Engines(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, SQLiteDSN(t)) })
 	t.Run("postgres", func(t *testing.T) { f(t, PostgresDSN(t)) })
+}
+
+// StaffEmails is a stand-in for auth.StaffEmails in store-level tests that
+// have no vault: it hides the address (XOR, not encryption: tests only)
+// and indexes it by a SHA-256 of its normalized form.
+type StaffEmails struct{}
+
+func (StaffEmails) SealStaffEmail(email string) ([]byte, error) {
+	b := []byte(strings.ToLower(strings.TrimSpace(email)))
+	for i := range b {
+		b[i] ^= 0x5a
+	}
+	return b, nil
+}
+
+func (StaffEmails) OpenStaffEmail(sealed []byte) (string, error) {
+	b := bytes.Clone(sealed)
+	for i := range b {
+		b[i] ^= 0x5a
+	}
+	return string(b), nil
+}
+
+func (StaffEmails) StaffEmailIndex(email string) []byte {
+	h := sha256.Sum256([]byte("test-index:" + strings.ToLower(strings.TrimSpace(email))))
+	return h[:]
 }

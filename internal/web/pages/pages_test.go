@@ -84,7 +84,7 @@ func representativePages() []page {
 		for _, keep := range []bool{false, true} {
 			add("task", func(b Base) any {
 				return TaskView{Base: staff(b), Task: Task{ID: "tsk_1", DocumentType: kakunin.DocMyNumberCard, ReceivedAt: received},
-					ImageURL: "/console/tasks/tsk_1/image", RejectReasons: rejectReasons, KeepBirthDate: keep,
+					ImageURL: "/console/images/tok_1", RejectReasons: rejectReasons, KeepBirthDate: keep,
 					ErrorCode: code, DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "1990-04-01"}
 			})
 		}
