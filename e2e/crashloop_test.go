@@ -236,7 +236,7 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 	// Every acknowledged upload is recorded, and its blob decrypts whole.
 	db := openTestDB(t, in)
 	// The keys live beside the data directory, not in it (serve's default).
-	keyDir := in.Data + "-keys"
+	keyDir := in.KeyDir()
 	if _, err := os.Stat(filepath.Join(keyDir, "master.json")); err != nil {
 		t.Fatalf("no keyset beside the data: %v", err)
 	}
