@@ -117,7 +117,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 			OnStart: a.incidents.NotificationStarted, MailOff: a.cfg.SMTPURL == ""},
 		MailOff: a.cfg.SMTPURL == "",
 	}
-	a.scaleOut(srv) // serve_scale.go
+	stopOps, err := a.scaleOut(srv) // serve_scale.go
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	limits := defaultHTTPLimits(a.cfg)
 	httpServer := newHTTPServer(srv.Handler(), limits)
 	ln = limits.listen(ln)

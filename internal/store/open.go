@@ -53,8 +53,10 @@ func OpenSQL(ctx context.Context, dsn string) (*sql.DB, Dialect, error) {
 		return nil, "", fmt.Errorf("create database directory: %w", err)
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// busy_timeout first: switching a new file to WAL takes a write lock,
+	// and processes opening it together must wait for it, not fail.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
@@ -94,4 +96,18 @@ func transient(err error) bool {
 		return true
 	}
 	return strings.HasPrefix(pg.Code, "08") // connection exceptions
+}
+
+// IsDiskFull reports whether the database refused a write for lack of
+// space: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100).
+func IsDiskFull(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "53100"
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		return lite.Code()&0xff == 13 // SQLITE_FULL and its extended codes
+	}
+	return false
 }
