@@ -296,7 +296,10 @@ func (s *Server) certifierItemDone(w http.ResponseWriter, r *http.Request) error
 }
 
 // incidentReport is the printable draft of the report to the PPC, in the
-// language asked for (?lang=ja|en).
+// language asked for (?lang=ja|en). Asking for the draft in a language
+// writes that draft only: the console stays in the reader's own language
+// (no cookie is set here), so opening the English draft to send abroad
+// does not turn every later page English.
 func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -304,8 +307,14 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	base := s.staffBase(w, r)
-	lang := base.Lang
+	lang, ok := kakunin.ParseLocale(r.URL.Query().Get("lang"))
+	if !ok {
+		lang = s.pageLang(w, r, "")
+	}
+	base := s.base(r, lang)
+	if st := staffFrom(ctx); st != nil {
+		base.Staff, base.MailOff = nav(st), s.MailOff
+	}
 	data := pages.IncidentReport{Base: base, Record: incidentRecord(d.Incident), Deadlines: s.deadlinesView(d.Assessment, lang),
 		Scope: scopeView(d.Scope), Cause: s.Pages.Localize(lang, d.Cause), ComputedAt: d.ComputedAt, PageURL: "/console/incidents/" + id}
 	for _, h := range d.Held {
