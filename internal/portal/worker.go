@@ -171,5 +171,6 @@ type pruneWorker struct {
 
 func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return jobs.DefaultJobTimeout }
 
-func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error { return w.s.Prune(ctx) }
-
+func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
+	return w.s.Prune(ctx)
+}
