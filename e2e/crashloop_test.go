@@ -233,11 +233,16 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 
 	// Every acknowledged upload is recorded, and its blob decrypts whole.
 	db := openTestDB(t, in)
-	kek, err := vault.OpenLocalKeyset(filepath.Join(in.Data, "keys", "master.json"))
+	// The keys live beside the data directory, not in it (serve's default).
+	keyDir := in.Data + "-keys"
+	if _, err := os.Stat(filepath.Join(keyDir, "master.json")); err != nil {
+		t.Fatalf("no keyset beside the data: %v", err)
+	}
+	kek, err := vault.OpenLocalKeyset(filepath.Join(keyDir, "master.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := vault.New(ctx, kek, filepath.Join(in.Data, "keys"))
+	keys, err := vault.New(ctx, kek, keyDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,8 +53,10 @@ func OpenSQL(ctx context.Context, dsn string) (*sql.DB, Dialect, error) {
 		return nil, "", fmt.Errorf("create database directory: %w", err)
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// busy_timeout first: switching a new file to WAL takes a write lock,
+	// and processes opening it together must wait for it, not fail.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")

@@ -304,7 +304,7 @@ func TestTheTimingTestCatchesALookUpOnTheRequestPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test skipped under -short")
 	}
-	c := newCheckFixture(t, "")
+	c := newCheckFixture(t, storetest.SQLiteDSN(t))
 	leaky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/check" {
 			if addr, ok := exposure.ValidAddress(r.PostFormValue("email")); ok {
