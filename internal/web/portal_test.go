@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -184,6 +185,13 @@ func TestTheSigninJobMailsAOneTimeLinkToTheRegisteredAddressOnly(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		c := newCheckFixture(t, dsn)
 		m := &recordingMailer{}
+		var logs strings.Builder
+		c.srv.Portal.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "request" {
+				return slog.Attr{} // the request's ID differs by design
+			}
+			return a
+		}}))
 		for _, addr := range []string{c.stranger, "  " + strings.ToUpper(c.memberAt), c.memberAt} {
 			if rec := c.send("198.51.100.3", http.MethodPost, "/signin", url.Values{"email": {addr}}); rec.Code != http.StatusOK {
 				t.Fatalf("POST /signin: %d", rec.Code)
@@ -209,6 +217,14 @@ func TestTheSigninJobMailsAOneTimeLinkToTheRegisteredAddressOnly(t *testing.T) {
 		}
 		if len(m.msgs) != 2 {
 			t.Fatalf("%d mails", len(m.msgs))
+		}
+		// The log says the same for the stranger's request as for the
+		// member's: it is no oracle either.
+		if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) != 3 || lines[0] != lines[1] || lines[1] != lines[2] {
+			t.Errorf("log lines differ by outcome:\n%s", logs.String())
+		}
+		if strings.Contains(strings.ToLower(logs.String()), "example.jp") {
+			t.Error("the log names an address")
 		}
 		for _, msg := range m.msgs {
 			if len(msg.To) != 1 || msg.To[0] != "Member.One@example.jp" || msg.Subject != "Your sign-in link" {
@@ -339,6 +355,28 @@ func TestThePortalShowsOnlyTheSignedInMembersOwnData(t *testing.T) {
 					t.Errorf("%s %s as %s: %d", route.method, route.path, name, rec.Code)
 				}
 			}
+		}
+	})
+}
+
+// The page is in the member's own language, and a member who left (the
+// host's DELETE) is signed out at once.
+func TestThePortalSpeaksTheMembersLanguageAndEndsWhenTheMemberLeaves(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		c := newCheckFixture(t, dsn)
+		c.addSecondMember(t)
+		en, ja := c.signInMember(t, "ext-check"), c.signInMember(t, "ext-other")
+		if body := c.memberReq(en, http.MethodGet, "/me").Body.String(); !strings.Contains(body, "<h1>Your data</h1>") {
+			t.Error("the English member's page is not in English")
+		}
+		if body := c.memberReq(ja, http.MethodGet, "/me").Body.String(); !strings.Contains(body, "<h1>あなたのデータ</h1>") {
+			t.Error("the Japanese member's page is not in Japanese")
+		}
+		if err := c.env.Verifications.MemberLeft(context.Background(), "ext-check"); err != nil {
+			t.Fatal(err)
+		}
+		if rec := c.memberReq(en, http.MethodGet, "/me"); rec.Code != http.StatusSeeOther {
+			t.Errorf("a member who left still sees /me: %d", rec.Code)
 		}
 	})
 }
