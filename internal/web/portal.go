@@ -6,6 +6,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/exposure"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
@@ -172,6 +173,14 @@ func (s *Server) portalHome(w http.ResponseWriter, r *http.Request) {
 		s.logInternal(r, err)
 		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
 		return
+	}
+	// The page writes months out in the member's language; the export
+	// keeps them as YYYY-MM.
+	for i := range v.Incidents {
+		for j := range v.Incidents[i].Documents {
+			d := &v.Incidents[i].Documents[j]
+			d.Month = incident.FormatMonth(lang, d.Month)
+		}
 	}
 	s.render(w, r, http.StatusOK, "portal", pages.Portal{Base: s.base(r, lang), View: v})
 }

@@ -366,8 +366,13 @@ func TestThePortalSpeaksTheMembersLanguageAndEndsWhenTheMemberLeaves(t *testing.
 		c := newCheckFixture(t, dsn)
 		c.addSecondMember(t)
 		en, ja := c.signInMember(t, "ext-check"), c.signInMember(t, "ext-other")
-		if body := c.memberReq(en, http.MethodGet, "/me").Body.String(); !strings.Contains(body, "<h1>Your data</h1>") {
+		body := c.memberReq(en, http.MethodGet, "/me").Body.String()
+		if !strings.Contains(body, "<h1>Your data</h1>") {
 			t.Error("the English member's page is not in English")
+		}
+		// The incident reached A's licence: said with the month in words.
+		if !strings.Contains(body, "(submitted in November 2026)") {
+			t.Errorf("the incident's document is not shown with its month:\n%s", body)
 		}
 		if body := c.memberReq(ja, http.MethodGet, "/me").Body.String(); !strings.Contains(body, "<h1>あなたのデータ</h1>") {
 			t.Error("the Japanese member's page is not in Japanese")
