@@ -427,6 +427,18 @@ func TestAMemberSessionTimesOutAndSignOutEndsEverySession(t *testing.T) {
 		if rec := c.memberReq(idle, http.MethodGet, "/me"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/signin" {
 			t.Errorf("idle session: %d %q", rec.Code, rec.Header().Get("Location"))
 		}
+		// Kept busy, a session still ends at its full age.
+		busy := c.signInMember(t, "ext-check")
+		for elapsed := time.Duration(0); elapsed+10*time.Minute < portal.DefaultMaxSession; elapsed += 10 * time.Minute {
+			c.now = c.now.Add(10 * time.Minute)
+			if rec := c.memberReq(busy, http.MethodGet, "/me"); rec.Code != http.StatusOK {
+				t.Fatalf("busy session after %v: %d", elapsed, rec.Code)
+			}
+		}
+		c.now = c.now.Add(10 * time.Minute)
+		if rec := c.memberReq(busy, http.MethodGet, "/me"); rec.Code != http.StatusSeeOther {
+			t.Errorf("a session past its full age: %d", rec.Code)
+		}
 		one, two := c.signInMember(t, "ext-check"), c.signInMember(t, "ext-check")
 		if rec := c.memberReq(one, http.MethodPost, "/signout"); rec.Code != http.StatusOK {
 			t.Fatalf("sign-out: %d", rec.Code)
