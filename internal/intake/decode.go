@@ -15,14 +15,21 @@ import (
 // Its memory is what DecodeCost said for this image; callers hold that much
 // of a budget while it runs.
 func Decode(ctx context.Context, r io.Reader) error {
-	br := bufio.NewReaderSize(&ctxReader{ctx: ctx, r: r}, readBufferSize)
+	cr := &ctxReader{ctx: ctx, r: r}
+	br := bufio.NewReaderSize(cr, readBufferSize)
 	f, err := sniff(br)
+	if cr.err != nil {
+		return cr.err
+	}
 	if err != nil {
 		return err
 	}
 	if err := safeDecode(f, br); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		// A failure to read (the blob store, the decryption, a cancelled
+		// context) says nothing about the image: it is returned as it is,
+		// for the caller to retry, never taken for a damaged file.
+		if cr.err != nil {
+			return fmt.Errorf("read image: %w", cr.err)
 		}
 		return fmt.Errorf("%w (%v)", damaged(), err)
 	}
@@ -47,14 +54,22 @@ func DecodeCost(head []byte) (int64, error) {
 // HeadLen is how many leading bytes DecodeCost needs at most.
 const HeadLen = configPrefix
 
+// ctxReader stops at ctx's end and remembers the first error other than
+// io.EOF that reading met.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
+	err error
 }
 
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
+		c.err = err
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -230,5 +231,31 @@ func TestDecodeRefusesAnImageWhoseStructureIsSoundButPixelsAreNot(t *testing.T) 
 	}
 	if cost, err := DecodeCost(good); err != nil || cost != info.DecodeCost {
 		t.Fatalf("DecodeCost %d %v, Sanitize said %d", cost, err, info.DecodeCost)
+	}
+}
+
+// brokenAfter returns the first n bytes of b, then fails as a blob store
+// or a decryption would.
+type brokenAfter struct {
+	b []byte
+	n int
+}
+
+var errStoreDown = errors.New("blob store connection reset")
+
+func (r *brokenAfter) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, errStoreDown
+	}
+	k := copy(p, r.b[:r.n])
+	r.b, r.n = r.b[k:], r.n-k
+	return k, nil
+}
+
+func TestDecodeReportsAReadFailureAsItselfNotAsADamagedImage(t *testing.T) {
+	good := encodeJPEG(t, testImage(320, 240, 8), 90)
+	err := Decode(context.Background(), &brokenAfter{b: good, n: len(good) / 2})
+	if !errors.Is(err, errStoreDown) || kakunin.ErrorCode(err) == kakunin.EINVALID {
+		t.Fatalf("Decode: %v, want the read error, not EINVALID", err)
 	}
 }

@@ -8,6 +8,7 @@ package review
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/verification"
 	"github.com/kakunin/kakunin/internal/watermark"
@@ -171,7 +173,23 @@ func (s *Service) Image(ctx context.Context, reviewer *store.StaffRecord, docID 
 		return nil, err
 	}
 	m := watermark.Mark{Reviewer: reviewer.Email, At: s.Now(), TaskID: d.ID, Orientation: d.Orientation}
-	return watermark.Apply(plain, m, s.MaxPixels)
+	// The watermark decodes the image and draws on an RGBA copy: it holds
+	// its share of the memory budget like an upload's decode does.
+	cost, err := intake.DecodeCost(plain[:min(len(plain), intake.HeadLen)])
+	if err != nil {
+		cost = 0 // Apply refuses it on its own
+	}
+	cost += 4 * int64(d.Width) * int64(d.Height)
+	release, err := s.Documents.Limits.Budget.Acquire(ctx, cost)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	marked, err := watermark.Apply(plain, m, s.MaxPixels)
+	if cost >= 16<<20 {
+		runtime.GC() // the decoded pixels are garbage now; see document.Verify
+	}
+	return marked, err
 }
 
 func (s *Service) lockForQuota(ctx context.Context, tx *store.Tx, staffID, docID string, n int, now time.Time) error {
