@@ -14,10 +14,12 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
+	"github.com/kakunin/kakunin/internal/verification"
 )
 
 func init() {
@@ -176,6 +178,33 @@ func TestTheSigninFormTakesTheSameTimeForAMemberAndAStranger(t *testing.T) {
 			t.Errorf("sign-in response times tell a member from a stranger in %d runs out of %d", timingRuns, timingRuns)
 		}
 	})
+}
+
+// The timing test can fail on /signin too: the same handler with a member
+// look-up (and the page it would build) on the request path is told apart.
+func TestTheSigninTimingTestCatchesALookUpOnTheRequestPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test skipped under -short")
+	}
+	c := newCheckFixture(t, storetest.SQLiteDSN(t)) // SQLite suffices to show it can fail
+	c.srv.Portal.Limits = portal.Limits{Client: 1 << 30, ClientWindow: time.Hour}
+	leaky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if addr, ok := exposure.ValidAddress(r.PostFormValue("email")); ok {
+			members, err := c.env.DB.ActiveMembersByEmailIndex(r.Context(), verification.EmailIndex(c.env.Vault, addr))
+			if err != nil {
+				t.Error(err)
+			}
+			for _, m := range members {
+				if _, err := c.srv.Portal.MemberView(r.Context(), m.ID, kakunin.LocaleEN, false); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		c.h.ServeHTTP(w, r)
+	})
+	if !c.timesDifferAt(t, leaky, "/signin") {
+		t.Error("a member look-up on the /signin request path went unnoticed by the timing test")
+	}
 }
 
 // The job, not the request, finds the member: it mails a working link to
