@@ -406,11 +406,18 @@ func TestThePortalSpeaksTheMembersLanguageAndEndsWhenTheMemberLeaves(t *testing.
 		if body := c.memberReq(ja, http.MethodGet, "/me").Body.String(); !strings.Contains(body, "<h1>あなたのデータ</h1>") {
 			t.Error("the Japanese member's page is not in Japanese")
 		}
+		pending, err := c.srv.Portal.HandoffLink(context.Background(), "ext-check")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := c.env.Verifications.MemberLeft(context.Background(), "ext-check"); err != nil {
 			t.Fatal(err)
 		}
 		if rec := c.memberReq(en, http.MethodGet, "/me"); rec.Code != http.StatusSeeOther {
 			t.Errorf("a member who left still sees /me: %d", rec.Code)
+		}
+		if rec := c.memberReq("", http.MethodPost, strings.TrimPrefix(pending.URL, c.srv.PublicURL)); rec.Code != http.StatusNotFound {
+			t.Errorf("a link issued before the member left still signs in: %d", rec.Code)
 		}
 	})
 }
