@@ -22,6 +22,7 @@ import (
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/mail"
+	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -44,6 +45,7 @@ type app struct {
 	audit         *audit.Log
 	incidents     *incident.Service
 	exposure      *exposure.Service
+	portal        *portal.Service
 	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
 	budget        *intake.Budget // memory that uploads and decodes hold at once
 }
@@ -135,6 +137,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
 		Limits:        exposure.Limits{Client: cfg.CheckRateClient, Address: cfg.CheckRateAddress},
 		NoAccountMail: cfg.CheckNoAccountMail, Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+	// The members' portal: its sign-in mails are spread like the check's
+	// answers, for the same reason.
+	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 
 	var workers *river.Workers
 	var jcfg jobs.Config
@@ -165,6 +171,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, incident.WatchJob())
 		exposure.Register(workers, a.exposure, mailer)
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
+		portal.Register(workers, a.portal, mailer)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, portal.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
 		a.close()
@@ -174,6 +182,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.documents.Jobs = a.queue // each upload's full decode runs as a job
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
+	a.portal.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})

@@ -68,6 +68,15 @@ const (
 	ExposureLinkIssued = "exposure.link_issued" // the host asked for a hand-off link
 )
 
+// The members' portal's actions (internal/portal).
+const (
+	PortalSigninRequested = "portal.signin_requested" // /signin accepted an address (member or not)
+	PortalLinkIssued      = "portal.link_issued"      // a sign-in link was made: mailed, or for the host's hand-off
+	PortalSignedIn        = "portal.signed_in"        // a link opened a member session
+	PortalSignedOut       = "portal.signed_out"       // the member ended every session
+	PortalExported        = "portal.exported"         // the member downloaded their data
+)
+
 // The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
@@ -92,6 +101,7 @@ var Actions = []string{
 	ExposureViewed, ExposureLinkIssued,
 	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
 	NotificationFinished,
+	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

@@ -49,6 +49,11 @@ const (
 	// address.
 	PurposeStaffEmail      = "staff-email/v1"
 	PurposeStaffEmailIndex = "staff-email-index/v1"
+	// The address typed into /signin while its job waits, and its keyed
+	// hash in the audit event (apart from the exposure check's, so the two
+	// forms' events cannot be joined).
+	PurposePortalSigninAddress = "portal-signin-address/v1"
+	PurposeAuditSigninAddress  = "audit-signin-address/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -58,4 +63,5 @@ var allLabels = []string{
 	PurposeMemberEmail, PurposeMemberEmailIndex, PurposeStaffTOTP, PurposeUploadLink,
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
+	PurposePortalSigninAddress, PurposeAuditSigninAddress,
 }

@@ -17,7 +17,7 @@ import (
 // authzMatrix is who may use each route, written out by hand: the test
 // fails if a route is added without a line here, and checks every line
 // against every kind of caller. "public": anyone; "api": the host with an
-// API key; otherwise the staff roles allowed. A trailing "+fresh" means the
+// API key; "member": a member session only; otherwise the staff roles allowed. A trailing "+fresh" means the
 // second factor must have been proved within the re-authentication window.
 // The breach desk's areas add their lines from their own test files (init
 // functions calling addAuthz), beside their handlers' tests.
@@ -137,7 +137,7 @@ func TestEveryRouteAllowsExactlyTheRolesInTheMatrix(t *testing.T) {
 		denied := func(rec *httptest.ResponseRecorder) bool {
 			loc := rec.Header().Get("Location")
 			return rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden ||
-				(rec.Code == http.StatusSeeOther && (loc == "/console/login" || strings.HasPrefix(loc, "/console/reauth")))
+				(rec.Code == http.StatusSeeOther && (loc == "/console/login" || loc == "/signin" || strings.HasPrefix(loc, "/console/reauth")))
 		}
 
 		seen := map[string]bool{}
@@ -164,6 +164,10 @@ func TestEveryRouteAllowsExactlyTheRolesInTheMatrix(t *testing.T) {
 					continue
 				case "api":
 					allowed = c.apiKey != ""
+				case "member":
+					// Only a member session opens these; no caller here
+					// has one (a staff session is none): portal_test.go.
+					allowed = false
 				default:
 					allowed = c.role != "" && slices.Contains(strings.Split(who, ","), string(c.role))
 				}

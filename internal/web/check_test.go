@@ -332,8 +332,15 @@ func TestTheTimingTestCatchesALookUpOnTheRequestPath(t *testing.T) {
 func (c *checkFixture) timesDiffer(t *testing.T, h http.Handler) bool {
 	t.Helper()
 	c.srv.Exposure.Limits = exposure.Limits{Client: 1 << 30, ClientWindow: time.Hour}
+	return c.timesDifferAt(t, h, "/check")
+}
+
+// timesDifferAt is timesDiffer for the address form at path (/check,
+// /signin), whose client limit the caller has lifted.
+func (c *checkFixture) timesDifferAt(t *testing.T, h http.Handler, path string) bool {
+	t.Helper()
 	for run := 1; run <= timingRuns; run++ {
-		if !c.timeRun(t, h, run) {
+		if !c.timeRun(t, h, path, run) {
 			return false
 		}
 	}
@@ -343,7 +350,7 @@ func (c *checkFixture) timesDiffer(t *testing.T, h http.Handler) bool {
 // timeRun times timingSamples accepted POSTs of each address through h and
 // reports whether a two-sample Kolmogorov–Smirnov test rejects "same
 // distribution" at timingRunAlpha.
-func (c *checkFixture) timeRun(t *testing.T, h http.Handler, run int) bool {
+func (c *checkFixture) timeRun(t *testing.T, h http.Handler, path string, run int) bool {
 	t.Helper()
 	const n = timingSamples
 	// Blocked randomisation: each consecutive pair holds one of each, in
@@ -360,7 +367,7 @@ func (c *checkFixture) timeRun(t *testing.T, h http.Handler, run int) bool {
 	}
 	// A few requests first, so both samples start with warm caches.
 	for range 20 {
-		c.sendTo(h, "203.0.113.9", http.MethodPost, "/check", url.Values{"email": {c.stranger}})
+		c.sendTo(h, "203.0.113.9", http.MethodPost, path, url.Values{"email": {c.stranger}})
 	}
 	var member, stranger []float64
 	for _, isMember := range order {
@@ -370,10 +377,10 @@ func (c *checkFixture) timeRun(t *testing.T, h http.Handler, run int) bool {
 		}
 		form := url.Values{"email": {addr}}
 		start := time.Now()
-		rec := c.sendTo(h, "203.0.113.9", http.MethodPost, "/check", form)
+		rec := c.sendTo(h, "203.0.113.9", http.MethodPost, path, form)
 		elapsed := float64(time.Since(start).Microseconds())
 		if rec.Code != http.StatusOK {
-			t.Fatalf("POST /check: %d", rec.Code)
+			t.Fatalf("POST %s: %d", path, rec.Code)
 		}
 		if isMember {
 			member = append(member, elapsed)

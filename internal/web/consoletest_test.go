@@ -48,6 +48,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.srv.Exposure = newTestExposure(c)   // check_test.go
 	c.srv.Incidents = newTestIncidents(c) // incidents_test.go
 	c.srv.MassMail = newTestMassMail(c)   // notification_test.go
+	c.srv.Portal = newTestPortal(c)       // portal_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/massmail"
+	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/review"
 	"github.com/kakunin/kakunin/internal/verification"
@@ -33,6 +34,7 @@ type Server struct {
 	Incidents      *incident.Service // the incident desk: records, deadlines, report drafts
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
+	Portal         *portal.Service   // the members' own pages
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -62,12 +64,16 @@ type Access struct {
 	// Fresh: the second factor must have been proved within the
 	// re-authentication window (sensitive actions).
 	Fresh bool
+	// Member: a signed-in member (a member session, never a staff one).
+	Member bool
 }
 
 var (
 	public   = Access{Public: true}
 	hostAPI  = Access{APIKey: true}
 	anyStaff = Access{Roles: kakunin.Roles}
+	// memberAccess: the members' portal, behind a member session.
+	memberAccess = Access{Member: true}
 )
 
 func staffOnly(roles ...kakunin.Role) Access { return Access{Roles: roles} }
@@ -153,6 +159,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.incidentRoutes()...)
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
+	routes = append(routes, s.portalRoutes()...)
 	return routes
 }
 
@@ -163,6 +170,9 @@ func (s *Server) Handler() http.Handler {
 		h := rt.handler
 		if len(rt.Access.Roles) > 0 {
 			h = s.console(h, rt.Access)
+		}
+		if rt.Access.Member {
+			h = s.memberOnly(h)
 		}
 		mux.Handle(rt.Pattern, h)
 	}
