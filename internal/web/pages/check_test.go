@@ -69,7 +69,7 @@ func samplePortalView(lang kakunin.Locale) *portal.View {
 			{ID: "doc_1", Type: "drivers_licence", ReceivedAt: at, Image: portal.DocumentImage{State: "destroyed", DestroyedAt: &later}},
 			{ID: "doc_2", Type: "passport", ReceivedAt: at, Image: portal.DocumentImage{State: "held", DestroyBy: &later}},
 		},
-		KeptFields: []portal.KeptField{{"email", "contact"}, {"adult", "dating_site_law"}, {"birth_date", "operator"}, {"reject_reason", "answer"}},
+		KeptFields: []portal.KeptField{{Field: "email", Reason: "contact"}, {Field: "adult", Reason: "dating_site_law"}, {Field: "birth_date", Reason: "operator"}, {Field: "reject_reason", Reason: "answer"}},
 		Incidents: []portal.Incident{{ID: "inc_1", DiscoveredAt: later, WindowFrom: at, WindowTo: later,
 			Documents: []portal.IncidentImage{{Type: "passport", Month: "2026-11", Readable: true}},
 			Notices:   []portal.Notice{{ID: "ntc_1", Title: title}}}},
