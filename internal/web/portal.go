@@ -91,8 +91,13 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int, errCode string, badLink bool) {
+	if s.MailOff {
+		// The link only goes by mail: promise none, alike for everyone.
+		w.Header().Set("Retry-After", "3600")
+		status, errCode = http.StatusServiceUnavailable, ""
+	}
 	s.render(w, r, status, "signin", pages.Signin{Base: s.base(r, s.pageLang(w, r, "")), ErrorCode: errCode,
-		BadLink: badLink, MaxLength: exposure.MaxAddress})
+		BadLink: badLink, MaxLength: exposure.MaxAddress, Unavailable: s.MailOff})
 }
 
 // submitSignin accepts a sign-in request. As submitCheck, its answer
@@ -100,6 +105,10 @@ func (s *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int
 // membership (invariant 6): a job mails the link to the registered address.
 func (s *Server) submitSignin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxCheckForm)
+	if s.MailOff {
+		s.renderSignin(w, r, http.StatusServiceUnavailable, "", false)
+		return
+	}
 	lang := s.pageLang(w, r, "")
 	err := r.ParseForm()
 	if err == nil {

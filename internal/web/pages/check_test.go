@@ -40,6 +40,7 @@ func init() {
 			add("signin", func(b Base) any { return Signin{Base: b, ErrorCode: code, MaxLength: 254} })
 		}
 		add("signin", func(b Base) any { return Signin{Base: b, BadLink: true, MaxLength: 254} })
+		add("signin", func(b Base) any { return Signin{Base: b, Unavailable: true, MaxLength: 254} })
 		add("signin_sent", func(b Base) any { return SigninSent{b} })
 		add("signin_confirm", func(b Base) any { return SigninConfirm{Base: b, Action: "/signin/abc"} })
 		add("signed_out", func(b Base) any { return SignedOut{b} })

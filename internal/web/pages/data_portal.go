@@ -11,6 +11,9 @@ type Signin struct {
 	ErrorCode string
 	BadLink   bool
 	MaxLength int
+	// Unavailable: no mail server is configured, so no link could be
+	// mailed; the page says so, the same for everyone, and has no form.
+	Unavailable bool
 }
 
 // SigninSent is "signin_sent": the one answer every accepted request
