@@ -119,7 +119,9 @@ func TestWithoutAMailServerTheCheckSaysUnavailableToEveryoneAlike(t *testing.T) 
 			name string
 			f    func(client, addr string) *httptest.ResponseRecorder
 		}{
-			{"GET /signin", func(client, addr string) *httptest.ResponseRecorder { return c.send(client, http.MethodGet, "/signin", nil) }},
+			{"GET /signin", func(client, addr string) *httptest.ResponseRecorder {
+				return c.send(client, http.MethodGet, "/signin", nil)
+			}},
 			{"POST /signin", func(client, addr string) *httptest.ResponseRecorder {
 				return c.send(client, http.MethodPost, "/signin", url.Values{"email": {addr}})
 			}},
