@@ -330,6 +330,9 @@ func (r *recorder) messages() string {
 }
 
 func TestPeriodicJobRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits seconds for River's rescuer or scheduler; skipped under -short")
+	}
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		db, dialect := open(t, dsn)
 		ctx := t.Context()
@@ -388,6 +391,9 @@ func TestPeriodicJobsNeedWorkers(t *testing.T) {
 // A job that was running when its process was killed is run again within
 // minutes of a restart, not after River's default hour.
 func TestJobRunningAtACrashIsRescuedSoonAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits seconds for River's rescuer or scheduler; skipped under -short")
+	}
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		db, dialect := open(t, dsn)
 		ctx := t.Context()

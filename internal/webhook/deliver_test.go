@@ -281,6 +281,9 @@ func TestEventIsRedeliveredAfterAFailureWithTheSameID(t *testing.T) {
 // under the same webhook-id, so a receiver that keeps the IDs it has seen
 // (as Standard Webhooks asks) acts on the event exactly once.
 func TestDeliveryRunningAtACrashIsRescuedUnderTheSameID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits seconds for River's rescuer or scheduler; skipped under -short")
+	}
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		secret := webhook.NewSecret()
