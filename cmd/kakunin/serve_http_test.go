@@ -60,6 +60,9 @@ func TestAStalledUploadLosesItsConnectionInsteadOfHoldingIt(t *testing.T) {
 }
 
 func TestASlowHonestUploadGetsItsAnswerHoweverLongItTook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trickles an upload for seconds; skipped under -short")
+	}
 	lim := testHTTPLimits()
 	addr := serveTest(t, lim, func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
