@@ -38,7 +38,7 @@ func CheckUploadToken(s Signer, token string, now time.Time) (string, error) {
 		return "", invalid
 	}
 	// Strict: one link has exactly one spelling.
-	tag, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
+	tag, err := DecodeTag(parts[2])
 	if err != nil || !s.VerifyMAC(vault.PurposeUploadLink, []byte(parts[0]+"."+parts[1]), tag) {
 		return "", invalid
 	}

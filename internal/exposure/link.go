@@ -47,7 +47,7 @@ func CheckLinkToken(s auth.Signer, token string, now time.Time) (memberID string
 		return "", 0, time.Time{}, invalid
 	}
 	// Strict: one link has exactly one spelling.
-	tag, err := base64.RawURLEncoding.Strict().DecodeString(parts[3])
+	tag, err := auth.DecodeTag(parts[3])
 	if err != nil || !s.VerifyMAC(vault.PurposeExposureLink, []byte(parts[0]+"."+parts[1]+"."+parts[2]), tag) {
 		return "", 0, time.Time{}, invalid
 	}
