@@ -17,6 +17,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // 403
 	ERATELIMIT    = "rate_limited" // 429
 	EUNAVAILABLE  = "unavailable"  // 503: busy for now; try again shortly (Retry-After)
+	ENOSPACE      = "no_space"     // 507: storage is full; the operator has been alerted
 	EINTERNAL     = "internal"     // 500: details are logged, never shown
 )
 

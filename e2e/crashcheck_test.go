@@ -197,7 +197,7 @@ func crashCheckPresent(ctx context.Context, db *sql.DB, keys *vault.Vault, data,
 // crashJobs counts River jobs still running that a killed process held
 // (attempted before the last restart), and those of them running longer
 // than the rescue time.
-func crashJobs(t *testing.T, db *sql.DB, restarted time.Time) (leftRunning, stuck int) {
+func crashJobs(t *testing.T, db *sql.DB, restarted time.Time) (leftRunning, stuck int, byKind map[string]int) {
 	t.Helper()
 	rows, err := db.Query(`SELECT kind, attempted_at FROM river_job WHERE state = 'running'`)
 	if err != nil {
@@ -205,11 +205,6 @@ func crashJobs(t *testing.T, db *sql.DB, restarted time.Time) (leftRunning, stuc
 	}
 	defer rows.Close()
 	kinds := map[string]int{}
-	defer func() {
-		if len(kinds) > 0 {
-			t.Logf("jobs left running by the kills, by kind: %v", kinds)
-		}
-	}()
 	for rows.Next() {
 		var kind string
 		var at any
@@ -228,7 +223,7 @@ func crashJobs(t *testing.T, db *sql.DB, restarted time.Time) (leftRunning, stuc
 			stuck++
 		}
 	}
-	return leftRunning, stuck
+	return leftRunning, stuck, kinds
 }
 
 // riverTime reads a timestamp as either engine's driver returns it.

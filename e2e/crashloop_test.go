@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
@@ -28,11 +29,13 @@ import (
 //
 //	KAKUNIN_CRASH_ROUNDS  rounds on SQLite (default 10); PostgreSQL runs a fifth, at least 2
 //	KAKUNIN_CRASH_SEED    seed of the kill moments (default: the clock; printed)
+//	KAKUNIN_CRASH_AWAIT_RESCUE=1  wait (up to the rescue time) until every job
+//	                      the kills left running is rescued, and require it
 
-// rescueAfter is how long River leaves a job a dead process held in
-// `running` before it rescues it: River's default, as internal/jobs sets
-// no RescueStuckJobsAfter of its own yet. A job running longer is stuck.
-const rescueAfter = time.Hour
+// rescueAfter is how long a job a dead process held may stay `running`:
+// the queue's rescue time, plus one pass of River's rescuer (every 30 s)
+// and a margin. A job running longer is stuck.
+const rescueAfter = jobs.RescueStuckJobsAfter + 45*time.Second
 
 const (
 	crashWorkers = 4
@@ -47,6 +50,7 @@ const (
 
 func TestAKillNineLoopLosesNoAcknowledgedUploadAndLeavesNothingBehind(t *testing.T) {
 	rounds := envInt(t, "KAKUNIN_CRASH_ROUNDS", 10)
+	awaitRescue := os.Getenv("KAKUNIN_CRASH_AWAIT_RESCUE") != ""
 	seed := int64(envInt(t, "KAKUNIN_CRASH_SEED", int(time.Now().UnixNano()%1e12)))
 	t.Logf("crash loop seed %d (rerun with KAKUNIN_CRASH_SEED=%d KAKUNIN_CRASH_ROUNDS=%d)", seed, seed, rounds)
 	engines(t, func(t *testing.T, dsn string) {
@@ -54,7 +58,7 @@ func TestAKillNineLoopLosesNoAcknowledgedUploadAndLeavesNothingBehind(t *testing
 		if dsn != "" {
 			n = max(2, rounds/5)
 		}
-		crashLoop(t, dsn, n, seed)
+		crashLoop(t, dsn, n, seed, awaitRescue)
 	})
 }
 
@@ -91,7 +95,7 @@ type crashFigures struct {
 
 type crashLink struct{ id, url string }
 
-func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
+func crashLoop(t *testing.T, dsn string, rounds int, seed int64, awaitRescue bool) {
 	ctx := context.Background()
 	hooks := &slowHooks{secret: webhook.NewSecret()}
 	hookServer := httptest.NewServer(hooks)
@@ -234,7 +238,7 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 	// Every acknowledged upload is recorded, and its blob decrypts whole.
 	db := openTestDB(t, in)
 	// The keys live beside the data directory, not in it (serve's default).
-	keyDir := in.Data + "-keys"
+	keyDir := in.KeyDir()
 	if _, err := os.Stat(filepath.Join(keyDir, "master.json")); err != nil {
 		t.Fatalf("no keyset beside the data: %v", err)
 	}
@@ -253,20 +257,38 @@ func crashLoop(t *testing.T, dsn string, rounds int, seed int64) {
 		}
 	}
 
-	fig.leftRunning, fig.stuck = crashJobs(t, db, started)
+	var kinds map[string]int
+	fig.leftRunning, fig.stuck, kinds = crashJobs(t, db, started)
+	if len(kinds) > 0 {
+		t.Logf("jobs the kills left running, by kind: %v", kinds)
+	}
+	unrescued := "not awaited"
+	if awaitRescue {
+		// The rescuer must put every job the kills stranded back to work
+		// within the rescue time of the last kill.
+		left := fig.leftRunning
+		for time.Since(started) < rescueAfter && left > 0 {
+			time.Sleep(2 * time.Second)
+			left, fig.stuck, kinds = crashJobs(t, db, started)
+		}
+		unrescued = strconv.Itoa(left)
+		if left > 0 {
+			t.Errorf("%d jobs the kills left running were not rescued within %s: %v", left, rescueAfter, kinds)
+		}
+	}
 	db.Close()
 
 	in.Stop() // folds SQLite's WAL into the database file, for the scan
-	hits := filesContaining(t, needles, in.Data, in.TempDir)
+	hits := filesContaining(t, needles, in.Data, keyDir, in.TempDir)
 	fig.plaintext = len(hits)
 
 	engine := "sqlite"
 	if dsn != "" {
 		engine = "postgres"
 	}
-	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d (complete blob, no record=%d) tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: running-after-restart=%d stuck-past-rescue(%s)=%d | plaintext files=%d",
+	t.Logf("crash loop %s: rounds=%d uploads=%d acknowledged=%d lost=%d | left by kills: pending=%d (complete blob, no record=%d) tmp=%d | after sweep: orphans=%d pending=%d tmp=%d | jobs: left-running-by-kills=%d still-running-after-%s=%s stuck-past-rescue=%d | plaintext files=%d",
 		engine, fig.rounds, fig.attempted, fig.acknowledged, fig.lost, fig.residuePending, fig.residueBlob, fig.residueTemp,
-		fig.orphans, fig.pending, fig.temp, fig.leftRunning, rescueAfter, fig.stuck, fig.plaintext)
+		fig.orphans, fig.pending, fig.temp, fig.leftRunning, rescueAfter, unrescued, fig.stuck, fig.plaintext)
 
 	if fig.acknowledged == 0 {
 		t.Error("no upload was acknowledged: the kills came too early to test anything")

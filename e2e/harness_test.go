@@ -285,3 +285,7 @@ func (in *instance) logLines() []map[string]any {
 }
 
 var _ = context.Background
+
+// KeyDir is where the instance keeps its keys: beside its data directory,
+// where kakunin puts them by default (never inside it).
+func (in *instance) KeyDir() string { return in.Data + "-keys" }

@@ -155,7 +155,7 @@ func TestACopyOfTheDataWithoutTheKeysetDecryptsNothing(t *testing.T) {
 	in.Stop()
 
 	// The data directory holds no key at all: they are beside it.
-	keyDir := in.Data + "-keys"
+	keyDir := in.KeyDir()
 	if _, err := os.Stat(filepath.Join(in.Data, "keys")); err == nil {
 		t.Fatal("keys were created inside the data directory")
 	}

@@ -184,3 +184,59 @@ func TestBackupOnPostgreSQLSaysWhatToUse(t *testing.T) {
 		t.Errorf("backup on PostgreSQL = %d: %s", code, errs)
 	}
 }
+
+// A new install never creates its keys inside the data directory, where a
+// backup of it would take them.
+func TestKeysAreNotCreatedInsideTheDataDirectory(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{
+		{"--data", data, "--key-dir", filepath.Join(data, "keys")},
+		{"--data", data, "--keyset", filepath.Join(data, "master.json")},
+	} {
+		_, err := openApp(ctx, testConfig(t, args...), quiet(), false)
+		if err == nil || !strings.Contains(err.Error(), "refusing to create keys inside the data directory") {
+			t.Errorf("%v: %v", args, err)
+		}
+		if _, err := os.Stat(filepath.Join(data, "master.json")); err == nil {
+			t.Errorf("%v: a keyset was written inside the data directory", args)
+		}
+		if _, err := os.Stat(filepath.Join(data, "keys", "master.json")); err == nil {
+			t.Errorf("%v: a keyset was written inside the data directory", args)
+		}
+	}
+}
+
+// An install of an earlier version, its keys in DATA/keys, keeps working
+// from them, and every start says loudly to move them.
+func TestAnOldInstallWithKeysInsideTheDataStartsWithAWarning(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	a, err := openApp(ctx, testConfig(t, "--data", data), quiet(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.verifications.UpsertMember(ctx, "m-1", "m1@example.jp", kakunin.LocaleJA); err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	if err := os.Rename(data+"-keys", filepath.Join(data, "keys")); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cfg := testConfig(t, "--data", data)
+	b, err := openApp(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), false)
+	if err != nil {
+		t.Fatalf("the old install does not start: %v", err)
+	}
+	defer b.close()
+	if cfg.KeyDir != filepath.Join(data, "keys") || !strings.Contains(logs.String(), "WARNING") || !strings.Contains(logs.String(), "mv ") {
+		t.Errorf("key dir %s, logs:\n%s", cfg.KeyDir, logs.String())
+	}
+	if m, err := b.verifications.Member(ctx, "m-1"); err != nil || m.Email != "m1@example.jp" {
+		t.Errorf("the member's sealed address under the old keys: %+v %v", m, err)
+	}
+	if _, err := os.Stat(data + "-keys"); err == nil {
+		t.Error("new keys were made beside the data as well")
+	}
+}

@@ -107,7 +107,7 @@ secret: hand them to the person in a safe way. It works while the server runs.`,
 			example: "kakunin audit export --from 2026-11-01T00:00:00+09:00 --to 2026-12-01T00:00:00+09:00 --out nov.jsonl",
 			groups:  storage, define: defineAuditExport},
 		{name: "audit key", summary: "Print the checkpoint verifier key.",
-			about: "Keep it wherever checkpoints are checked (audit verify --verifier-key). Creates the signing key if there is none yet.",
+			about: "Keep it outside this machine, wherever checkpoints are checked, and verify with --audit-verifier-key. Creates the signing key, named for this installation, if there is none yet.",
 			// --public-url: a new key is named for the installation's host.
 			example: "kakunin audit key > verifier.pub", groups: []config.Group{config.Storage, config.Keys, config.Server}, do: cmdAuditKey},
 		{name: "incident scope", args: "--from T --to T", summary: "Say what was exposed in a time window.",

@@ -116,7 +116,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
 			OnStart: a.incidents.NotificationStarted},
 	}
-	a.scaleOut(srv) // serve_scale.go
+	stopOps, err := a.scaleOut(srv) // serve_scale.go
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	limits := defaultHTTPLimits(a.cfg)
 	httpServer := newHTTPServer(srv.Handler(), limits)
 	ln = limits.listen(ln)

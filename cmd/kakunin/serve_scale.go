@@ -3,18 +3,52 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/kakunin/kakunin/internal/alert"
+	"github.com/kakunin/kakunin/internal/metrics"
+	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web"
 )
 
-// scaleOut sets what running behind a load balancer needs on the web
-// server: the trusted proxies whose header names the client. Kept apart
-// from serve.go's wiring so the two change independently.
-func (a *app) scaleOut(srv *web.Server) {
+// scaleOut sets what running as one of several replicas needs on the web
+// server: the trusted proxies whose header names the client, /readyz's
+// checks, the disk-full alert and, with --metrics-addr, the metrics and
+// their own listener. Kept apart from serve.go's wiring so the two change
+// independently. The returned stop ends the metrics listener.
+func (a *app) scaleOut(srv *web.Server) (stop func(), err error) {
 	srv.Proxies = web.ProxyTrust{Proxies: a.cfg.TrustedProxies, Header: a.cfg.ProxyHeader}
+	host, _ := os.Hostname()
+	full := &alert.DiskFull{Now: time.Now, Log: a.log, Free: a.blobs.FreeBytes, Need: int64(a.cfg.MaxUploadMB) << 21,
+		Raise: func(ctx context.Context) error {
+			return a.db.WithTx(ctx, func(tx *store.Tx) error {
+				return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: alert.KindStorageFull, At: time.Now(),
+					Detail: map[string]string{"replica": host}})
+			})
+		}}
+	srv.Ready = []web.ReadyCheck{{Name: "database", Check: a.db.Ping}, {Name: "blobs", Check: a.blobs.Ping}, {Name: "storage", Check: full.Ready}}
+	if a.cfg.MetricsAddr == "" {
+		a.documents.OnNoSpace = full.Noticed
+		return func() {}, nil
+	}
+	m := metrics.New(a.db, a.log)
+	srv.Metrics = m
+	a.documents.OnNoSpace = func(ctx context.Context) { m.ObserveDiskFull(); full.Noticed(ctx) }
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --metrics-addr %s: %w", a.cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go ms.Serve(ln)
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { ms.Close() }, nil
 }
 
 // inflight counts the requests being served, so that a stop which had to

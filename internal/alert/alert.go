@@ -30,6 +30,9 @@ const (
 	// the public has not heard of for too long. Both go to responders.
 	KindIncidentOverdue     = "incident.overdue"
 	KindIncidentNoticeStale = "incident.notice_stale"
+	// Uploads refused because the blob store (or the database's disk) is
+	// full; raised at most once an hour per replica (DiskFull).
+	KindStorageFull = "storage.full"
 )
 
 // Alert is something the people running kakunin must hear about now.

@@ -18,7 +18,7 @@ import (
 // detailOrder is the Detail keys in the order a reader wants them, each
 // named by "alert.detail.<key>"; other keys follow by name.
 var detailOrder = []string{"reads", "quota", "window", "refused_document", "reason", "scope", "attempts", "failures",
-	"max_delay", "incident", "obligation", "due", "last_public_update", "stale_after"}
+	"max_delay", "incident", "obligation", "due", "last_public_update", "stale_after", "replica", "free_bytes"}
 
 // detailKeys returns the keys of detail, known ones first.
 func detailKeys(detail map[string]string) []string {

@@ -12,7 +12,7 @@ import (
 func TestEveryAlertKindRoleAndDetailHasItsWordsInEveryLanguage(t *testing.T) {
 	cat := catalogue.Default()
 	var ids []string
-	for _, kind := range []string{KindReadQuotaExceeded, KindStaffLocked, KindIncidentOverdue, KindIncidentNoticeStale, "unknown"} {
+	for _, kind := range []string{KindReadQuotaExceeded, KindStaffLocked, KindIncidentOverdue, KindIncidentNoticeStale, KindStorageFull, "unknown"} {
 		for _, part := range []string{"subject", "summary", "action"} {
 			ids = append(ids, "alert.kind."+kind+"."+part)
 		}

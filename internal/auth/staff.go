@@ -175,7 +175,7 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 		return "", err
 	}
 	if !known {
-		s.passwordMatches(dummyHash, password) // same cost as a real account
+		s.passwordMatches(s.unknownAccountHash(), password) // same cost as a real account
 		if err := s.stepFailed(ctx, att, "", email, "unknown_account"); err != nil {
 			return "", err
 		}

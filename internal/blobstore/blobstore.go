@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"gocloud.dev/blob"
@@ -25,8 +26,9 @@ import (
 
 // Store is a bucket of ciphertext blobs.
 type Store struct {
-	bucket *blob.Bucket
-	dir    string // local directory for file:// buckets, "" otherwise
+	bucket     *blob.Bucket
+	dir        string // local directory for file:// buckets, "" otherwise
+	writeFault error  // see FailWritesWith
 }
 
 // Open opens the bucket at rawURL. For file:// URLs the directory is created
@@ -59,24 +61,91 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // Close closes the bucket.
 func (s *Store) Close() error { return s.bucket.Close() }
 
+// ErrNoSpace says the blob store is out of space (ENOSPC, or over a quota):
+// the upload is refused with 507 and the operator alerted, rather than a
+// generic 500 (issue 17 item 5).
+var ErrNoSpace = errors.New("blob store out of space")
+
+// IsNoSpace reports whether err is, or was caused by, a full disk or quota.
+func IsNoSpace(err error) bool {
+	return errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
 // Put stores the bytes that write produces under key. If write fails or ctx
-// ends, nothing is stored. It returns once the blob is durable.
+// ends, nothing is stored. It returns once the blob is durable. A full disk
+// anywhere on the way (a write, the close, the fsync) comes back as
+// ErrNoSpace, even when the code between write and the store wrapped the
+// error in its own words.
 func (s *Store) Put(ctx context.Context, key string, write func(w io.Writer) error) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: ownerOnly})
+	bw, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: ownerOnly})
 	if err != nil {
-		return fmt.Errorf("open blob %s: %w", key, err)
+		return noSpace(nil, fmt.Errorf("open blob %s: %w", key, err))
 	}
+	w := &watchedWriter{w: bw, fault: s.writeFault}
 	if err := write(w); err != nil {
 		cancel() // a cancelled writer discards what it had
-		w.Close()
-		return err
+		bw.Close()
+		return noSpace(w.err, err)
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("write blob %s: %w", key, err)
+	if err := bw.Close(); err != nil {
+		return noSpace(nil, fmt.Errorf("write blob %s: %w", key, err))
 	}
-	return s.sync(key)
+	return noSpace(nil, s.sync(key))
+}
+
+func noSpace(writeErr, err error) error {
+	if err != nil && !errors.Is(err, ErrNoSpace) && (IsNoSpace(writeErr) || IsNoSpace(err)) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
+// watchedWriter keeps the first write error, so Put can tell a full disk
+// from whatever its caller made of it.
+type watchedWriter struct {
+	w     io.Writer
+	fault error // test fault injection: every write fails with it
+	err   error
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	if w.fault != nil {
+		w.err = w.fault
+		return 0, w.fault
+	}
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// FailWritesWith makes every later write to the store fail with err (nil:
+// back to normal). It exists for tests that need a full disk
+// (syscall.ENOSPC) without filling one.
+func (s *Store) FailWritesWith(err error) { s.writeFault = err }
+
+// Ping checks that the bucket can be reached (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.bucket.IsAccessible(ctx)
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	if !ok {
+		return errors.New("blob store: bucket not accessible")
+	}
+	return nil
+}
+
+// FreeBytes is the space left for blobs on a local directory's filesystem;
+// ok is false for a remote store (S3 reports no such thing).
+func (s *Store) FreeBytes() (free int64, ok bool) {
+	if s.dir == "" {
+		return 0, false
+	}
+	return freeBytes(s.dir)
 }
 
 // ownerOnly makes a local blob's temp file 0600 before a byte is written

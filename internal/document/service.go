@@ -50,6 +50,9 @@ type Service struct {
 	AbandonAfter time.Duration
 	Now          func() time.Time
 	Log          *slog.Logger
+	// OnNoSpace is told when an upload was refused for a full disk: the
+	// operator's alert and /readyz (nil: only logged).
+	OnNoSpace func(ctx context.Context)
 }
 
 // Pending is an upload stored as ciphertext whose record is not yet
@@ -91,7 +94,7 @@ func (s *Service) Store(ctx context.Context, v *kakunin.Verification, r io.Reade
 		return s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: audit.EpochCreated, Actor: "system", Subject: "epoch:" + p.Epoch})
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.noSpace(ctx, err) // SQLite shares the disk with the blobs
 	}
 	err = s.Blobs.Put(ctx, p.BlobKey, func(w io.Writer) error {
 		sealer, wrapped, err := s.Vault.SealDocument(ctx, p.ID, p.Epoch, w)
@@ -114,9 +117,22 @@ func (s *Service) Store(ctx context.Context, v *kakunin.Verification, r io.Reade
 		// Put stored nothing; the row goes too (or, failing that, the sweep
 		// finds a row whose blob is already gone).
 		s.forgetPending(ctx, p)
-		return nil, err
+		return nil, s.noSpace(ctx, err)
 	}
 	return p, nil
+}
+
+// noSpace turns a full disk (blob store or database) into the member's
+// clear "storage full" answer and tells OnNoSpace; other errors pass.
+func (s *Service) noSpace(ctx context.Context, err error) error {
+	if !blobstore.IsNoSpace(err) && !store.IsDiskFull(err) {
+		return err
+	}
+	s.Log.Error("upload refused: storage full", "err", err)
+	if s.OnNoSpace != nil {
+		s.OnNoSpace(ctx)
+	}
+	return kakunin.Errorf(kakunin.ENOSPACE, "storage_full")
 }
 
 // Discard deletes a pending upload's ciphertext, then its pending row.

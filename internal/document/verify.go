@@ -13,6 +13,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/intake"
+	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 )
@@ -62,8 +63,12 @@ type VerifyWorker struct {
 	Service *Service
 }
 
-// Timeout leaves room to wait for the budget behind other decodes.
-func (w *VerifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return 5 * time.Minute }
+// Timeout is the longest the queue allows: River rescues a job a crashed
+// process left running only once the kind's timeout has passed, so a
+// longer one strands decodes past the rescue time (the crash loop found
+// 199 of them still running 2m45s after the last kill). A decode that
+// waits longer for the budget fails and is retried.
+func (w *VerifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return jobs.MaxJobTimeout }
 
 // Work decodes the document and rejects it if it is unreadable.
 func (w *VerifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) error {

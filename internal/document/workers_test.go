@@ -13,6 +13,7 @@ func TestDocumentJobsTimeOutBeforeTheyWouldBeRescued(t *testing.T) {
 	for name, d := range map[string]time.Duration{
 		"destroy": (&document.DestroyWorker{}).Timeout(nil),
 		"sweep":   (&document.SweepWorker{}).Timeout(nil),
+		"verify":  (&document.VerifyWorker{}).Timeout(nil),
 	} {
 		if d <= 0 || d > jobs.MaxJobTimeout {
 			t.Errorf("%s: timeout %s, want in (0, %s]", name, d, jobs.MaxJobTimeout)

@@ -29,6 +29,9 @@ var (
 // seedSQLite writes the migrated template to path if nothing is there.
 func seedSQLite(dsn string, queue bool) error {
 	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path == "" || path == ":memory:" {
+		return nil // not a file: nothing to seed
+	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		return err // nil when it exists: leave it alone
 	}

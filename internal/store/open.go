@@ -97,3 +97,17 @@ func transient(err error) bool {
 	}
 	return strings.HasPrefix(pg.Code, "08") // connection exceptions
 }
+
+// IsDiskFull reports whether the database refused a write for lack of
+// space: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100).
+func IsDiskFull(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "53100"
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		return lite.Code()&0xff == 13 // SQLITE_FULL and its extended codes
+	}
+	return false
+}

@@ -29,6 +29,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case kakunin.ERATELIMIT:
 		return http.StatusTooManyRequests
+	case kakunin.ENOSPACE:
+		return http.StatusInsufficientStorage
 	case kakunin.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}

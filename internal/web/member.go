@@ -9,6 +9,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -100,8 +101,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		err = kakunin.Errorf(kakunin.EINVALID, "missing_type")
 	}
 	if err == nil {
-		_, err = s.Documents.Commit(r.Context(), pending, v, typ)
+		var d *store.DocumentRecord
+		d, err = s.Documents.Commit(r.Context(), pending, v, typ)
 		pending = nil // Commit discards it on failure
+		if err == nil && s.Metrics != nil {
+			s.Metrics.ObserveUpload(d.Size)
+		}
 	}
 	if pending != nil {
 		s.Documents.Discard(r.Context(), pending)
@@ -214,6 +219,8 @@ func uploadErrorCode(err error) (string, int) {
 		return "gone", http.StatusGone
 	case kakunin.EUNAVAILABLE:
 		return "busy", http.StatusServiceUnavailable
+	case kakunin.ENOSPACE:
+		return "storage_full", http.StatusInsufficientStorage
 	case kakunin.EINVALID:
 		switch msg := kakunin.ErrorMessage(err); msg {
 		case "missing_file", "missing_type":

@@ -90,8 +90,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		took := time.Since(start)
 		s.Log.Info("http", "method", r.Method, "route", r.Pattern, "status", rec.status,
-			"bytes", rec.bytes, "ms", time.Since(start).Milliseconds())
+			"bytes", rec.bytes, "ms", took.Milliseconds())
+		s.observe(r, rec.status, took)
 	})
 }
 

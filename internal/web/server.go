@@ -41,6 +41,8 @@ type Server struct {
 	Log            *slog.Logger
 	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
 	Proxies        ProxyTrust             // reverse proxies whose header names the client
+	Metrics        Observer               // nil: nothing counted (no --metrics-addr)
+	Ready          []ReadyCheck           // what /readyz probes
 	MaxUploadBytes int64
 	SecureCookies  bool // the public URL is https
 	KeepBirthDate  bool
@@ -82,6 +84,7 @@ func (s *Server) Routes() []Route {
 	responder := staffOnly(kakunin.RoleResponder)
 	routes := []Route{
 		{"GET /healthz", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })},
+		{"GET /readyz", public, http.HandlerFunc(s.readyz)},
 		{"GET /static/", public, staticCache(pages.Static())},
 		{"GET /favicon.ico", public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })},
 		{"GET /{$}", public, http.HandlerFunc(s.home)},

@@ -15,7 +15,7 @@ func TestEveryErrorCodeHasItsOwnStatus(t *testing.T) {
 	want := map[string]int{
 		kakunin.EINVALID: 400, kakunin.EUNAUTHORIZED: 401, kakunin.EFORBIDDEN: 403, kakunin.ENOTFOUND: 404,
 		kakunin.ECONFLICT: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
-		kakunin.ERATELIMIT: 429, kakunin.EINTERNAL: 500, "something new": 500,
+		kakunin.ERATELIMIT: 429, kakunin.ENOSPACE: 507, kakunin.EINTERNAL: 500, "something new": 500,
 	}
 	for code, status := range want {
 		if got := statusOf(code); got != status {
@@ -100,6 +100,7 @@ func TestUploadFailuresMapToTheMembersMessageAndStatus(t *testing.T) {
 		{kakunin.Errorf(kakunin.ETOOLARGE, "big"), "too_large", 413},
 		{kakunin.Errorf(kakunin.EGONE, "used"), "gone", 410},
 		{kakunin.Errorf(kakunin.EUNAVAILABLE, "busy"), "busy", 503},
+		{kakunin.Errorf(kakunin.ENOSPACE, "storage_full"), "storage_full", 507},
 		{kakunin.Errorf(kakunin.EINVALID, "missing_file"), "missing_file", 400},
 		{kakunin.Errorf(kakunin.EINVALID, "missing_type"), "missing_type", 400},
 		{kakunin.Errorf(kakunin.EINVALID, "the file is damaged"), "invalid", 400},

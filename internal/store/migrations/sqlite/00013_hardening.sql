@@ -44,6 +44,7 @@ CREATE TABLE login_attempts (
 
 CREATE INDEX login_attempts_key ON login_attempts (scope, key_hash, at);
 CREATE INDEX login_attempts_at ON login_attempts (at);
+CREATE INDEX login_throttles_last ON login_throttles (last_at);
 
 -- +goose Down
 DROP TABLE login_attempts;

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package blobstore
+
+func freeBytes(dir string) (int64, bool) { return 0, false }
