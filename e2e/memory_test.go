@@ -389,7 +389,7 @@ func trickleUpload(t *testing.T, uploadURL string, stop <-chan struct{}) {
 
 func TestAnUploadPastTheMemoryBudgetGets503WithRetryAfterThenSucceeds(t *testing.T) {
 	if testing.Short() {
-		t.Skip("holds uploads open for the budget's 10 s wait")
+		t.Skip("holds uploads open for the budget's 30 s wait")
 	}
 	// 32 MiB holds ten uploads of 3 MiB.
 	in := startInstance(t, "", "--memory-budget-mb", "32")

@@ -30,9 +30,11 @@ type Budget struct {
 // multipart buffers around them.
 const UploadCost = 3 << 20
 
-// NewBudget returns a budget of size bytes; uploads wait up to 10 s.
+// NewBudget returns a budget of size bytes; uploads wait up to 30 s for
+// room: waiting holds a connection, not memory, and spares an honest upload
+// a refusal.
 func NewBudget(size int64) *Budget {
-	return &Budget{sem: semaphore.NewWeighted(size), size: size, Wait: 10 * time.Second}
+	return &Budget{sem: semaphore.NewWeighted(size), size: size, Wait: 30 * time.Second}
 }
 
 // Size is the whole budget in bytes.
