@@ -2,12 +2,10 @@ package exposure
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/mail"
 	"strings"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -176,41 +175,20 @@ func (s *Service) Check(ctx context.Context, address string, lang kakunin.Locale
 	now := s.now()
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("chk")
-	origin := audit.OriginFrom(ctx)
 	hash := s.Keys.BlindIndex(vault.PurposeAuditExposureAddress, []byte(verification.NormalizeEmail(addr)))
-	opts := &river.InsertOpts{MaxAttempts: MaxAttempts}
-	if s.Spread > 0 {
-		opts.ScheduledAt = now.Add(randomDuration(s.Spread))
-	}
-	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
-		ok, err := tx.TakeRateHit(ctx, ScopeClient, []byte("origin:"+origin), lim.Client, lim.ClientWindow, "", now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errLimited
-		}
-		if err := s.Jobs.InsertTx(ctx, tx.SQL(), CheckArgs{ID: id, Address: sealed, Lang: lang}, opts); err != nil {
-			return err
-		}
-		return s.Audit.AppendTx(ctx, tx, audit.Event{Action: audit.ExposureChecked, Actor: "public", Subject: id,
-			Origin: origin, Detail: map[string]string{"address_hash": hex.EncodeToString(hash[:8]), "lang": string(lang)}})
+	err = bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, bymail.Request{
+		Scope: ScopeClient, Limit: lim.Client, Window: lim.ClientWindow,
+		Job: CheckArgs{ID: id, Address: sealed, Lang: lang}, MaxAttempts: MaxAttempts, Spread: s.Spread,
+		Event: audit.Event{Action: audit.ExposureChecked, Actor: "public", Subject: id,
+			Detail: map[string]string{"address_hash": hex.EncodeToString(hash[:8]), "lang": string(lang)}},
 	})
-	if errors.Is(err, errLimited) {
+	if errors.Is(err, bymail.ErrLimited) {
 		return kakunin.Errorf(kakunin.ERATELIMIT, "too many checks from this client")
 	}
 	if err != nil {
 		return fmt.Errorf("exposure check: %w", err)
 	}
 	return nil
-}
-
-func randomDuration(upTo time.Duration) time.Duration {
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(upTo)))
-	if err != nil {
-		return 0
-	}
-	return time.Duration(n.Int64())
 }
 
 // Answer is what one incident means for one member.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -152,41 +152,20 @@ func (s *Service) RequestLink(ctx context.Context, address string) error {
 	now := s.now()
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("sgn")
-	origin := audit.OriginFrom(ctx)
 	hash := s.Keys.BlindIndex(vault.PurposeAuditSigninAddress, []byte(verification.NormalizeEmail(addr)))
-	opts := &river.InsertOpts{MaxAttempts: MaxAttempts}
-	if s.Spread > 0 {
-		opts.ScheduledAt = now.Add(randomDuration(s.Spread))
-	}
-	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
-		ok, err := tx.TakeRateHit(ctx, ScopeClient, []byte("origin:"+origin), lim.Client, lim.ClientWindow, "", now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errLimited
-		}
-		if err := s.Jobs.InsertTx(ctx, tx.SQL(), SigninArgs{ID: id, Address: sealed}, opts); err != nil {
-			return err
-		}
-		return s.Audit.AppendTx(ctx, tx, audit.Event{Action: audit.PortalSigninRequested, Actor: "public", Subject: id,
-			Origin: origin, Detail: map[string]string{"address_hash": hex.EncodeToString(hash[:8])}})
+	err = bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, bymail.Request{
+		Scope: ScopeClient, Limit: lim.Client, Window: lim.ClientWindow,
+		Job: SigninArgs{ID: id, Address: sealed}, MaxAttempts: MaxAttempts, Spread: s.Spread,
+		Event: audit.Event{Action: audit.PortalSigninRequested, Actor: "public", Subject: id,
+			Detail: map[string]string{"address_hash": hex.EncodeToString(hash[:8])}},
 	})
-	if errors.Is(err, errLimited) {
+	if errors.Is(err, bymail.ErrLimited) {
 		return kakunin.Errorf(kakunin.ERATELIMIT, "too many sign-in requests from this client")
 	}
 	if err != nil {
 		return fmt.Errorf("sign-in request: %w", err)
 	}
 	return nil
-}
-
-func randomDuration(upTo time.Duration) time.Duration {
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(upTo)))
-	if err != nil {
-		return 0
-	}
-	return time.Duration(n.Int64())
 }
 
 // Link is a one-time sign-in URL.
