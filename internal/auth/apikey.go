@@ -20,8 +20,8 @@ func CreateAPIKey(ctx context.Context, db *store.DB, name string, now time.Time)
 		return nil, "", err
 	}
 	k := &kakunin.APIKey{ID: kakunin.NewID("key"), Name: name, CreatedAt: now}
-	secret := apiKeyPrefix + newToken()
-	if err := db.InsertAPIKey(ctx, k, hashToken(secret)); err != nil {
+	secret := apiKeyPrefix + NewToken()
+	if err := db.InsertAPIKey(ctx, k, HashToken(secret)); err != nil {
 		return nil, "", err
 	}
 	return k, secret, nil
@@ -42,7 +42,7 @@ func CheckAPIKey(ctx context.Context, db *store.DB, secret string) (*kakunin.API
 	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 200 {
 		return nil, kakunin.Errorf(kakunin.EUNAUTHORIZED, "invalid API key")
 	}
-	return db.APIKeyByHash(ctx, hashToken(secret))
+	return db.APIKeyByHash(ctx, HashToken(secret))
 }
 
 // APIKeys checks the host platform's keys for the web server.

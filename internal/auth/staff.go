@@ -200,9 +200,9 @@ func (s *Staff) Login(ctx context.Context, email, password string) (string, erro
 }
 
 func (s *Staff) newSession(ctx context.Context, staffID, stage string) (string, error) {
-	token := newToken()
+	token := NewToken()
 	now := s.Now().UTC()
-	sess := &store.StaffSession{TokenHash: hashToken(token), StaffID: staffID, Stage: stage, CreatedAt: now, LastSeenAt: now}
+	sess := &store.StaffSession{TokenHash: HashToken(token), StaffID: staffID, Stage: stage, CreatedAt: now, LastSeenAt: now}
 	if stage == StageFull {
 		sess.ReauthAt = now // the second factor was just proved
 	}
@@ -363,7 +363,7 @@ func (s *Staff) session(ctx context.Context, token string) (*store.StaffSession,
 	if token == "" || len(token) > 100 {
 		return nil, nil, notSignedIn
 	}
-	sess, err := s.DB.Session(ctx, hashToken(token))
+	sess, err := s.DB.Session(ctx, HashToken(token))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -388,7 +388,7 @@ func (s *Staff) Logout(ctx context.Context, token string) error {
 	if token == "" || len(token) > 100 {
 		return nil
 	}
-	sess, err := s.DB.Session(ctx, hashToken(token))
+	sess, err := s.DB.Session(ctx, HashToken(token))
 	if kakunin.ErrorCode(err) == kakunin.EUNAUTHORIZED {
 		return nil
 	}

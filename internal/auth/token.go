@@ -7,16 +7,20 @@ import (
 	"errors"
 )
 
-// newToken returns a random 256-bit token, URL-safe.
-func newToken() string {
+// TokenLen is the length of every NewToken: 32 bytes, unpadded base64url.
+const TokenLen = 43
+
+// NewToken returns a random 256-bit token, URL-safe: sessions, API keys,
+// sign-in links and image grants all use it.
+func NewToken() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// hashToken is how tokens are stored: a database copy yields no usable
+// HashToken is how tokens are stored: a database copy yields no usable
 // session or API key. SHA-256 suffices for 256-bit random secrets.
-func hashToken(token string) []byte {
+func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -16,7 +17,7 @@ func (s *Service) LinkUsable(ctx context.Context, token string) (bool, error) {
 	if token == "" || len(token) > 100 {
 		return false, nil
 	}
-	return s.DB.SigninLinkUsable(ctx, hashToken(token), s.now())
+	return s.DB.SigninLinkUsable(ctx, auth.HashToken(token), s.now())
 }
 
 // SignIn spends a sign-in link and opens a session for its member,
@@ -27,10 +28,10 @@ func (s *Service) SignIn(ctx context.Context, token string) (string, error) {
 	if token == "" || len(token) > 100 {
 		return "", bad
 	}
-	session := newToken()
+	session := auth.NewToken()
 	now := s.now()
 	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
-		l, err := tx.UseSigninLink(ctx, hashToken(token), now)
+		l, err := tx.UseSigninLink(ctx, auth.HashToken(token), now)
 		if err != nil {
 			return err
 		}
@@ -41,7 +42,7 @@ func (s *Service) SignIn(ctx context.Context, token string) (string, error) {
 		if rec.DeletedAt != nil {
 			return bad
 		}
-		if err := tx.InsertMemberSession(ctx, &store.MemberSession{TokenHash: hashToken(session), MemberID: rec.ID, CreatedAt: now, LastSeenAt: now}); err != nil {
+		if err := tx.InsertMemberSession(ctx, &store.MemberSession{TokenHash: auth.HashToken(session), MemberID: rec.ID, CreatedAt: now, LastSeenAt: now}); err != nil {
 			return err
 		}
 		return s.Audit.AppendTx(ctx, tx, audit.Event{Action: audit.PortalSignedIn, Actor: "member:" + rec.ID, Subject: rec.ID,
@@ -70,7 +71,7 @@ func (s *Service) Session(ctx context.Context, token string) (*Member, error) {
 	if token == "" || len(token) > 100 {
 		return nil, none
 	}
-	sess, err := s.DB.MemberSessionByHash(ctx, hashToken(token))
+	sess, err := s.DB.MemberSessionByHash(ctx, auth.HashToken(token))
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	if token == "" || len(token) > 100 {
 		return nil
 	}
-	sess, err := s.DB.MemberSessionByHash(ctx, hashToken(token))
+	sess, err := s.DB.MemberSessionByHash(ctx, auth.HashToken(token))
 	if kakunin.ErrorCode(err) == kakunin.EUNAUTHORIZED {
 		return nil
 	}

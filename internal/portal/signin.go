@@ -2,9 +2,6 @@ package portal
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/store"
@@ -174,27 +172,13 @@ type Link struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// newToken returns a random 256-bit token, URL-safe.
-func newToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// hashToken is how links and sessions are stored: SHA-256 suffices for
-// 256-bit random secrets, and a database copy yields no usable one.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
 // issue makes a new link for memberID, revoking the member's older unused
 // ones, and audits it, in q's transaction.
 func (s *Service) issue(ctx context.Context, tx *store.Tx, memberID, via, actor string) (Link, error) {
 	now := s.now()
-	token := newToken()
+	token := auth.NewToken()
 	exp := now.Add(orDefault(s.LinkTTL, DefaultLinkTTL)).Truncate(time.Second).UTC()
-	l := &store.SigninLink{TokenHash: hashToken(token), MemberID: memberID, Via: via, CreatedAt: now, ExpiresAt: exp}
+	l := &store.SigninLink{TokenHash: auth.HashToken(token), MemberID: memberID, Via: via, CreatedAt: now, ExpiresAt: exp}
 	if err := tx.ReplaceSigninLink(ctx, l); err != nil {
 		return Link{}, err
 	}

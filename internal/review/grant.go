@@ -2,12 +2,10 @@ package review
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/store"
 )
 
@@ -25,11 +23,9 @@ func (s *Service) GrantImage(ctx context.Context, reviewerID string, session []b
 	if _, err := s.Task(ctx, reviewerID, docID); err != nil {
 		return "", err
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := auth.NewToken()
 	now := s.Now().UTC()
-	err := s.DB.InsertImageGrant(ctx, &store.ImageGrant{TokenHash: grantHash(token), SessionHash: session,
+	err := s.DB.InsertImageGrant(ctx, &store.ImageGrant{TokenHash: auth.HashToken(token), SessionHash: session,
 		StaffID: reviewerID, DocumentID: docID, ExpiresAt: now.Add(ImageGrantTTL)}, now)
 	if err != nil {
 		return "", err
@@ -42,17 +38,12 @@ func (s *Service) GrantImage(ctx context.Context, reviewerID string, session []b
 // already spent, expired, or made for another session or reviewer is not
 // found.
 func (s *Service) ImageByGrant(ctx context.Context, reviewer *store.StaffRecord, session []byte, token string) ([]byte, error) {
-	if len(token) != base64.RawURLEncoding.EncodedLen(32) {
+	if len(token) != auth.TokenLen {
 		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "no such image")
 	}
-	docID, err := s.DB.TakeImageGrant(ctx, grantHash(token), session, reviewer.ID, s.Now().UTC())
+	docID, err := s.DB.TakeImageGrant(ctx, auth.HashToken(token), session, reviewer.ID, s.Now().UTC())
 	if err != nil {
 		return nil, err
 	}
 	return s.Image(ctx, reviewer, docID)
-}
-
-func grantHash(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }
