@@ -114,7 +114,6 @@ func run(ctx context.Context, opt options, out io.Writer) ([]row, error) {
 	return rows, errors.Join(errs...)
 }
 
-
 func printTable(w io.Writer, opt options, rows []row) {
 	fmt.Fprintf(w, "\n| workload | kakunin | baseline (same run) | ratio | goal | met |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
