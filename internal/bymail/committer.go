@@ -1,10 +1,12 @@
 package bymail
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +36,11 @@ type Committer struct {
 	Audit *audit.Log
 	// MaxBatch bounds the requests one transaction takes (default 256).
 	MaxBatch int
+	// Workers is how many transactions may be open at once. SQLite has
+	// one writer, so one (the default there) is best; on PostgreSQL a
+	// transaction's statements wait for the network one after another,
+	// so several overlap their round trips (default 4).
+	Workers int
 
 	mu      sync.Mutex
 	reqs    chan *pending // nil unless Run is accepting
@@ -47,7 +54,10 @@ type pending struct {
 	done   chan error
 }
 
-const defaultMaxBatch = 256
+const (
+	defaultMaxBatch        = 256
+	defaultPostgresWorkers = 4
+)
 
 // Enqueue commits r's rate hit, job and audit event together, or none,
 // returning ErrLimited when the client reached its limit. It waits for the
@@ -95,22 +105,40 @@ func (c *Committer) Run(ctx context.Context) error {
 	if max <= 0 {
 		max = defaultMaxBatch
 	}
+	workers := c.Workers
+	if workers <= 0 {
+		workers = 1
+		if c.DB.Dialect() == store.Postgres {
+			workers = defaultPostgresWorkers
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { c.gather(ctx, txctx, reqs, max) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// gather takes the requests waiting, up to max, and commits them, until
+// ctx ends.
+func (c *Committer) gather(ctx, txctx context.Context, reqs <-chan *pending, max int) {
 	var batch []*pending
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case p := <-reqs:
 			batch = append(batch, p)
 		}
-	gather:
+	more:
 		for len(batch) < max {
 			select {
 			case p := <-reqs:
 				batch = append(batch, p)
 			default:
-				break gather
+				break more
 			}
 		}
 		c.commit(txctx, batch)
@@ -129,6 +157,12 @@ type manyEnqueuer interface {
 // a lost connection), every request in it is retried alone, so that one
 // cause cannot fail strangers' requests it has nothing to do with.
 func (c *Committer) commit(ctx context.Context, batch []*pending) {
+	// Take the clients' limit rows in one order in every transaction, so
+	// that two open at once (PostgreSQL) cannot each hold a row the other
+	// waits for.
+	slices.SortStableFunc(batch, func(a, b *pending) int {
+		return cmp.Or(cmp.Compare(a.r.Scope, b.r.Scope), cmp.Compare(a.origin, b.origin))
+	})
 	errs := make([]error, len(batch))
 	err := c.DB.WithTx(ctx, func(tx *store.Tx) error {
 		var accepted []*pending
