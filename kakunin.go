@@ -87,12 +87,17 @@ type Verification struct {
 	Result     *Result
 }
 
-// Result is what a reviewer decided. It is the minimal record the dating-site
+// Result is what a reviewer decided. Adult is set only when a decision
+// about age was made: true on approval of an adult, false when the holder is
+// a minor (approved under 18, or rejected with the reason under_age); an
+// unreadable, wrong or expired document leaves it nil, and the API and
+// webhooks then carry no "adult" at all, so a host cannot mistake a bad
+// photo for a minor. It is the minimal record the dating-site
 // law needs (adult or not, the document's name and issuer) plus who checked it
 // and when; never the image or the document's text. BirthDate is kept only
 // when the operator enables it.
 type Result struct {
-	Adult        bool         `json:"adult"`
+	Adult        *bool        `json:"adult,omitempty"`
 	DocumentType DocumentType `json:"document_type"`
 	DocumentName string       `json:"document_name,omitempty"`
 	Issuer       string       `json:"issuer,omitempty"`
@@ -101,6 +106,9 @@ type Result struct {
 	CheckedAt    time.Time    `json:"checked_at"`
 	CheckedBy    string       `json:"checked_by"` // staff ID, not a name
 }
+
+// Bool returns a pointer to b, for Result.Adult.
+func Bool(b bool) *bool { return &b }
 
 // Document is one uploaded image. Its bytes live encrypted in the blob store;
 // WrappedKey is its data key sealed by the key of Epoch (one per UTC day).

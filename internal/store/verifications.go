@@ -28,7 +28,6 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 	v.ExpiresAt, v.CreatedAt, v.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
 	if checkedAt.Valid {
 		v.Result = &kakunin.Result{
-			Adult:        adult.Bool,
 			DocumentType: kakunin.DocumentType(docType.String),
 			DocumentName: docName.String,
 			Issuer:       issuer.String,
@@ -36,6 +35,9 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 			RejectReason: reason.String,
 			CheckedAt:    fromMicros(checkedAt.Int64),
 			CheckedBy:    checkedBy.String,
+		}
+		if adult.Valid {
+			v.Result.Adult = kakunin.Bool(adult.Bool)
 		}
 	}
 	return &v, nil
