@@ -4,7 +4,10 @@
 // only says what the things are.
 package kakunin
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Locale is a member's or staff member's language. Only Japanese and English
 // are offered; anything else falls back to Japanese, the platform's default.
@@ -173,4 +176,17 @@ type APIKey struct {
 	Name      string
 	CreatedAt time.Time
 	RevokedAt *time.Time
+}
+
+// APITime writes t as every timestamp of the host API and its webhooks is
+// written: RFC 3339 in UTC, whole seconds (2026-11-25T03:00:00Z).
+func APITime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// MarshalJSON writes the result with checked_at in APITime's precision.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		CheckedAt string `json:"checked_at"`
+	}{plain(r), APITime(r.CheckedAt)})
 }

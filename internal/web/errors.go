@@ -40,7 +40,7 @@ func statusOf(code string) int {
 // logInternal logs an internal error's detail; clients see only its code.
 func (s *Server) logInternal(r *http.Request, err error) {
 	if kakunin.ErrorCode(err) == kakunin.EINTERNAL {
-		s.Log.Error("request failed", "route", r.Pattern, "err", err)
+		s.Log.Error("request failed", "request_id", requestID(r), "route", r.Pattern, "err", err)
 	}
 }
 

@@ -176,9 +176,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Pattern, h)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such API route")
-	})
+	mux.Handle("/api/", apiNoRoute(mux))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
 	})
@@ -193,7 +191,7 @@ func (s *Server) Handler() http.Handler {
 	if strings.HasPrefix(s.PublicURL, "https://") {
 		h = strictTransport(h)
 	}
-	return s.withOrigin(s.recoverPanics(s.logRequests(h)))
+	return withRequestID(s.withOrigin(s.recoverPanics(s.logRequests(h))))
 }
 
 func staticCache(h http.Handler) http.Handler {

@@ -47,6 +47,7 @@ func TestJSONBodiesMustBeOneKnownObject(t *testing.T) {
 		{`{"external_id":"` + strings.Repeat("x", 70<<10) + `"}`, kakunin.ETOOLARGE},
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
+		r.Header.Set("Content-Type", "application/json")
 		var b body
 		err := decodeJSON(httptest.NewRecorder(), r, &b)
 		if kakunin.ErrorCode(err) != tc.code {
