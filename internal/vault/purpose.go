@@ -54,6 +54,12 @@ const (
 	// forms' events cannot be joined).
 	PurposePortalSigninAddress = "portal-signin-address/v1"
 	PurposeAuditSigninAddress  = "audit-signin-address/v1"
+	// The host API: the first answer kept under an Idempotency-Key, the
+	// body of each event in the event log, and webhook signing secrets
+	// added by rotation.
+	PurposeIdempotentResponse = "idempotent-response/v1"
+	PurposeWebhookEvent       = "webhook-event/v1"
+	PurposeWebhookSecret      = "webhook-secret/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -64,4 +70,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
+	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret,
 }

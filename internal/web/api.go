@@ -34,7 +34,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 		}
 		ctx := context.WithValue(r.Context(), apiKeyCtx{}, key)
 		r = r.WithContext(audit.WithActor(ctx, "apikey:"+key.ID))
-		if err := h(w, r); err != nil {
+		if err := s.idempotent(w, r, key.ID, h); err != nil {
 			s.apiError(w, r, err)
 		}
 	})

@@ -19,7 +19,7 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case kakunin.ENOTFOUND:
 		return http.StatusNotFound
-	case kakunin.ECONFLICT:
+	case kakunin.ECONFLICT, kakunin.EIDEMPOTENCY:
 		return http.StatusConflict
 	case kakunin.EGONE:
 		return http.StatusGone

@@ -14,7 +14,7 @@ import (
 func TestEveryErrorCodeHasItsOwnStatus(t *testing.T) {
 	want := map[string]int{
 		kakunin.EINVALID: 400, kakunin.EUNAUTHORIZED: 401, kakunin.EFORBIDDEN: 403, kakunin.ENOTFOUND: 404,
-		kakunin.ECONFLICT: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
+		kakunin.ECONFLICT: 409, kakunin.EIDEMPOTENCY: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
 		kakunin.ERATELIMIT: 429, kakunin.ENOSPACE: 507, kakunin.EINTERNAL: 500, "something new": 500,
 	}
 	for code, status := range want {
