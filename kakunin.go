@@ -48,11 +48,15 @@ const (
 	StatusApproved       VerificationStatus = "approved"
 	StatusRejected       VerificationStatus = "rejected"
 	StatusExpired        VerificationStatus = "expired"
+	StatusCanceled       VerificationStatus = "canceled" // the host canceled it while open
 )
+
+// Statuses lists every status, in the order a verification moves.
+var Statuses = []VerificationStatus{StatusAwaitingUpload, StatusSubmitted, StatusApproved, StatusRejected, StatusExpired, StatusCanceled}
 
 // Final reports whether no further transition is possible.
 func (s VerificationStatus) Final() bool {
-	return s == StatusApproved || s == StatusRejected || s == StatusExpired
+	return s == StatusApproved || s == StatusRejected || s == StatusExpired || s == StatusCanceled
 }
 
 // DocumentType is the kind of identity document a member photographs.
@@ -84,10 +88,14 @@ type Verification struct {
 	MemberID   string
 	ExternalID string // the member's host ID, for API answers
 	Status     VerificationStatus
-	ExpiresAt  time.Time // the upload link's expiry
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Result     *Result
+	// Metadata and ClientReferenceID are the host's own, set when it opens
+	// the verification and sent back in every answer and webhook.
+	Metadata          map[string]string
+	ClientReferenceID string
+	ExpiresAt         time.Time // the upload link's expiry
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Result            *Result
 }
 
 // Result is what a reviewer decided. Adult is set only when a decision

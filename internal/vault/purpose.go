@@ -60,6 +60,8 @@ const (
 	PurposeIdempotentResponse = "idempotent-response/v1"
 	PurposeWebhookEvent       = "webhook-event/v1"
 	PurposeWebhookSecret      = "webhook-secret/v1"
+	// The cursor of a page of GET /api/v1/verifications.
+	PurposeAPICursor = "api-cursor/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -70,5 +72,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
-	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret,
+	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret, PurposeAPICursor,
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/verification"
 )
 
 const maxJSONBody = 64 << 10
@@ -157,24 +158,29 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 type verificationJSON struct {
-	ID         string          `json:"id"`
-	ExternalID string          `json:"external_id"`
-	Status     string          `json:"status"`
-	Result     *kakunin.Result `json:"result"`
-	UploadURL  string          `json:"upload_url,omitempty"`
-	ExpiresAt  apiTime         `json:"expires_at"`
-	CreatedAt  apiTime         `json:"created_at"`
-	UpdatedAt  apiTime         `json:"updated_at"`
+	ID                string            `json:"id"`
+	ExternalID        string            `json:"external_id"`
+	Status            string            `json:"status"`
+	Result            *kakunin.Result   `json:"result"`
+	Metadata          map[string]string `json:"metadata"`
+	ClientReferenceID *string           `json:"client_reference_id"`
+	UploadURL         string            `json:"upload_url,omitempty"`
+	ExpiresAt         apiTime           `json:"expires_at"`
+	CreatedAt         apiTime           `json:"created_at"`
+	UpdatedAt         apiTime           `json:"updated_at"`
 }
 
 func toJSON(v *kakunin.Verification) verificationJSON {
 	return verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+		Metadata: verification.Metadata(v), ClientReferenceID: verification.Reference(v),
 		ExpiresAt: apiTime(v.ExpiresAt), CreatedAt: apiTime(v.CreatedAt), UpdatedAt: apiTime(v.UpdatedAt)}
 }
 
 func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		ExternalID string `json:"external_id"`
+		ExternalID        string            `json:"external_id"`
+		Metadata          map[string]string `json:"metadata"`
+		ClientReferenceID string            `json:"client_reference_id"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -184,7 +190,8 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 	}
 	// One open verification per member: asking again returns the open one
 	// (200) rather than a second link able to hold an image.
-	v, link, created, err := s.Verifications.OpenOrCreate(r.Context(), body.ExternalID)
+	v, link, created, err := s.Verifications.Open(r.Context(), body.ExternalID,
+		verification.Opening{Metadata: body.Metadata, ClientReferenceID: body.ClientReferenceID})
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func TestAPIWrongMethodIs405WithAllowAndUnknownRouteIs404(t *testing.T) {
 		status       int
 		allow        string
 	}{
-		{http.MethodDelete, "/api/v1/verifications", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodDelete, "/api/v1/verifications", http.StatusMethodNotAllowed, "GET, POST, HEAD"},
 		{http.MethodPost, "/api/v1/verifications/ver_1", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{http.MethodGet, "/api/v1/members/m-1", http.StatusMethodNotAllowed, "PUT, DELETE"},
 		{http.MethodGet, "/api/v1/nothing", http.StatusNotFound, ""},

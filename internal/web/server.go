@@ -102,7 +102,9 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/members/{external_id}", hostAPI, s.api(s.putMember)},
 		{"DELETE /api/v1/members/{external_id}", hostAPI, s.api(s.deleteMember)},
 		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
+		{"GET /api/v1/verifications", hostAPI, s.api(s.listVerifications)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
+		{"POST /api/v1/verifications/{id}/cancel", hostAPI, s.api(s.cancelVerification)},
 
 		{"GET /notices", public, s.page(s.publicNotices)},
 		{"GET /notices/{id}", public, s.page(s.publicNotice)},
