@@ -28,6 +28,7 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/verification"
+	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
@@ -162,10 +163,17 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 			a.close()
 			return nil, err
 		}
+		hook.Events = a.db // every attempt noted in the event log (GET /api/v1/events)
+		// Rotated secrets are read at each delivery, so every replica
+		// signs with the same ones as soon as kakunin webhook-secret
+		// rotate or retire has run.
+		hook.Secrets = (&webhook.SecretRing{DB: a.db, Keys: a.vault}).Active
 		river.AddWorker(workers, hook)
+		river.AddWorker(workers, &webhook.PruneWorker{DB: a.db, EventRetention: cfg.EventRetention,
+			IdempotencyWindow: web.IdempotencyWindow, Log: log})
 		alert.Register(workers, mailer, a.db, log)
 		a.mailer = mailer
-		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval), webhook.PruneJob(time.Hour)}
 		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
 		// The incident desk's hourly watch: overdue deadlines and stale
 		// public notices, mailed to responders.

@@ -20,6 +20,8 @@
 //	incident scope --from T --to T     say what was exposed in a time window
 //	dev seed --documents N             fill a throw-away database with synthetic documents
 //	webhook-secret                     print a new webhook signing secret
+//	webhook-secret rotate [--alerts]   add a signing secret; all active ones sign
+//	webhook-secret retire [--alerts]   keep only the newest signing secret
 //	version                            print the version and build of this binary
 //	help [COMMAND]                     list the commands, or show one command's usage
 //

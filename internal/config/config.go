@@ -49,6 +49,8 @@ type Config struct {
 
 	WebhookURL    string
 	WebhookSecret string
+	// EventRetention is how long GET /api/v1/events lists an event.
+	EventRetention time.Duration
 
 	UploadLinkTTL       time.Duration
 	UploadAbandonAfter  time.Duration
@@ -217,6 +219,9 @@ var options = []option{
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
 
 	{Webhook, "webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
+	{Webhook, "event-retention", "KAKUNIN_EVENT_RETENTION", "how long every event sent or tried stays listed in GET /api/v1/events", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.EventRetention, "event-retention", 30*24*time.Hour)
+	}},
 	{Webhook, "webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
 
 	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
@@ -523,6 +528,9 @@ func (c *Config) Finish() error {
 	}
 	if c.RetainAfterDecision < 0 || c.RetainUnreviewed <= 0 {
 		errs = append(errs, errors.New("--retain-after-decision must be >= 0 and --retain-unreviewed > 0"))
+	}
+	if c.EventRetention < time.Hour {
+		errs = append(errs, errors.New("--event-retention: at least 1h"))
 	}
 	if c.RetentionInterval < time.Second {
 		errs = append(errs, errors.New("--retention-interval: at least 1s"))

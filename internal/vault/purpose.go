@@ -54,11 +54,9 @@ const (
 	// forms' events cannot be joined).
 	PurposePortalSigninAddress = "portal-signin-address/v1"
 	PurposeAuditSigninAddress  = "audit-signin-address/v1"
-	// The host API: the first answer kept under an Idempotency-Key, the
-	// body of each event in the event log, and webhook signing secrets
-	// added by rotation.
+	// The host API: the first answer kept under an Idempotency-Key, and
+	// webhook signing secrets added by rotation.
 	PurposeIdempotentResponse = "idempotent-response/v1"
-	PurposeWebhookEvent       = "webhook-event/v1"
 	PurposeWebhookSecret      = "webhook-secret/v1"
 	// The cursor of a page of GET /api/v1/verifications.
 	PurposeAPICursor = "api-cursor/v1"
@@ -72,5 +70,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
-	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret, PurposeAPICursor,
+	PurposeIdempotentResponse, PurposeWebhookSecret, PurposeAPICursor,
 }

@@ -18,6 +18,8 @@ func init() {
 	addAuthz(map[string]string{
 		"GET /api/v1/verifications":              "api",
 		"POST /api/v1/verifications/{id}/cancel": "api",
+		"GET /api/v1/events":                     "api",
+		"POST /api/v1/events/{id}/redeliver":     "api",
 	})
 }
 

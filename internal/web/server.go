@@ -105,6 +105,8 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/verifications", hostAPI, s.api(s.listVerifications)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
 		{"POST /api/v1/verifications/{id}/cancel", hostAPI, s.api(s.cancelVerification)},
+		{"GET /api/v1/events", hostAPI, s.api(s.listEvents)},
+		{"POST /api/v1/events/{id}/redeliver", hostAPI, s.api(s.redeliverEvent)},
 
 		{"GET /notices", public, s.page(s.publicNotices)},
 		{"GET /notices/{id}", public, s.page(s.publicNotice)},
