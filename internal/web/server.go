@@ -163,6 +163,20 @@ func (s *Server) Routes() []Route {
 	return routes
 }
 
+// PublicCacheable names the routes whose answers a shared cache may keep,
+// each with why: the answer is the same for everyone who asks for that URL
+// (it depends on nothing but the URL and Accept-Language, carries no
+// Set-Cookie when cacheable, and no personal data). Every other route
+// answers Cache-Control: no-store, private (securityHeaders), and
+// cache_test.go walks the route table to hold both to it (invariant 7).
+// A route is added here only on purpose, never to make a test pass.
+var PublicCacheable = map[string]string{
+	"GET /static/":      "stylesheet and scripts, named by their content hash",
+	"GET /notices":      "the published notices, the same for every visitor in a language",
+	"GET /notices/{id}": "one published notice, the same for every visitor in a language",
+	"GET /notices.atom": "the notices feed, chosen by ?lang only",
+}
+
 // Handler returns the whole service as one handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
