@@ -54,6 +54,10 @@ const (
 	// forms' events cannot be joined).
 	PurposePortalSigninAddress = "portal-signin-address/v1"
 	PurposeAuditSigninAddress  = "audit-signin-address/v1"
+	// kakunin doctor's canary sessions (/doctor/canary): short-lived
+	// tokens the host's API key asks for, to see whether a cache between
+	// the client and kakunin keeps personal answers.
+	PurposeDoctorCanary = "doctor-canary/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -64,4 +68,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
+	PurposeDoctorCanary,
 }

@@ -43,6 +43,7 @@ type Server struct {
 	Log            *slog.Logger
 	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
 	Proxies        ProxyTrust             // reverse proxies whose header names the client
+	Signer         auth.Signer            // signs kakunin doctor's canary sessions (nil: no canary)
 	Metrics        Observer               // nil: nothing counted (no --metrics-addr)
 	Ready          []ReadyCheck           // what /readyz probes
 	MaxUploadBytes int64
@@ -160,6 +161,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
+	routes = append(routes, s.canaryRoutes()...)
 	return routes
 }
 
