@@ -58,7 +58,7 @@ func TestAMemberSignsInByMailSeesTheirDataAndDownloadsIt(t *testing.T) {
 		t.Fatalf("no sign-in link in:\n%s", data)
 	}
 
-	if resp, body := send(client, "GET", path, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="`+path+`"`) {
+	if resp, body := send(client, "GET", path, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="`+path+`/open"`) {
 		t.Fatalf("GET link: %d", resp.StatusCode)
 	}
 	resp, page := send(client, "POST", path, url.Values{})

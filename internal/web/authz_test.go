@@ -35,6 +35,7 @@ var authzMatrix = map[string]string{
 	"GET /notices.atom":                    "public",
 	"GET /u/{token}":                       "public",
 	"POST /u/{token}":                      "public",
+	"POST /u/{token}/send":                 "public",
 	"GET /console/login":                   "public",
 	"POST /console/login":                  "public",
 	"GET /console/login/totp":              "public",

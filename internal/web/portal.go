@@ -23,6 +23,9 @@ func (s *Server) portalRoutes() []Route {
 		{"POST /signin", public, http.HandlerFunc(s.submitSignin)},
 		{"GET /signin/{token}", public, http.HandlerFunc(s.signinLink)},
 		{"POST /signin/{token}", public, http.HandlerFunc(s.redeemSignin)},
+		// The confirmation's button posts here, apart from the page's URL,
+		// so that a cache keyed without the method cannot swallow it.
+		{"POST /signin/{token}/open", public, http.HandlerFunc(s.redeemSignin)},
 		{"POST /signout", public, http.HandlerFunc(s.signout)},
 		// The member's pages live under /me/{key}, a key derived from the
 		// session (memberPageKey): a URL no one else asks for, so even a
@@ -170,7 +173,7 @@ func (s *Server) signinLink(w http.ResponseWriter, r *http.Request) {
 		s.renderSignin(w, r, http.StatusNotFound, "", true)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin_confirm", pages.SigninConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path})
+	s.render(w, r, http.StatusOK, "signin_confirm", pages.SigninConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path + "/open"})
 }
 
 // redeemSignin spends the link and opens the member's session.

@@ -24,14 +24,15 @@ import (
 
 func init() {
 	addAuthz(map[string]string{
-		"GET /signin":           "public",
-		"POST /signin":          "public",
-		"GET /signin/{token}":   "public",
-		"POST /signin/{token}":  "public",
-		"POST /signout":         "public",
-		"GET /me":               "public",
-		"GET /me/{key}":         "member",
-		"POST /me/{key}/export": "member",
+		"GET /signin":               "public",
+		"POST /signin":              "public",
+		"GET /signin/{token}":       "public",
+		"POST /signin/{token}/open": "public",
+		"POST /signin/{token}":      "public",
+		"POST /signout":             "public",
+		"GET /me":                   "public",
+		"GET /me/{key}":             "member",
+		"POST /me/{key}/export":     "member",
 		"POST /api/v1/members/{external_id}/portal-link": "api",
 	})
 }
@@ -76,10 +77,10 @@ func (c *checkFixture) signInMember(t *testing.T, externalID string) string {
 func (c *checkFixture) spend(t *testing.T, link string) string {
 	t.Helper()
 	path := strings.TrimPrefix(link, c.srv.PublicURL)
-	if rec := c.memberReq("", http.MethodGet, path); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="`+path+`"`) {
+	if rec := c.memberReq("", http.MethodGet, path); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="`+path+`/open"`) {
 		t.Fatalf("GET %s: %d", path, rec.Code)
 	}
-	rec := c.memberReq("", http.MethodPost, path)
+	rec := c.memberReq("", http.MethodPost, path+"/open")
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/me/") {
 		t.Fatalf("POST link: %d %q", rec.Code, rec.Header().Get("Location"))
 	}

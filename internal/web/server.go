@@ -111,6 +111,10 @@ func (s *Server) Routes() []Route {
 
 		{"GET /u/{token}", public, http.HandlerFunc(s.uploadPage)},
 		{"POST /u/{token}", public, http.HandlerFunc(s.upload)},
+		// The page's form posts here, not to the page's own URL: a cache
+		// that keys on the URL without the method would otherwise answer
+		// the upload with the stored page and swallow it (docs/caching.md).
+		{"POST /u/{token}/send", public, http.HandlerFunc(s.upload)},
 
 		{"GET /console/login", public, http.HandlerFunc(s.loginPage)},
 		{"POST /console/login", public, http.HandlerFunc(s.login)},
