@@ -125,7 +125,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Post/redirect/get: a reload does not re-send the image.
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	http.Redirect(w, r, strings.TrimSuffix(r.URL.Path, "/send"), http.StatusSeeOther)
 }
 
 // readUploadForm streams the multipart form: the document_type field and
