@@ -51,6 +51,13 @@ const Hardened = `
 // fails.
 func Start(t testing.TB, upstream, location, server string) string {
 	t.Helper()
+	return StartAt(t, FreeAddr(t), upstream, location, server)
+}
+
+// StartAt is Start listening on addr (from FreeAddr), for a test whose
+// kakunin must know its public URL before nginx starts.
+func StartAt(t testing.TB, addr, upstream, location, server string) string {
+	t.Helper()
 	if _, err := os.Stat(Binary); err != nil {
 		if os.Getenv("KAKUNIN_REQUIRE_NGINX") == "1" {
 			t.Fatalf("nginx is required (KAKUNIN_REQUIRE_NGINX=1) but %s is missing: apt-get install nginx", Binary)
@@ -58,7 +65,6 @@ func Start(t testing.TB, upstream, location, server string) string {
 		t.Skipf("needs Debian's nginx at %s (apt-get install nginx; CI sets KAKUNIN_REQUIRE_NGINX=1)", Binary)
 	}
 	dir := t.TempDir()
-	addr := freeAddr(t)
 	if server == "" {
 		server = "server {\n    listen LISTEN;\n    location / {" + location + "    }\n}\n"
 	}
@@ -108,6 +114,9 @@ http {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
+			if strings.Contains(server, " ssl") {
+				return "https://" + addr
+			}
 			return "http://" + addr
 		}
 		select {
@@ -123,8 +132,8 @@ http {
 	}
 }
 
-// freeAddr is a loopback address with a port nobody listens on now.
-func freeAddr(t testing.TB) string {
+// FreeAddr is a loopback address with a port nobody listens on now.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
