@@ -147,6 +147,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	var auditDone sync.WaitGroup
 	auditDone.Go(func() { a.audit.Run(auditCtx) })
 	auditDone.Go(func() { cp.Run(auditCtx) })
+	auditDone.Go(func() { a.requests.Run(auditCtx) })
 	defer func() { stopAudit(); auditDone.Wait() }()
 	// The mass notification's sender enqueues started campaigns and sends
 	// their mail at --notify-rate. It records the batch in flight when
