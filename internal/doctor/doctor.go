@@ -438,10 +438,10 @@ func (c *checker) checkCanary(ctx context.Context) {
 			problems = append(problems, "a request without a session got a personal page")
 		case st.g != nil && a.session == "":
 			problems = append(problems, fmt.Sprintf("%s got no canary page (%d): the cookie did not reach kakunin", st.name, a.status))
+		case st.method == "POST" && a.method != "" && a.method != "POST":
+			problems = append(problems, "a POST was answered with the stored answer to a GET: forms never reach kakunin")
 		case a.answer != "" && seen[a.answer] != "":
 			problems = append(problems, fmt.Sprintf("%s got the answer kakunin wrote for %s: personal answers are stored and replayed", st.name, seen[a.answer]))
-		case st.method == "POST" && a.method != "" && a.method != "POST":
-			problems = append(problems, "a POST was answered with a stored GET: forms never reach kakunin")
 		}
 		if a.answer != "" && seen[a.answer] == "" {
 			seen[a.answer] = st.name
