@@ -58,6 +58,9 @@ const (
 	// tokens the host's API key asks for, to see whether a cache between
 	// the client and kakunin keeps personal answers.
 	PurposeDoctorCanary = "doctor-canary/v1"
+	// The staff sign-in form's one-use token (/console/login?form=…): a
+	// second use means the page was handed to two people, by a cache.
+	PurposeLoginForm = "login-form/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -68,5 +71,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
-	PurposeDoctorCanary,
+	PurposeDoctorCanary, PurposeLoginForm,
 }
