@@ -32,6 +32,7 @@ const (
 	APIMemberPut      = "api.member_put"
 	APIMemberDeleted  = "api.member_deleted"
 	APIVerification   = "api.verification_created"
+	APICanceled       = "api.verification_canceled"
 	APIKeyCreated     = "apikey.created"
 	APIKeyRevoked     = "apikey.revoked"
 	EpochCreated      = "key.epoch_created"
@@ -92,7 +93,7 @@ const (
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
-	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
+	APIMemberPut, APIMemberDeleted, APIVerification, APICanceled, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, BackupTaken, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
