@@ -148,7 +148,9 @@ func (s *Service) webhook(ctx context.Context, tx *store.Tx, typ string, m *stor
 }
 
 // ConfirmURL is the path of a confirmation link.
-func ConfirmURL(base, token string) string { return strings.TrimRight(base, "/") + "/me/erasure/confirm/" + token }
+func ConfirmURL(base, token string) string {
+	return strings.TrimRight(base, "/") + "/me/erasure/confirm/" + token
+}
 
 func (s *Service) mailConfirmation(ctx context.Context, m *store.MemberRecord, token string) {
 	if s.Mailer == nil {
