@@ -78,6 +78,17 @@ const (
 	PortalExported        = "portal.exported"         // the member downloaded their data
 )
 
+// The erasure requests' actions (internal/erasure).
+const (
+	ErasureRequested = "erasure.requested" // a member, or support on their behalf, asked for erasure
+	ErasureVerified  = "erasure.verified"  // the member confirmed from the registered address, or support checked identity
+	ErasureStarted   = "erasure.started"   // the erasure began: the receipt's events start here
+	ErasureCompleted = "erasure.completed" // everything not kept by law is gone: the receipt's events end here
+	ErasureRefused   = "erasure.refused"   // an admin refused, for a reason the law allows
+	ErasureReceipt   = "erasure.receipt_downloaded"
+	ErasureOverdue   = "erasure.overdue_alerted"
+)
+
 // The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
@@ -103,6 +114,7 @@ var Actions = []string{
 	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
 	NotificationFinished,
 	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
+	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never
