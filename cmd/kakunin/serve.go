@@ -112,6 +112,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		Exposure: a.exposure,
 		Portal:   a.portal,
+		Desk:     a.desk,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,

@@ -54,6 +54,15 @@ const (
 	// forms' events cannot be joined).
 	PurposePortalSigninAddress = "portal-signin-address/v1"
 	PurposeAuditSigninAddress  = "audit-signin-address/v1"
+	// The inquiry desk (internal/inquiry): the person's address on a
+	// thread and in the /contact job, its look-up index (per-address
+	// limit, erasure), every message body, and the address's keyed hash
+	// in the audit event (apart from the other forms', so none can be
+	// joined).
+	PurposeInquiryAddress      = "inquiry-address/v1"
+	PurposeInquiryAddressIndex = "inquiry-address-index/v1"
+	PurposeInquiryBody         = "inquiry-body/v1"
+	PurposeAuditInquiryAddress = "audit-inquiry-address/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -64,4 +73,5 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
+	PurposeInquiryAddress, PurposeInquiryAddressIndex, PurposeInquiryBody, PurposeAuditInquiryAddress,
 }
