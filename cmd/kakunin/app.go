@@ -17,7 +17,9 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
@@ -140,12 +142,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents = &incident.Service{DB: a.db, Audit: a.audit, Now: time.Now, StaleAfter: cfg.NoticeStaleAfter}
 	// The exposure check: answer jobs start up to --check-spread after the
 	// request, at random, so a member's extra work is not timed from the form.
-	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Limits:        exposure.Limits{Client: cfg.CheckRateClient, Address: cfg.CheckRateAddress},
 		NoAccountMail: cfg.CheckNoAccountMail, Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 	// The members' portal: its sign-in mails are spread like the check's
 	// answers, for the same reason.
-	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 
 	// The inquiry desk: /contact jobs are spread like the check's.
@@ -171,7 +173,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 			return nil, err
 		}
 		river.AddWorker(workers, hook)
-		alert.Register(workers, mailer, a.db, log)
+		// Alerts are written in every language at once, and signed so.
+		alert.Register(workers, brand.Mailer{Next: mailer, Brand: cfg.Brand, Langs: catalogue.Languages}, a.db, log)
 		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
 		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
