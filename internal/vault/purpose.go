@@ -61,6 +61,14 @@ const (
 	// The staff sign-in form's one-use token (/console/login?form=…): a
 	// second use means the page was handed to two people, by a cache.
 	PurposeLoginForm = "login-form/v1"
+	// The host API: the first answer kept under an Idempotency-Key, the
+	// body of each event in the event log, and webhook signing secrets
+	// added by rotation.
+	PurposeIdempotentResponse = "idempotent-response/v1"
+	PurposeWebhookEvent       = "webhook-event/v1"
+	PurposeWebhookSecret      = "webhook-secret/v1"
+	// The cursor of a page of GET /api/v1/verifications.
+	PurposeAPICursor = "api-cursor/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -72,4 +80,5 @@ var allLabels = []string{
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
 	PurposeDoctorCanary, PurposeLoginForm,
+	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret, PurposeAPICursor,
 }

@@ -254,6 +254,11 @@ func (s *Server) portalLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	// The link is what was created; Location names it, as on every 201.
+	w.Header().Set("Location", l.URL)
+	writeJSON(w, http.StatusCreated, struct {
+		URL       string  `json:"url"`
+		ExpiresAt apiTime `json:"expires_at"`
+	}{l.URL, apiTime(l.ExpiresAt)})
 	return nil
 }

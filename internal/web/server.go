@@ -103,7 +103,9 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/members/{external_id}", hostAPI, s.api(s.putMember)},
 		{"DELETE /api/v1/members/{external_id}", hostAPI, s.api(s.deleteMember)},
 		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
+		{"GET /api/v1/verifications", hostAPI, s.api(s.listVerifications)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
+		{"POST /api/v1/verifications/{id}/cancel", hostAPI, s.api(s.cancelVerification)},
 
 		{"GET /notices", public, s.page(s.publicNotices)},
 		{"GET /notices/{id}", public, s.page(s.publicNotice)},
@@ -196,9 +198,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Pattern, h)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such API route")
-	})
+	mux.Handle("/api/", apiNoRoute(mux))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
 	})
@@ -213,7 +213,7 @@ func (s *Server) Handler() http.Handler {
 	if strings.HasPrefix(s.PublicURL, "https://") {
 		h = strictTransport(h)
 	}
-	return s.withOrigin(s.recoverPanics(s.logRequests(h)))
+	return withRequestID(s.withOrigin(s.recoverPanics(s.logRequests(h))))
 }
 
 func staticCache(h http.Handler) http.Handler {
