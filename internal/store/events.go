@@ -35,7 +35,7 @@ type WebhookEvent struct {
 // InsertWebhookEventTx logs an event in tx, the transaction that enqueues
 // its delivery: an event is listed if and only if it is sent.
 func InsertWebhookEventTx(ctx context.Context, tx *sql.Tx, id, target, typ string, body []byte, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, target, type, body, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, target, type, body_sealed, state, created_at) VALUES ($1, $2, $3, $4, 'pending', $5)`,
 		id, target, typ, body, micros(at))
 	if err != nil {
 		return fmt.Errorf("log webhook event: %w", err)
@@ -69,7 +69,7 @@ func (q Queries) SetEventState(ctx context.Context, id, state string) error {
 	return nil
 }
 
-const webhookEventColumns = `seq, id, target, type, body, state, attempts, last_status, created_at, last_attempt_at, delivered_at`
+const webhookEventColumns = `seq, id, target, type, body_sealed, state, attempts, last_status, created_at, last_attempt_at, delivered_at`
 
 func scanWebhookEvent(row interface{ Scan(...any) error }) (*WebhookEvent, error) {
 	var e WebhookEvent

@@ -19,15 +19,16 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 
 -- Every event kakunin sent or tried to send, in order (seq), with its
--- delivery state, for GET /api/v1/events; kept --event-retention. The body
--- is the exact wire body: the verification record's fields, which the
--- verifications table holds as they are, and never an address.
+-- delivery state, for GET /api/v1/events; kept --event-retention.
+-- body_sealed holds the exact wire body as it is (the name is older than
+-- that choice): the verification record's fields, which the verifications
+-- table holds as they are, and never an address.
 CREATE TABLE webhook_events (
     seq             INTEGER PRIMARY KEY,
     id              TEXT NOT NULL UNIQUE,  -- evt_…, the webhook-id on the wire
     target          TEXT NOT NULL,         -- host | alerts
     type            TEXT NOT NULL,
-    body            BLOB NOT NULL,      -- the exact wire body
+    body_sealed     BLOB NOT NULL,
     state           TEXT NOT NULL,         -- pending | delivered | failed | unsent
     attempts        INTEGER NOT NULL DEFAULT 0,
     last_status     INTEGER,               -- the receiver's last HTTP status, if it answered
