@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
 )
 
 const verificationColumns = `v.id, v.member_id, m.external_id, v.status, v.expires_at, v.created_at, v.updated_at,
-	v.adult, v.document_type, v.document_name, v.issuer, v.birth_date, v.reject_reason, v.checked_at, v.checked_by`
+	v.adult, v.document_type, v.document_name, v.issuer, v.birth_date, v.reject_reason, v.checked_at, v.checked_by,
+	v.method, v.methods`
 
 func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verification, error) {
 	var v kakunin.Verification
@@ -19,8 +21,9 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 	var adult sql.NullBool
 	var docType, docName, issuer, birth, reason, checkedBy sql.NullString
 	var checkedAt sql.NullInt64
+	var method, methods sql.NullString
 	err := row.Scan(&v.ID, &v.MemberID, &v.ExternalID, &status, &expires, &created, &updated,
-		&adult, &docType, &docName, &issuer, &birth, &reason, &checkedAt, &checkedBy)
+		&adult, &docType, &docName, &issuer, &birth, &reason, &checkedAt, &checkedBy, &method, &methods)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +39,11 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 			RejectReason: reason.String,
 			CheckedAt:    fromMicros(checkedAt.Int64),
 			CheckedBy:    checkedBy.String,
+			Method:       method.String,
 		}
+	}
+	if methods.String != "" {
+		v.Methods = strings.Split(methods.String, ",")
 	}
 	return &v, nil
 }
@@ -46,8 +53,8 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 // one is an ECONFLICT error, which a caller racing another can take as
 // "read the open one again".
 func (q Queries) InsertVerification(ctx context.Context, v *kakunin.Verification) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at, methods) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt), nullString(strings.Join(v.Methods, ",")))
 	if isUniqueViolation(err) {
 		return kakunin.Errorf(kakunin.ECONFLICT, "this member already has an open verification")
 	}
@@ -96,15 +103,35 @@ func (q Queries) SetVerificationStatus(ctx context.Context, id string, from, to 
 	return affectedOne(res)
 }
 
-// RecordDecision stores a reviewer's decision on a submitted verification.
+// RecordDecision stores a reviewer's decision on a submitted verification
+// (a photo: the method is always kakunin.MethodPhoto).
 func (q Queries) RecordDecision(ctx context.Context, id string, status kakunin.VerificationStatus, r *kakunin.Result) (bool, error) {
+	r.Method = kakunin.MethodPhoto
 	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = $2, updated_at = $3,
-		adult = $4, document_type = $5, document_name = $6, issuer = $7, birth_date = $8, reject_reason = $9, checked_at = $3, checked_by = $10
+		adult = $4, document_type = $5, document_name = $6, issuer = $7, birth_date = $8, reject_reason = $9, checked_at = $3, checked_by = $10,
+		method = 'photo'
 		WHERE id = $1 AND status = 'submitted'`,
 		id, string(status), micros(r.CheckedAt), r.Adult, string(r.DocumentType), nullString(r.DocumentName),
 		nullString(r.Issuer), nullString(r.BirthDate), nullString(r.RejectReason), r.CheckedBy)
 	if err != nil {
 		return false, fmt.Errorf("record decision: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// RecordCheck stores the result of an image-free check (r.Method names
+// it) on a verification still awaiting its upload, and reports false when
+// it no longer was (a photo arrived, the link expired, another check won).
+// No birth date is ever stored by this path.
+func (q Queries) RecordCheck(ctx context.Context, id string, r *kakunin.Result) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = 'approved', updated_at = $2,
+		adult = $3, document_type = $4, document_name = $5, issuer = $6, birth_date = NULL, reject_reason = NULL,
+		checked_at = $2, checked_by = $7, method = $8
+		WHERE id = $1 AND status = 'awaiting_upload'`,
+		id, micros(r.CheckedAt), r.Adult, string(r.DocumentType), nullString(r.DocumentName), nullString(r.Issuer),
+		nullString(r.CheckedBy), r.Method)
+	if err != nil {
+		return false, fmt.Errorf("record check: %w", err)
 	}
 	return affectedOne(res)
 }
