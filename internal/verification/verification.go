@@ -151,6 +151,13 @@ const openRetries = 3
 // whose link has expired but that the sweep has not ended yet is ended
 // now, announced, and replaced.
 func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin.Verification, string, bool, error) {
+	return s.OpenOrCreateWith(ctx, externalID, nil)
+}
+
+// OpenOrCreateWith is OpenOrCreate where a new verification offers the
+// member only methods (nil: every configured one). An open verification
+// is returned as it is, with the methods it was opened with.
+func (s *Service) OpenOrCreateWith(ctx context.Context, externalID string, methods []string) (*kakunin.Verification, string, bool, error) {
 	rec, err := s.DB.MemberByExternalID(ctx, externalID)
 	if err != nil {
 		return nil, "", false, err
@@ -159,7 +166,7 @@ func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin
 		return nil, "", false, kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
 	}
 	for try := 1; ; try++ {
-		v, created, err := s.openOrCreate(ctx, rec)
+		v, created, err := s.openOrCreate(ctx, rec, methods)
 		// ECONFLICT is the unique index: a concurrent request created the
 		// open verification first. Read it in a fresh transaction.
 		if kakunin.ErrorCode(err) == kakunin.ECONFLICT && try < openRetries {
@@ -172,7 +179,7 @@ func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin
 	}
 }
 
-func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*kakunin.Verification, bool, error) {
+func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord, methods []string) (*kakunin.Verification, bool, error) {
 	now := s.Now().UTC()
 	var v *kakunin.Verification
 	created := false
@@ -199,7 +206,7 @@ func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*k
 		}
 		v = &kakunin.Verification{
 			ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
-			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now, Methods: methods,
 		}
 		if err := tx.InsertVerification(ctx, v); err != nil {
 			return err
@@ -266,17 +273,27 @@ type EventData struct {
 	ExternalID     string          `json:"external_id"`
 	Status         string          `json:"status"`
 	Result         *kakunin.Result `json:"result"`
+	// Method is how it was decided (photo | jpki_app), "" until then.
+	Method string `json:"method,omitempty"`
 }
 
 // Announce enqueues the webhook for v's current status in tx.
 func Announce(ctx context.Context, jobs document.Enqueuer, tx *store.Tx, v *kakunin.Verification) error {
 	ev, err := webhook.NewEvent("verification."+string(v.Status), EventData{
-		VerificationID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+		VerificationID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result, Method: MethodOf(v),
 	})
 	if err != nil {
 		return err
 	}
 	return jobs.InsertTx(ctx, tx.SQL(), webhook.DeliverArgs{Event: ev}, nil)
+}
+
+// MethodOf is how v was decided, "" while undecided.
+func MethodOf(v *kakunin.Verification) string {
+	if v.Result == nil {
+		return ""
+	}
+	return v.Result.Method
 }
 
 // VerificationEnded implements document.Events.

@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/publicnotice"
@@ -35,6 +36,7 @@ type Server struct {
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
+	JPKI           *jpki.Service     // the My Number card check (no photo); nil: not configured
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -160,6 +162,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
+	routes = append(routes, s.jpkiRoutes()...)
 	return routes
 }
 
