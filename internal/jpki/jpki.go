@@ -302,7 +302,7 @@ func (s *Service) finish(ctx context.Context, query url.Values, browser string) 
 	if err != nil {
 		return refuse(ReasonClaims, err)
 	}
-	r := &kakunin.Result{Adult: review.IsAdult(birth, now), Method: kakunin.MethodJPKIApp,
+	r := &kakunin.Result{Adult: kakunin.Bool(review.IsAdult(birth, now)), Method: kakunin.MethodJPKIApp,
 		DocumentType: kakunin.DocMyNumberCard, DocumentName: DocumentName, Issuer: IssuerName, CheckedAt: now}
 	var v *kakunin.Verification
 	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
@@ -318,7 +318,7 @@ func (s *Service) finish(ctx context.Context, query url.Values, browser string) 
 		}
 		err = s.Audit.AppendTx(ctx, tx, audit.Event{At: now, Action: ActionChecked, Actor: "member", Subject: v.ID,
 			Origin: audit.OriginFrom(ctx), Detail: map[string]string{"method": kakunin.MethodJPKIApp,
-				"adult": fmt.Sprint(r.Adult), "issuer": s.Issuer}})
+				"adult": fmt.Sprint(*r.Adult), "issuer": s.Issuer}})
 		if err != nil {
 			return err
 		}

@@ -132,7 +132,7 @@ func TestAdultAndMinor(t *testing.T) {
 			}
 			s := e.stored(v.ID)
 			r := s.Result
-			if s.Status != kakunin.StatusApproved || r == nil || r.Adult != c.adult || r.Method != kakunin.MethodJPKIApp ||
+			if s.Status != kakunin.StatusApproved || r == nil || r.Adult == nil || *r.Adult != c.adult || r.Method != kakunin.MethodJPKIApp ||
 				r.DocumentName != jpki.DocumentName || r.Issuer != jpki.IssuerName || r.CheckedBy != "" || r.BirthDate != "" ||
 				r.CheckedAt.IsZero() || got.ID != v.ID {
 				t.Fatalf("%s: stored %+v %+v", c.user, s, r)
@@ -169,7 +169,7 @@ func TestBirthdateFromUserInfo(t *testing.T) {
 	if _, err := e.jpki.Finish(t.Context(), q, browser); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.stored(v.ID).Result; r == nil || !r.Adult {
+	if r := e.stored(v.ID).Result; r == nil || r.Adult == nil || !*r.Adult {
 		t.Fatalf("result %+v", r)
 	}
 }

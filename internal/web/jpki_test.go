@@ -69,7 +69,7 @@ func TestJPKIPages(t *testing.T) {
 		t.Fatalf("callback: %d %q\n%s", cb.Code, cb.Header().Get("Location"), cb.Body.String())
 	}
 	if got, _ := c.env.DB.Verification(ctx, v.ID); got.Status != kakunin.StatusApproved || got.Result == nil ||
-		!got.Result.Adult || got.Result.Method != kakunin.MethodJPKIApp {
+		got.Result.Adult == nil || !*got.Result.Adult || got.Result.Method != kakunin.MethodJPKIApp {
 		t.Fatalf("stored %+v", got)
 	}
 	if st := get(path); st.Code != 200 || !strings.Contains(st.Body.String(), en("status.approved.title")) {

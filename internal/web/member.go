@@ -74,14 +74,14 @@ func (s *Server) renderUpload(w http.ResponseWriter, r *http.Request, lang kakun
 // uploadData is the member's page: the My Number card check first when
 // offered, then the photo upload when offered.
 func (s *Server) uploadData(r *http.Request, lang kakunin.Locale, v *kakunin.Verification, selected kakunin.DocumentType, errCode string) pages.Upload {
-	action := strings.TrimSuffix(r.URL.Path, "/jpki")
+	base := strings.TrimSuffix(strings.TrimSuffix(r.URL.Path, "/send"), "/jpki")
 	d := pages.Upload{
-		Base: s.base(r, lang), Action: action, DocumentTypes: kakunin.DocumentTypes, Selected: selected,
+		Base: s.base(r, lang), Action: base + "/send", DocumentTypes: kakunin.DocumentTypes, Selected: selected,
 		ErrorCode: errCode, ExpiresAt: v.ExpiresAt, MaxMB: int(s.MaxUploadBytes >> 20),
 		NoPhoto: !s.offers(v, kakunin.MethodPhoto),
 	}
 	if s.offers(v, kakunin.MethodJPKIApp) {
-		d.JPKIURL = action + "/jpki"
+		d.JPKIURL = base + "/jpki"
 	}
 	return d
 }
@@ -147,7 +147,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Post/redirect/get: a reload does not re-send the image.
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	http.Redirect(w, r, strings.TrimSuffix(r.URL.Path, "/send"), http.StatusSeeOther)
 }
 
 // readUploadForm streams the multipart form: the document_type field and
