@@ -96,7 +96,19 @@ type Verification struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	Result            *Result
+	// Methods are the ways the host offered the member (MethodJPKIApp,
+	// MethodPhoto); nil: every way the operator configured.
+	Methods []string
 }
+
+// The ways a member's age can be checked. A Result names the one used.
+const (
+	MethodPhoto   = "photo"    // a reviewer read a photo of a document
+	MethodJPKIApp = "jpki_app" // the My Number card's chip, through the Digital Agency's app (OpenID Connect); no image
+)
+
+// ValidMethod reports whether m is a method kakunin knows.
+func ValidMethod(m string) bool { return m == MethodPhoto || m == MethodJPKIApp }
 
 // Result is what a reviewer decided. Adult is set only when a decision
 // about age was made: true on approval of an adult, false when the holder is
@@ -109,13 +121,14 @@ type Verification struct {
 // when the operator enables it.
 type Result struct {
 	Adult        *bool        `json:"adult,omitempty"`
+	Method       string       `json:"method,omitempty"` // MethodPhoto or MethodJPKIApp
 	DocumentType DocumentType `json:"document_type"`
 	DocumentName string       `json:"document_name,omitempty"`
 	Issuer       string       `json:"issuer,omitempty"`
 	BirthDate    string       `json:"birth_date,omitempty"`
 	RejectReason string       `json:"reject_reason,omitempty"`
 	CheckedAt    time.Time    `json:"checked_at"`
-	CheckedBy    string       `json:"checked_by"` // staff ID, not a name
+	CheckedBy    string       `json:"checked_by,omitempty"` // staff ID, not a name; "system"; empty when no person checked (MethodJPKIApp)
 }
 
 // Bool returns a pointer to b, for Result.Adult.

@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
+	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/web"
@@ -120,6 +121,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 			OnStart: a.incidents.NotificationStarted, MailOff: a.cfg.SMTPURL == ""},
 		MailOff: a.cfg.SMTPURL == "",
 		Brand:   a.cfg.Brand,
+	}
+	if a.cfg.JPKIIssuer != "" {
+		srv.JPKI = &jpki.Service{Config: jpki.Config{Issuer: a.cfg.JPKIIssuer, ClientID: a.cfg.JPKIClientID,
+			ClientSecret: a.cfg.JPKIClientSecret, RedirectURL: a.cfg.PublicURL + jpki.CallbackPath},
+			DB: a.db, Audit: a.audit, Jobs: a.queue, Now: time.Now, Log: a.log}
 	}
 	stopOps, err := a.scaleOut(srv) // serve_scale.go
 	if err != nil {

@@ -117,6 +117,13 @@ const (
 	NotificationFinished  = "notification.finished" // every affected member's mail has an outcome
 )
 
+// The image-free age checks' actions (internal/jpki).
+const (
+	JPKIStarted = "jpki.started" // a member was sent to the Digital Agency's provider
+	JPKIChecked = "jpki.checked" // its answer decided the verification (adult or not)
+	JPKIRefused = "jpki.refused" // a callback was refused; nothing changed
+)
+
 // Actions lists every action, for the auditor's filter.
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
@@ -134,6 +141,7 @@ var Actions = []string{
 	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
 	InquiryReceived, InquiryOpened, InquiryLinkIssued, InquiryPersonReplied, InquiryTaken, InquiryReplied, InquiryNoted,
 	InquiryRecategorised, InquiryMerged, InquiryClosed, InquiryReopened, InquiryEscalated, InquiryErased,
+	JPKIStarted, JPKIChecked, JPKIRefused,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

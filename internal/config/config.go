@@ -105,6 +105,15 @@ type Config struct {
 	CheckNoAccountMail bool          // mail "no account uses this address" (at most once a day per address)
 	CheckSpread        time.Duration // answer jobs start at a random delay up to this long
 
+	// The My Number card check through the Digital Agency's app (OpenID
+	// Connect; internal/jpki). Off unless JPKIIssuer is set. The client
+	// secret never comes from a flag value (ps would show it): from the
+	// file JPKIClientSecretFile, or KAKUNIN_JPKI_CLIENT_SECRET.
+	JPKIIssuer           string
+	JPKIClientID         string
+	JPKIClientSecretFile string
+	JPKIClientSecret     string // filled by Finish
+
 	LogLevel  string
 	LogFormat string
 
@@ -259,6 +268,15 @@ var options = []option{
 	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
+	{Uploads, "jpki-issuer", "KAKUNIN_JPKI_ISSUER", "the Digital Agency's OpenID provider for the My Number card check (discovery at URL/.well-known/openid-configuration); empty: the check is not offered", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIIssuer, "jpki-issuer", "", "")
+	}},
+	{Uploads, "jpki-client-id", "KAKUNIN_JPKI_CLIENT_ID", "the client_id the Digital Agency issued; required with --jpki-issuer", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIClientID, "jpki-client-id", "", "")
+	}},
+	{Uploads, "jpki-client-secret-file", "KAKUNIN_JPKI_CLIENT_SECRET_FILE", "file holding the client secret (or set KAKUNIN_JPKI_CLIENT_SECRET; never a flag value)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIClientSecretFile, "jpki-client-secret-file", "", "")
+	}},
 	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.RetainAfterDecision, "retain-after-decision", 0)
 	}},
@@ -572,6 +590,24 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
 		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))
+	}
+	if c.JPKIIssuer != "" {
+		if u, err := url.Parse(c.JPKIIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("--jpki-issuer: want the provider's https URL"))
+		}
+		if c.JPKIClientID == "" {
+			errs = append(errs, errors.New("--jpki-client-id is required with --jpki-issuer"))
+		}
+		if c.JPKIClientSecretFile != "" {
+			b, err := os.ReadFile(c.JPKIClientSecretFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--jpki-client-secret-file: %w", err))
+			}
+			c.JPKIClientSecret = strings.TrimSpace(string(b))
+		}
+		if c.JPKIClientSecret == "" {
+			errs = append(errs, errors.New("--jpki-issuer needs the client secret: --jpki-client-secret-file or KAKUNIN_JPKI_CLIENT_SECRET"))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

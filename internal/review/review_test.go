@@ -212,7 +212,7 @@ func TestApproveRecordsTheResultAndSchedulesDestructionAndWebhookTogether(t *tes
 			t.Fatalf("approve: %v", err)
 		}
 		got := e.verification(v.ID)
-		want := &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: kakunin.DocDriversLicence, DocumentName: name, Issuer: "東京都公安委員会",
+		want := &kakunin.Result{Adult: kakunin.Bool(true), Method: kakunin.MethodPhoto, DocumentType: kakunin.DocDriversLicence, DocumentName: name, Issuer: "東京都公安委員会",
 			CheckedAt: now, CheckedBy: alice}
 		if got.Status != kakunin.StatusApproved || got.Result == nil || !reflect.DeepEqual(got.Result, want) {
 			t.Fatalf("verification = %s %+v, want approved %+v", got.Status, got.Result, want)
@@ -371,7 +371,7 @@ func TestRejectStoresAKnownReasonAndRefusesAnUnknownOne(t *testing.T) {
 			t.Fatalf("reject: %v", err)
 		}
 		got := e.verification(v.ID)
-		want := kakunin.Result{DocumentType: kakunin.DocDriversLicence, RejectReason: "back_side", CheckedAt: now, CheckedBy: alice}
+		want := kakunin.Result{Method: kakunin.MethodPhoto, DocumentType: kakunin.DocDriversLicence, RejectReason: "back_side", CheckedAt: now, CheckedBy: alice}
 		if got.Status != kakunin.StatusRejected || got.Result == nil || *got.Result != want {
 			t.Fatalf("verification = %s %+v, want rejected %+v", got.Status, got.Result, want)
 		}

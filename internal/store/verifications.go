@@ -13,7 +13,7 @@ import (
 
 const verificationColumns = `v.id, v.member_id, m.external_id, v.status, v.expires_at, v.created_at, v.updated_at,
 	v.adult, v.document_type, v.document_name, v.issuer, v.birth_date, v.reject_reason, v.checked_at, v.checked_by,
-	v.metadata, v.client_reference_id`
+	v.metadata, v.client_reference_id, v.method, v.methods`
 
 func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verification, error) {
 	var v kakunin.Verification
@@ -22,9 +22,9 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 	var adult sql.NullBool
 	var docType, docName, issuer, birth, reason, checkedBy sql.NullString
 	var checkedAt sql.NullInt64
-	var metadata, clientRef sql.NullString
+	var metadata, clientRef, method, methods sql.NullString
 	err := row.Scan(&v.ID, &v.MemberID, &v.ExternalID, &status, &expires, &created, &updated,
-		&adult, &docType, &docName, &issuer, &birth, &reason, &checkedAt, &checkedBy, &metadata, &clientRef)
+		&adult, &docType, &docName, &issuer, &birth, &reason, &checkedAt, &checkedBy, &metadata, &clientRef, &method, &methods)
 	if err != nil {
 		return nil, err
 	}
@@ -45,10 +45,14 @@ func scanVerification(row interface{ Scan(...any) error }) (*kakunin.Verificatio
 			RejectReason: reason.String,
 			CheckedAt:    fromMicros(checkedAt.Int64),
 			CheckedBy:    checkedBy.String,
+			Method:       method.String,
 		}
 		if adult.Valid {
 			v.Result.Adult = kakunin.Bool(adult.Bool)
 		}
+	}
+	if methods.String != "" {
+		v.Methods = strings.Split(methods.String, ",")
 	}
 	return &v, nil
 }
@@ -66,9 +70,10 @@ func (q Queries) InsertVerification(ctx context.Context, v *kakunin.Verification
 		}
 		metadata = sql.NullString{String: string(b), Valid: true}
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at, metadata, client_reference_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt), metadata, nullString(v.ClientReferenceID))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO verifications (id, member_id, status, expires_at, created_at, updated_at, metadata, client_reference_id, methods)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		v.ID, v.MemberID, string(v.Status), micros(v.ExpiresAt), micros(v.CreatedAt), micros(v.UpdatedAt), metadata, nullString(v.ClientReferenceID),
+		nullString(strings.Join(v.Methods, ",")))
 	if isUniqueViolation(err) {
 		return kakunin.Errorf(kakunin.ECONFLICT, "this member already has an open verification")
 	}
@@ -117,15 +122,35 @@ func (q Queries) SetVerificationStatus(ctx context.Context, id string, from, to 
 	return affectedOne(res)
 }
 
-// RecordDecision stores a reviewer's decision on a submitted verification.
+// RecordDecision stores a reviewer's decision on a submitted verification
+// (a photo: the method is always kakunin.MethodPhoto).
 func (q Queries) RecordDecision(ctx context.Context, id string, status kakunin.VerificationStatus, r *kakunin.Result) (bool, error) {
+	r.Method = kakunin.MethodPhoto
 	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = $2, updated_at = $3,
-		adult = $4, document_type = $5, document_name = $6, issuer = $7, birth_date = $8, reject_reason = $9, checked_at = $3, checked_by = $10
+		adult = $4, document_type = $5, document_name = $6, issuer = $7, birth_date = $8, reject_reason = $9, checked_at = $3, checked_by = $10,
+		method = 'photo'
 		WHERE id = $1 AND status = 'submitted'`,
 		id, string(status), micros(r.CheckedAt), r.Adult, string(r.DocumentType), nullString(r.DocumentName),
 		nullString(r.Issuer), nullString(r.BirthDate), nullString(r.RejectReason), r.CheckedBy)
 	if err != nil {
 		return false, fmt.Errorf("record decision: %w", err)
+	}
+	return affectedOne(res)
+}
+
+// RecordCheck stores the result of an image-free check (r.Method names
+// it) on a verification still awaiting its upload, and reports false when
+// it no longer was (a photo arrived, the link expired, another check won).
+// No birth date is ever stored by this path.
+func (q Queries) RecordCheck(ctx context.Context, id string, r *kakunin.Result) (bool, error) {
+	res, err := q.q.ExecContext(ctx, `UPDATE verifications SET status = 'approved', updated_at = $2,
+		adult = $3, document_type = $4, document_name = $5, issuer = $6, birth_date = NULL, reject_reason = NULL,
+		checked_at = $2, checked_by = $7, method = $8
+		WHERE id = $1 AND status = 'awaiting_upload'`,
+		id, micros(r.CheckedAt), r.Adult, string(r.DocumentType), nullString(r.DocumentName), nullString(r.Issuer),
+		nullString(r.CheckedBy), r.Method)
+	if err != nil {
+		return false, fmt.Errorf("record check: %w", err)
 	}
 	return affectedOne(res)
 }

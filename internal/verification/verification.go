@@ -139,6 +139,9 @@ func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
 type Opening struct {
 	Metadata          map[string]string
 	ClientReferenceID string
+	// Methods the member is offered (kakunin.MethodJPKIApp,
+	// kakunin.MethodPhoto); nil: every one the operator configured.
+	Methods []string
 }
 
 // Limits of what the host attaches, as Stripe's metadata limits.
@@ -201,6 +204,13 @@ func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin
 	return s.Open(ctx, externalID, Opening{})
 }
 
+// OpenOrCreateWith is OpenOrCreate where a new verification offers the
+// member only methods (nil: every configured one). An open verification
+// is returned as it is, with the methods it was opened with.
+func (s *Service) OpenOrCreateWith(ctx context.Context, externalID string, methods []string) (*kakunin.Verification, string, bool, error) {
+	return s.Open(ctx, externalID, Opening{Methods: methods})
+}
+
 // Open is OpenOrCreate with the host's metadata and reference, which a new
 // verification takes; an open one already there is returned as it is.
 func (s *Service) Open(ctx context.Context, externalID string, o Opening) (*kakunin.Verification, string, bool, error) {
@@ -256,7 +266,7 @@ func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord, o O
 		v = &kakunin.Verification{
 			ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
 			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
-			Metadata: o.Metadata, ClientReferenceID: o.ClientReferenceID,
+			Metadata: o.Metadata, ClientReferenceID: o.ClientReferenceID, Methods: o.Methods,
 		}
 		if err := tx.InsertVerification(ctx, v); err != nil {
 			return err
@@ -325,6 +335,8 @@ type EventData struct {
 	Result            *kakunin.Result   `json:"result"`
 	Metadata          map[string]string `json:"metadata"`            // {} when the host set none
 	ClientReferenceID *string           `json:"client_reference_id"` // null when the host set none
+	// Method is how it was decided (photo | jpki_app), "" until then.
+	Method string `json:"method,omitempty"`
 }
 
 // Reference is v's client_reference_id as answers write it: null when unset.
@@ -351,7 +363,7 @@ func EventType(status kakunin.VerificationStatus) string { return "verification.
 func Announce(ctx context.Context, jobs document.Enqueuer, tx *store.Tx, v *kakunin.Verification) error {
 	ev, err := webhook.NewEvent(EventType(v.Status), EventData{
 		VerificationID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
-		Metadata: Metadata(v), ClientReferenceID: Reference(v),
+		Metadata: Metadata(v), ClientReferenceID: Reference(v), Method: MethodOf(v),
 	})
 	if err != nil {
 		return err
@@ -421,6 +433,14 @@ func (s *Service) List(ctx context.Context, f store.VerificationFilter) ([]*kaku
 // VerificationSubmitted implements document.SubmitEvents.
 func (s *Service) VerificationSubmitted(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error {
 	return Announce(ctx, s.Jobs, tx, v)
+}
+
+// MethodOf is how v was decided, "" while undecided.
+func MethodOf(v *kakunin.Verification) string {
+	if v.Result == nil {
+		return ""
+	}
+	return v.Result.Method
 }
 
 // VerificationEnded implements document.Events.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
@@ -162,6 +163,8 @@ type verificationJSON struct {
 	ExternalID        string            `json:"external_id"`
 	Status            string            `json:"status"`
 	Result            *kakunin.Result   `json:"result"`
+	Method            *string           `json:"method"`            // photo | jpki_app once decided, null until then
+	Methods           []string          `json:"methods,omitempty"` // what the host offered, when it chose
 	Metadata          map[string]string `json:"metadata"`
 	ClientReferenceID *string           `json:"client_reference_id"`
 	UploadURL         string            `json:"upload_url,omitempty"`
@@ -171,9 +174,13 @@ type verificationJSON struct {
 }
 
 func toJSON(v *kakunin.Verification) verificationJSON {
-	return verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+	out := verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result, Methods: v.Methods,
 		Metadata: verification.Metadata(v), ClientReferenceID: verification.Reference(v),
 		ExpiresAt: apiTime(v.ExpiresAt), CreatedAt: apiTime(v.CreatedAt), UpdatedAt: apiTime(v.UpdatedAt)}
+	if m := verification.MethodOf(v); m != "" {
+		out.Method = &m
+	}
+	return out
 }
 
 func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) error {
@@ -181,6 +188,7 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 		ExternalID        string            `json:"external_id"`
 		Metadata          map[string]string `json:"metadata"`
 		ClientReferenceID string            `json:"client_reference_id"`
+		Methods           []string          `json:"methods"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -188,10 +196,13 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 	if body.ExternalID == "" {
 		return kakunin.Errorf(kakunin.EINVALID, "external_id is required")
 	}
+	if err := s.checkMethods(body.Methods); err != nil {
+		return err
+	}
 	// One open verification per member: asking again returns the open one
 	// (200) rather than a second link able to hold an image.
 	v, link, created, err := s.Verifications.Open(r.Context(), body.ExternalID,
-		verification.Opening{Metadata: body.Metadata, ClientReferenceID: body.ClientReferenceID})
+		verification.Opening{Metadata: body.Metadata, ClientReferenceID: body.ClientReferenceID, Methods: body.Methods})
 	if err != nil {
 		return err
 	}
@@ -212,5 +223,26 @@ func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toJSON(v))
+	return nil
+}
+
+// checkMethods refuses a methods list that names an unknown method, names
+// one twice, is given but empty, or asks for the My Number card check on
+// a server where the operator has not configured it.
+func (s *Server) checkMethods(methods []string) error {
+	if methods == nil {
+		return nil
+	}
+	if len(methods) == 0 || len(methods) > 2 {
+		return kakunin.Errorf(kakunin.EINVALID, `methods: one or both of "jpki_app" and "photo"`)
+	}
+	for i, m := range methods {
+		if !kakunin.ValidMethod(m) || slices.Contains(methods[:i], m) {
+			return kakunin.Errorf(kakunin.EINVALID, `methods: one or both of "jpki_app" and "photo", each once`)
+		}
+		if m == kakunin.MethodJPKIApp && s.JPKI == nil {
+			return kakunin.Errorf(kakunin.EINVALID, "methods: jpki_app is not configured on this server (--jpki-issuer)")
+		}
+	}
 	return nil
 }

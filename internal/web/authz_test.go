@@ -35,6 +35,8 @@ var authzMatrix = map[string]string{
 	"GET /notices.atom":                    "public",
 	"GET /u/{token}":                       "public",
 	"POST /u/{token}":                      "public",
+	"GET /u/{token}/jpki":                  "public",
+	"GET /oidc/jpki/callback":              "public",
 	"POST /u/{token}/send":                 "public",
 	"GET /console/login":                   "public",
 	"POST /console/login":                  "public",

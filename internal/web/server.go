@@ -19,6 +19,7 @@ import (
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/inquiry"
+	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/publicnotice"
@@ -38,6 +39,7 @@ type Server struct {
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
 	Desk           *inquiry.Service  // the inquiry desk: /contact, threads, the support queue
+	JPKI           *jpki.Service     // the My Number card check (no photo); nil: not configured
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -176,6 +178,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.portalRoutes()...)
 	routes = append(routes, s.canaryRoutes()...)
 	routes = append(routes, s.deskRoutes()...)
+	routes = append(routes, s.jpkiRoutes()...)
 	return routes
 }
 

@@ -51,6 +51,21 @@ type Upload struct {
 	ErrorCode     string // "" | missing_type | missing_file | unsupported | too_large | invalid | gone | internal
 	ExpiresAt     time.Time
 	MaxMB         int
+	// JPKIURL, when set, offers the My Number card check (no photo) first.
+	JPKIURL string
+	// NoPhoto: the host did not offer the photo upload for this
+	// verification; only the methods above are shown.
+	NoPhoto bool
+	// JPKIRefused is why the last My Number card check was refused
+	// (jpki.Reason*), "" when none was.
+	JPKIRefused string
+}
+
+// JPKIRefused is "jpki_refused": a provider's answer that names no
+// verification kakunin knows (a spent, unknown or expired state).
+type JPKIRefused struct {
+	Base
+	Reason string
 }
 
 // UploadStatus is "upload_status": after upload, and when the link is reopened.
