@@ -27,7 +27,9 @@ func init() {
 				return Contact{Base: b, ErrorCode: code, Categories: inquiry.Categories, Category: "incident", MaxMessage: 10000, MaxLength: 254}
 			})
 		}
-		add("contact", func(b Base) any { return Contact{Base: b, BadLink: true, Categories: inquiry.Categories, MaxMessage: 10000} })
+		add("contact", func(b Base) any {
+			return Contact{Base: b, BadLink: true, Categories: inquiry.Categories, MaxMessage: 10000}
+		})
 		add("contact", func(b Base) any { return Contact{Base: b, Unavailable: true} })
 		add("contact_sent", func(b Base) any { return ContactSent{b} })
 		add("contact_thread", func(b Base) any {
