@@ -121,8 +121,8 @@ func TestAnSLAFileOverridesTheDefaults(t *testing.T) {
 func TestCleanMessageRefusesWhatPlainTextHasNoUseFor(t *testing.T) {
 	for in, want := range map[string]string{
 		"  hello\r\nworld \r": "hello\nworld",
-		"tab\there":          "tab\there",
-		"日本語の問い合わせ":          "日本語の問い合わせ",
+		"tab\there":           "tab\there",
+		"日本語の問い合わせ":           "日本語の問い合わせ",
 	} {
 		if got, err := CleanMessage(in); err != nil || got != want {
 			t.Errorf("%q: %q %v", in, got, err)

@@ -433,4 +433,3 @@ func TestTheHostGetsAnInquiryLink(t *testing.T) {
 		}
 	})
 }
-
