@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
@@ -50,8 +51,9 @@ type app struct {
 	exposure      *exposure.Service
 	portal        *portal.Service
 	desk          *inquiry.Service
-	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
-	budget        *intake.Budget // memory that uploads and decodes hold at once
+	requests      *bymail.Committer // the public forms' group committer
+	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget    // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -193,6 +195,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.exposure.Jobs = a.queue
 	a.portal.Jobs = a.queue
 	a.desk.Jobs = a.queue
+	// The public forms' requests share transactions while serve runs
+	// the committer (one fsync for a burst of /check requests).
+	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
+	a.exposure.Requests, a.portal.Requests, a.desk.Requests = a.requests, a.requests, a.requests
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
