@@ -183,6 +183,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
 		portal.Register(workers, a.portal, mailer)
 		inquiry.Register(workers, a.desk, mailer)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, inquiry.WatchJob(5*time.Minute))
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, portal.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
