@@ -18,7 +18,10 @@ import (
 
 type nullMailer struct{ n int }
 
-func (m *nullMailer) Send(ctx context.Context, msgs ...mail.Message) error { m.n += len(msgs); return nil }
+func (m *nullMailer) Send(ctx context.Context, msgs ...mail.Message) error {
+	m.n += len(msgs)
+	return nil
+}
 
 // The watch warns before a target and escalates at the breach, once per
 // target, to the responsible role, with the alert webhook's event; a
