@@ -151,6 +151,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	// The inquiry desk: /contact jobs are spread like the check's.
 	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
 		MailDomain: mailDomain(cfg.MailFrom), Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+	if cfg.InquirySLA != "" {
+		if a.desk.SLA, err = inquiry.LoadSLA(cfg.InquirySLA); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
 
 	var workers *river.Workers
 	var jcfg jobs.Config

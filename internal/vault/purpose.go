@@ -88,7 +88,7 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
-	PurposeInquiryAddress, PurposeInquiryAddressIndex, PurposeInquiryBody, PurposeAuditInquiryAddress,
 	PurposeDoctorCanary, PurposeLoginForm,
 	PurposeIdempotentResponse, PurposeWebhookEvent, PurposeWebhookSecret, PurposeAPICursor,
+	PurposeInquiryAddress, PurposeInquiryAddressIndex, PurposeInquiryBody, PurposeAuditInquiryAddress,
 }
