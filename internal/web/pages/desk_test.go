@@ -65,3 +65,19 @@ func TestAThreadShowsHTMLInMessagesAsText(t *testing.T) {
 		}
 	}
 }
+
+// A public notice sends questions to the inquiry desk, incident preset.
+func TestAPublicNoticeLinksToTheContactFormWithTheIncidentCategory(t *testing.T) {
+	n := 0
+	for key, body := range renderAll(t) {
+		if strings.Contains(key, "/notice_public#") {
+			n++
+			if !strings.Contains(body, `href="/contact?category=incident"`) {
+				t.Errorf("%s: no contact link", key)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no notice page rendered")
+	}
+}
