@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -430,6 +431,41 @@ func TestTheHostGetsAnInquiryLink(t *testing.T) {
 		}
 		if body := c.memberReq("", http.MethodGet, path).Body.String(); !strings.Contains(body, "hello from the member") {
 			t.Error("the member's message is not in their thread")
+		}
+	})
+}
+
+// The incident page counts the incident questions the desk drew since the
+// discovery, and how many are overdue.
+func TestTheIncidentPageCountsItsInquiriesAndTheOverdueOnes(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		c := newCheckFixture(t, dsn)
+		for i, cat := range []string{"incident", "incident", "other"} {
+			f := url.Values{"category": {cat}, "message": {"question"}, "email": {fmt.Sprintf("q%d@example.jp", i)}}
+			if rec := c.send("198.51.100.8", http.MethodPost, "/contact", f); rec.Code != http.StatusOK {
+				t.Fatalf("POST: %d", rec.Code)
+			}
+		}
+		c.deliverContacts(t)
+		rows, err := c.srv.Incidents.Desk(context.Background())
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("incidents: %v", err)
+		}
+		responder := c.signIn(kakunin.RoleResponder)
+		page := func() string {
+			code, body := c.get(responder.token, "/console/incidents/"+rows[0].Incident.ID)
+			if code != http.StatusOK {
+				t.Fatalf("incident page: %d", code)
+			}
+			return body
+		}
+		if body := page(); !strings.Contains(body, "since discovery: 2, of which overdue: 0") && !strings.Contains(body, "問い合わせ: 2件（うち期限超過 0件）") {
+			t.Errorf("before the targets: %s", body[strings.Index(body, "<main"):])
+		}
+		c.now = c.now.Add(3 * 24 * time.Hour)
+		responder = c.signIn(kakunin.RoleResponder) // the first session timed out meanwhile
+		if body := page(); !strings.Contains(body, "since discovery: 2, of which overdue: 2") && !strings.Contains(body, "問い合わせ: 2件（うち期限超過 2件）") {
+			t.Error("the overdue inquiries are not counted")
 		}
 	})
 }

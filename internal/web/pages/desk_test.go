@@ -43,6 +43,9 @@ func init() {
 				Statuses: []string{"open", "waiting", "closed"}, States: []string{"ok", "warning", "breached", "paused"}, Category: "incident"}
 		})
 		add("desk_queue", func(b Base) any { return DeskQueue{Base: b} })
+		add("console_incident", func(b Base) any {
+			return ConsoleIncident{Base: b, Inquiries: &IncidentInquiries{Drawn: 37, Overdue: 5}}
+		})
 		for _, code := range []string{"", "closed", "invalid_merge"} {
 			add("desk_thread", func(b Base) any {
 				return DeskThread{Base: b, Thread: sampleThread(), Categories: inquiry.Categories, ErrorCode: code, MaxMessage: 10000}
