@@ -53,10 +53,10 @@ type app struct {
 	incidents     *incident.Service
 	exposure      *exposure.Service
 	portal        *portal.Service
-	requests      *bymail.Committer // the public forms' group committer
 	desk          *inquiry.Service
-	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
-	budget        *intake.Budget // memory that uploads and decodes hold at once
+	requests      *bymail.Committer // the public forms' group committer
+	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget    // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -154,6 +154,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	// The inquiry desk: /contact jobs are spread like the check's.
 	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
 		MailDomain: mailDomain(cfg.MailFrom), Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+	if cfg.InquirySLA != "" {
+		if a.desk.SLA, err = inquiry.LoadSLA(cfg.InquirySLA); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
 
 	var workers *river.Workers
 	var jcfg jobs.Config
@@ -194,6 +200,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
 		portal.Register(workers, a.portal, mailer)
 		inquiry.Register(workers, a.desk, mailer)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, inquiry.WatchJob(5*time.Minute))
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, portal.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
@@ -205,11 +212,11 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.portal.Jobs = a.queue
+	a.desk.Jobs = a.queue
 	// The public forms' requests share transactions while serve runs
 	// the committer (one fsync for a burst of /check requests).
 	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
-	a.exposure.Requests, a.portal.Requests = a.requests, a.requests
-	a.desk.Jobs = a.queue
+	a.exposure.Requests, a.portal.Requests, a.desk.Requests = a.requests, a.requests, a.requests
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})

@@ -98,6 +98,7 @@ type Config struct {
 	NotifyConnections int     // SMTP sessions sending at once
 	NotifyMaxAttempts int     // a temporary failure gives up after this many attempts
 	NotifyContact     string  // where the letter tells members to ask (default --mail-from)
+	InquirySLA        string  // the inquiry desk's SLA file ("": the defaults)
 
 	// The exposure check "am I affected?" (internal/exposure).
 	CheckRateClient    int           // checks one client may send per hour
@@ -338,6 +339,9 @@ var options = []option{
 		fs.StringVar(&c.NotifyContact, "notify-contact", "", "")
 	}},
 
+	{Check, "inquiry-sla", "KAKUNIN_INQUIRY_SLA", "inquiry desk: a JSON file of service-level targets per category, business hours and closure days (empty: the built-in defaults)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.InquirySLA, "inquiry-sla", "", "")
+	}},
 	{Check, "check-rate-client", "KAKUNIN_CHECK_RATE_CLIENT", "exposure check: checks one client (IP address) may send per hour; more get a calm 429", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.CheckRateClient, "check-rate-client", 10, "")
 	}},

@@ -69,6 +69,8 @@ func answerMessage(br brand.Brand, lang kakunin.Locale, to string, answers []Ans
 	line("exposure.mail.advice.never_ask")
 	line("exposure.mail.advice.support")
 	line("exposure.mail.advice.notices", "NoticesURL", base(publicURL)+"/notices")
+	// Questions about the incident go to the inquiry desk, its category preset.
+	line("desk.link.incident", "ContactURL", base(publicURL)+"/contact?category=incident")
 	b.WriteString("\n")
 	line("exposure.mail.link_heading")
 	line("exposure.mail.link", "Expires", link.ExpiresAt)

@@ -202,6 +202,7 @@ func (s *Service) Reopen(ctx context.Context, allowed []string, id string) error
 		s.resume(th, now)
 		d := s.sla().Add(now, s.sla().Policy(th.Category).NextUpdate)
 		th.Status, th.ClosedAt, th.DueNext = StatusOpen, nil, &d
+		th.Warned, th.Escalated = unmark(th.Warned, TargetNext), unmark(th.Escalated, TargetNext)
 		return nil, nil
 	})
 }

@@ -103,10 +103,14 @@ func (l Limits) withDefaults() Limits {
 
 // Service runs the inquiry desk.
 type Service struct {
-	DB    *store.DB
-	Keys  Keys
-	Jobs  alert.Enqueuer
-	Audit *audit.Log
+	DB   *store.DB
+	Keys Keys
+	Jobs alert.Enqueuer
+	// Requests, when set, commits /contact requests together with other
+	// clients' (the server's group committer, as /check and /signin
+	// use); nil: one transaction each.
+	Requests *bymail.Committer
+	Audit    *audit.Log
 	// PublicURL is the base of the thread links in mails.
 	PublicURL string
 	// MailDomain is the domain of the sender's address (--mail-from): the
@@ -218,7 +222,7 @@ func (s *Service) Submit(ctx context.Context, category, message, address string,
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("inq")
 	hash := s.Keys.BlindIndex(vault.PurposeAuditInquiryAddress, []byte(verification.NormalizeEmail(addr)))
-	err = bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, bymail.Request{
+	err = s.enqueue(ctx, now, bymail.Request{
 		Scope: ScopeClient, Limit: lim.Client, Window: lim.ClientWindow,
 		Job:         ContactArgs{ID: id, Category: category, Lang: lang, Address: sealedAddr, Body: sealedBody, At: now.UTC()},
 		MaxAttempts: MaxAttempts, Spread: s.Spread,
@@ -232,4 +236,13 @@ func (s *Service) Submit(ctx context.Context, category, message, address string,
 		return fmt.Errorf("contact: %w", err)
 	}
 	return nil
+}
+
+// enqueue commits a public request through the server's group committer,
+// or alone when there is none.
+func (s *Service) enqueue(ctx context.Context, now time.Time, r bymail.Request) error {
+	if s.Requests != nil {
+		return s.Requests.Enqueue(ctx, now, r)
+	}
+	return bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, r)
 }

@@ -364,6 +364,8 @@ func (s *Service) personWrote(th *store.InquiryThread, now time.Time) {
 	} else if th.DueNext == nil {
 		d := sla.Add(now, p.NextUpdate)
 		th.DueNext = &d
+		// A new next-update target is warned of and escalated anew.
+		th.Warned, th.Escalated = unmark(th.Warned, TargetNext), unmark(th.Escalated, TargetNext)
 	}
 	th.Status, th.ClosedAt, th.UpdatedAt = StatusOpen, nil, now
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/kakunin/kakunin/internal/mail"
 )
 
-// Register adds the contact and reply workers. A nil mailer is taken as
+// Register adds the contact, reply and SLA-watch workers. A nil mailer is taken as
 // mail disabled.
 func Register(workers *river.Workers, s *Service, m mail.Mailer) {
 	if m == nil {
@@ -17,6 +17,7 @@ func Register(workers *river.Workers, s *Service, m mail.Mailer) {
 	}
 	river.AddWorker(workers, &contactWorker{s: s, mailer: m})
 	river.AddWorker(workers, &replyWorker{s: s, mailer: m})
+	river.AddWorker(workers, &watchWorker{s: s})
 }
 
 type contactWorker struct {

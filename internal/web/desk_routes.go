@@ -18,7 +18,7 @@ import (
 // (securityHeaders sends it; the personal ones say it again).
 func (s *Server) deskRoutes() []Route {
 	desk := staffOnly(kakunin.RoleSupport, kakunin.RoleResponder)
-	return []Route{
+	routes := []Route{
 		{"GET /contact", public, http.HandlerFunc(s.contactPage)},
 		{"POST /contact", public, http.HandlerFunc(s.submitContact)},
 		{"GET /contact/t/{token}", public, http.HandlerFunc(s.contactThread)},
@@ -26,9 +26,17 @@ func (s *Server) deskRoutes() []Route {
 		{"POST /api/v1/members/{external_id}/inquiry-link", hostAPI, s.api(s.inquiryLink)},
 		{"GET /console/inquiries", desk, s.page(s.deskQueue)},
 		{"GET /console/inquiries/{id}", desk, s.page(s.deskThread)},
-		{"POST /console/inquiries/{id}/{action}", desk, s.page(s.deskAction)},
 	}
+	for _, action := range deskActions {
+		routes = append(routes, Route{"POST /console/inquiries/{id}/" + action, desk, s.page(func(w http.ResponseWriter, r *http.Request) error {
+			return s.deskAction(w, r, action)
+		})})
+	}
+	return routes
 }
+
+// deskActions are the staff's actions on a thread, one route each.
+var deskActions = []string{"take", "reply", "note", "category", "merge", "close", "reopen"}
 
 // maxContactForm bounds the contact form: the message and the address,
 // percent-encoded (three bytes for each byte at most), and room for the
@@ -211,14 +219,14 @@ func (s *Server) renderDeskThread(w http.ResponseWriter, r *http.Request, status
 }
 
 // deskAction carries out one staff action on a thread, then shows it.
-func (s *Server) deskAction(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) deskAction(w http.ResponseWriter, r *http.Request, action string) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxContactForm)
 	if err := r.ParseForm(); err != nil {
 		return s.renderDeskThread(w, r, http.StatusBadRequest, "message_too_long")
 	}
 	ctx, allowed, id, st := r.Context(), deskCategories(r), r.PathValue("id"), staffFrom(r.Context())
 	var err error
-	switch r.PathValue("action") {
+	switch action {
 	case "take":
 		err = s.Desk.Take(ctx, allowed, id, st.ID)
 	case "reply":

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -144,6 +145,13 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	for _, n := range v.Notices {
 		data.Notices = append(data.Notices, pages.IncidentNoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
+	}
+	if s.Desk != nil {
+		drawn, overdue, err := s.Desk.DB.InquiryCounts(r.Context(), inquiry.CategoryIncident, in.DiscoveredAt, s.incidentNow())
+		if err != nil {
+			return err
+		}
+		data.Inquiries = &pages.IncidentInquiries{Drawn: drawn, Overdue: overdue}
 	}
 	s.render(w, r, status, "console_incident", data)
 	return nil

@@ -121,6 +121,10 @@ type Deadlines struct {
 // ErrorCode is "" | invalid | window_required | status_order | done_already.
 type ConsoleIncident struct {
 	Base
+	// Inquiries: the incident questions the inquiry desk received since
+	// the incident was discovered, and how many of them are overdue (nil:
+	// no desk).
+	Inquiries    *IncidentInquiries
 	Record       IncidentRecord
 	CanEdit      bool
 	NextStatuses []kakunin.IncidentStatus
@@ -162,3 +166,7 @@ type IncidentReport struct {
 	ComputedAt time.Time
 	PageURL    string // back to the incident
 }
+
+// IncidentInquiries counts an incident's inquiries (the certifier asks
+// about delays in answering them).
+type IncidentInquiries struct{ Drawn, Overdue int }

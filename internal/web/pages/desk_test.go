@@ -27,7 +27,9 @@ func init() {
 				return Contact{Base: b, ErrorCode: code, Categories: inquiry.Categories, Category: "incident", MaxMessage: 10000, MaxLength: 254}
 			})
 		}
-		add("contact", func(b Base) any { return Contact{Base: b, BadLink: true, Categories: inquiry.Categories, MaxMessage: 10000} })
+		add("contact", func(b Base) any {
+			return Contact{Base: b, BadLink: true, Categories: inquiry.Categories, MaxMessage: 10000}
+		})
 		add("contact", func(b Base) any { return Contact{Base: b, Unavailable: true} })
 		add("contact_sent", func(b Base) any { return ContactSent{b} })
 		add("contact_thread", func(b Base) any {
@@ -41,6 +43,9 @@ func init() {
 				Statuses: []string{"open", "waiting", "closed"}, States: []string{"ok", "warning", "breached", "paused"}, Category: "incident"}
 		})
 		add("desk_queue", func(b Base) any { return DeskQueue{Base: b} })
+		add("console_incident", func(b Base) any {
+			return ConsoleIncident{Base: b, Inquiries: &IncidentInquiries{Drawn: 37, Overdue: 5}}
+		})
 		for _, code := range []string{"", "closed", "invalid_merge"} {
 			add("desk_thread", func(b Base) any {
 				return DeskThread{Base: b, Thread: sampleThread(), Categories: inquiry.Categories, ErrorCode: code, MaxMessage: 10000}
@@ -61,5 +66,21 @@ func TestAThreadShowsHTMLInMessagesAsText(t *testing.T) {
 		if strings.Contains(body, "<b>was I affected") {
 			t.Errorf("%s: a message's HTML reached the page as markup", key)
 		}
+	}
+}
+
+// A public notice sends questions to the inquiry desk, incident preset.
+func TestAPublicNoticeLinksToTheContactFormWithTheIncidentCategory(t *testing.T) {
+	n := 0
+	for key, body := range renderAll(t) {
+		if strings.Contains(key, "/notice_public#") {
+			n++
+			if !strings.Contains(body, `href="/contact?category=incident"`) {
+				t.Errorf("%s: no contact link", key)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no notice page rendered")
 	}
 }
