@@ -16,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
 	"github.com/kakunin/kakunin/internal/brand"
+	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
@@ -48,8 +49,9 @@ type app struct {
 	incidents     *incident.Service
 	exposure      *exposure.Service
 	portal        *portal.Service
-	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
-	budget        *intake.Budget // memory that uploads and decodes hold at once
+	requests      *bymail.Committer // the public forms' group committer
+	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget    // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -186,6 +188,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.portal.Jobs = a.queue
+	// The public forms' requests share transactions while serve runs
+	// the committer (one fsync for a burst of /check requests).
+	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
+	a.exposure.Requests, a.portal.Requests = a.requests, a.requests
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})

@@ -107,8 +107,8 @@ Data directory (deleted when you stop the demo unless --keep): %s
 3. Drive the API as the host platform
    export KAKUNIN_API_KEY=%s
    curl -s -H "Authorization: Bearer $KAKUNIN_API_KEY" %s/api/v1/verifications/%s
-   curl -s -X PUT -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"email":"new@example.test","locale":"en"}' %s/api/v1/members/demo-004
-   curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
+   curl -s -X PUT -H "Authorization: Bearer $KAKUNIN_API_KEY" -H "Content-Type: application/json" -d '{"email":"new@example.test","locale":"en"}' %s/api/v1/members/demo-004
+   curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -H "Content-Type: application/json" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
 
 Press Ctrl-C to stop.
 `, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.uploadURL, info.samplePath,

@@ -112,6 +112,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		Exposure: a.exposure,
 		Portal:   a.portal,
+		Signer:   a.vault, // kakunin doctor's canary
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand,
@@ -147,6 +148,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	var auditDone sync.WaitGroup
 	auditDone.Go(func() { a.audit.Run(auditCtx) })
 	auditDone.Go(func() { cp.Run(auditCtx) })
+	auditDone.Go(func() { a.requests.Run(auditCtx) })
 	defer func() { stopAudit(); auditDone.Wait() }()
 	// The mass notification's sender enqueues started campaigns and sends
 	// their mail at --notify-rate. It records the batch in flight when

@@ -32,6 +32,7 @@ const (
 	APIMemberPut      = "api.member_put"
 	APIMemberDeleted  = "api.member_deleted"
 	APIVerification   = "api.verification_created"
+	APICanceled       = "api.verification_canceled"
 	APIKeyCreated     = "apikey.created"
 	APIKeyRevoked     = "apikey.revoked"
 	EpochCreated      = "key.epoch_created"
@@ -77,6 +78,17 @@ const (
 	PortalExported        = "portal.exported"         // the member downloaded their data
 )
 
+// The erasure requests' actions (internal/erasure).
+const (
+	ErasureRequested = "erasure.requested" // a member, or support on their behalf, asked for erasure
+	ErasureVerified  = "erasure.verified"  // the member confirmed from the registered address, or support checked identity
+	ErasureStarted   = "erasure.started"   // the erasure began: the receipt's events start here
+	ErasureCompleted = "erasure.completed" // everything not kept by law is gone: the receipt's events end here
+	ErasureRefused   = "erasure.refused"   // an admin refused, for a reason the law allows
+	ErasureReceipt   = "erasure.receipt_downloaded"
+	ErasureOverdue   = "erasure.overdue_alerted"
+)
+
 // The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
@@ -92,7 +104,7 @@ const (
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
-	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
+	APIMemberPut, APIMemberDeleted, APIVerification, APICanceled, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, BackupTaken, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
@@ -102,6 +114,7 @@ var Actions = []string{
 	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
 	NotificationFinished,
 	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
+	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

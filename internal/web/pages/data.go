@@ -71,7 +71,10 @@ type LinkProblem struct {
 type Login struct {
 	Base
 	Email     string
-	ErrorCode string
+	ErrorCode string // "" | bad_credentials | locked | rate_limited | stale_form
+	// Action is where the form posts: /console/login?form=TOKEN, a token
+	// good for one sign-in (staleLoginForm), or /console/login.
+	Action string
 }
 
 // TOTP is "totp". ErrorCode is "" | bad_code | passkey. Passkey offers
