@@ -12,8 +12,8 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/mail"
