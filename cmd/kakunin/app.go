@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	netmail "net/mail"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -22,6 +24,7 @@ import (
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/mail"
@@ -50,8 +53,9 @@ type app struct {
 	exposure      *exposure.Service
 	portal        *portal.Service
 	requests      *bymail.Committer // the public forms' group committer
-	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
-	budget        *intake.Budget    // memory that uploads and decodes hold at once
+	desk          *inquiry.Service
+	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -146,6 +150,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 
+	// The inquiry desk: /contact jobs are spread like the check's.
+	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+		MailDomain: mailDomain(cfg.MailFrom), Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+
 	var workers *river.Workers
 	var jcfg jobs.Config
 	jcfg.Log = log
@@ -177,6 +185,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		exposure.Register(workers, a.exposure, mailer)
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
 		portal.Register(workers, a.portal, mailer)
+		inquiry.Register(workers, a.desk, mailer)
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, portal.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
@@ -192,6 +201,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	// the committer (one fsync for a burst of /check requests).
 	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
 	a.exposure.Requests, a.portal.Requests = a.requests, a.requests
+	a.desk.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
@@ -245,4 +255,14 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
+}
+
+// mailDomain is the domain of the sender's address, the right-hand side of
+// the mailer's Message-IDs ("" when there is none).
+func mailDomain(from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return "localhost"
+	}
+	return a.Address[strings.LastIndexByte(a.Address, '@')+1:]
 }

@@ -113,6 +113,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		Exposure: a.exposure,
 		Portal:   a.portal,
 		Signer:   a.vault, // kakunin doctor's canary
+		Desk:     a.desk,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
 		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand,

@@ -18,6 +18,7 @@ import (
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/publicnotice"
@@ -36,6 +37,7 @@ type Server struct {
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
+	Desk           *inquiry.Service  // the inquiry desk: /contact, threads, the support queue
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -171,6 +173,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
 	routes = append(routes, s.canaryRoutes()...)
+	routes = append(routes, s.deskRoutes()...)
 	return routes
 }
 
