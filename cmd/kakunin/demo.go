@@ -9,11 +9,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/brand"
+	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/samplecard"
 )
 
@@ -100,6 +104,12 @@ Data directory (deleted when you stop the demo unless --keep): %s
    Then the 6-digit code printed below (it changes every 30 seconds; a real
    reviewer uses an authenticator app with the secret %s).
 
+   The other roles sign in the same way, with the same password and their
+   own codes (printed below with the reviewer's):
+%s
+   A sample incident (a drill) with a public notice is at
+   %s/console/incidents/%s (as responder or auditor).
+
 2. Upload as a member
    Open      %s
    and upload %s (a SAMPLE licence).
@@ -111,9 +121,9 @@ Data directory (deleted when you stop the demo unless --keep): %s
    curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -H "Content-Type: application/json" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
 
 Press Ctrl-C to stop.
-`, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.uploadURL, info.samplePath,
+`, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.accountTable(), cfg.PublicURL, info.incidentID, info.uploadURL, info.samplePath,
 		info.apiKey, cfg.PublicURL, info.submittedID, cfg.PublicURL, cfg.PublicURL)
-	go printCodes(ctx, c.stdout, info.totpSecret)
+	go printCodes(ctx, c.stdout, info)
 	if err := a.serve(ctx, ln); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -122,7 +132,20 @@ Press Ctrl-C to stop.
 
 type demoInfo struct {
 	reviewer, totpSecret, uploadURL, samplePath, apiKey, submittedID string
+	// others are the accounts of the other roles, same password.
+	others     []demoAccount
+	incidentID string
 }
+
+// demoAccount is one staff account of the demo: role@example.test.
+type demoAccount struct {
+	email, secret string
+	role          kakunin.Role
+}
+
+// demoRoles are the roles that get an account besides the reviewer, so
+// every console page can be tried.
+var demoRoles = []kakunin.Role{kakunin.RoleSupport, kakunin.RoleResponder, kakunin.RoleAuditor, kakunin.RoleAdmin}
 
 func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 	info := &demoInfo{reviewer: "reviewer@example.test"}
@@ -134,6 +157,17 @@ func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 		return nil, err
 	}
 	info.totpSecret = acct.Secret
+	for _, role := range demoRoles {
+		email := string(role) + "@example.test"
+		a2, err := a.staff.Add(ctx, email, role)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.db.SetStaffPassword(ctx, a2.Staff.ID, auth.HashPassword(demoPassword), false); err != nil {
+			return nil, err
+		}
+		info.others = append(info.others, demoAccount{email: email, secret: a2.Secret, role: role})
+	}
 	if _, info.apiKey, err = auth.CreateAPIKey(ctx, a.db, "demo host", time.Now().UTC()); err != nil {
 		return nil, err
 	}
@@ -171,18 +205,62 @@ func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 		}
 		info.submittedID = v.ID
 	}
+	if err := seedDemoIncident(ctx, a, info); err != nil {
+		return nil, fmt.Errorf("sample incident: %w", err)
+	}
 	return info, nil
 }
 
-// printCodes prints the reviewer's current TOTP code whenever it changes,
-// standing in for the authenticator app a real reviewer would use.
-func printCodes(ctx context.Context, w io.Writer, secret string) {
+// seedDemoIncident records a sample incident, marked as a drill, with a
+// published notice about it, so the breach desk has something to show.
+func seedDemoIncident(ctx context.Context, a *app, info *demoInfo) error {
+	ctx = audit.WithActor(ctx, "system")
+	now := time.Now()
+	in, err := a.incidents.Create(ctx, incident.Record{
+		Title:        "DEMO drill: a copy of the blob bucket was listed (fictional)",
+		Summary:      "A fictional incident for trying the breach desk. Nothing happened.",
+		DiscoveredAt: now.Add(-2 * time.Hour), WindowFrom: now.Add(-72 * time.Hour), WindowTo: now.Add(-3 * time.Hour),
+		Held: kakunin.IncidentHeld{Blobs: true},
+	})
+	if err != nil {
+		return err
+	}
+	info.incidentID = in.ID
+	notices := &publicnotice.Service{DB: a.db, Audit: a.audit, Now: time.Now}
+	n, err := notices.Create(ctx, publicnotice.Text{IncidentID: in.ID,
+		TitleJA: "【デモ】不正アクセスの調査について（架空）", BodyJA: "これはデモ用の架空のお知らせです。実際の事故は起きていません。",
+		TitleEN: "[DEMO] Investigating unauthorised access (fictional)", BodyEN: "This is a fictional notice for the demo. Nothing happened."})
+	if err != nil {
+		return err
+	}
+	_, err = notices.Publish(ctx, n.ID)
+	return err
+}
+
+// accountTable lists the other roles' accounts, one a line.
+func (info *demoInfo) accountTable() string {
+	var b strings.Builder
+	for _, o := range info.others {
+		fmt.Fprintf(&b, "     %-10s %-26s secret %s\n", o.role, o.email, o.secret)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// printCodes prints the current TOTP codes whenever they change, standing
+// in for the authenticator app a real staff member would use.
+func printCodes(ctx context.Context, w io.Writer, info *demoInfo) {
 	last := ""
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if code, err := auth.CurrentTOTP(secret, time.Now()); err == nil && code != last {
-			fmt.Fprintf(w, "reviewer TOTP code: %s\n", code)
+		if code, err := auth.CurrentTOTP(info.totpSecret, time.Now()); err == nil && code != last {
+			others := ""
+			for _, o := range info.others {
+				if c, err := auth.CurrentTOTP(o.secret, time.Now()); err == nil {
+					others += fmt.Sprintf("  %s %s", o.role, c)
+				}
+			}
+			fmt.Fprintf(w, "reviewer TOTP code: %s%s\n", code, others)
 			last = code
 		}
 		select {

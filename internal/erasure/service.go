@@ -13,6 +13,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/mail"
@@ -70,6 +71,8 @@ type Service struct {
 	Jobs    document.Enqueuer // webhooks; nil: none sent
 	Mailer  mail.Mailer       // the confirmation link and the receipt; nil: not mailed
 	BaseURL string            // the public URL, for the confirmation link
+	// Brand is the mails' From name and signature (internal/brand).
+	Brand brand.Brand
 	// Checkpoint forces a signed audit checkpoint of the chain's head
 	// (audit.Checkpointer.Checkpoint with force).
 	Checkpoint func(ctx context.Context) error
@@ -165,8 +168,8 @@ func (s *Service) mailConfirmation(ctx context.Context, m *store.MemberRecord, t
 	cat := catalogue.Default()
 	text := cat.Text(lang, catalogue.M("erasure.mail.confirm_intro")) + "\n\n" + ConfirmURL(s.BaseURL, token) + "\n\n" +
 		cat.Text(lang, catalogue.M("erasure.mail.not_you")) + "\n"
-	msg := mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("erasure.mail.confirm_subject")), Text: text,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	msg := s.Brand.Sign(mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("erasure.mail.confirm_subject")), Text: text,
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, lang)
 	if err := s.Mailer.Send(ctx, msg); err != nil {
 		s.Log.ErrorContext(ctx, "erasure confirmation not mailed", "member", m.ID, "err", err)
 	}
@@ -393,8 +396,8 @@ func (s *Service) mailReceipt(ctx context.Context, m *store.MemberRecord, to, id
 	cat := catalogue.Default()
 	text := cat.Text(lang, catalogue.M("erasure.mail.receipt_intro")) + "\n\n" + cat.Text(lang, catalogue.M("erasure.mail.receipt_verify")) + "\n\n" +
 		string(receipt)
-	msg := mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("erasure.mail.receipt_subject")), Text: text, ID: id + ".receipt",
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	msg := s.Brand.Sign(mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("erasure.mail.receipt_subject")), Text: text, ID: id + ".receipt",
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, lang)
 	if err := s.Mailer.Send(ctx, msg); err != nil {
 		s.Log.ErrorContext(ctx, "erasure receipt not mailed", "request", id, "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/samplecard"
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	}
 	cp := &audit.Checkpointer{DB: e.DB, Signer: signer, Log: e.Log, Now: e.Clock.Now}
 	e.svc = &erasure.Service{DB: e.DB, Keys: e.Vault, Docs: e.Documents, Audit: e.Audit, Signer: signer, Jobs: e.Jobs, Mailer: e.mail,
-		BaseURL: "https://kakunin.test", Erasers: []erasure.Eraser{e.eraser}, Now: e.Clock.Now, Log: e.Log,
+		BaseURL: "https://kakunin.test", Brand: brand.Brand{Operator: "株式会社サンプル", Service: "SampleMatch"}, Erasers: []erasure.Eraser{e.eraser}, Now: e.Clock.Now, Log: e.Log,
 		Checkpoint: func(ctx context.Context) error { _, err := cp.Checkpoint(ctx, true); return err }}
 	return e
 }
@@ -160,6 +161,9 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		if msg.To[0] != "hanako@example.jp" {
 			t.Errorf("confirmation mailed to %v", msg.To)
 		}
+		if msg.FromName != "SampleMatch (株式会社サンプル)" || !strings.Contains(msg.Text[strings.LastIndex(msg.Text, "\n-- \n"):], "株式会社サンプル") {
+			t.Errorf("confirmation not signed by the operator: %q\n%s", msg.FromName, msg.Text)
+		}
 		tok := confirmToken(t, msg)
 		// A forged link, and a completion before confirmation, do nothing.
 		if _, err := e.svc.Confirm(ctx, strings.Repeat("A", len(tok))); kakunin.ErrorCode(err) != kakunin.EUNAUTHORIZED {
@@ -228,6 +232,8 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		// Mailed to the address the member had; downloadable by them only.
 		if rm := e.mail.last(t); rm.To[0] != "hanako@example.jp" || !strings.Contains(rm.Text, string(receipt)) {
 			t.Errorf("receipt mail: %+v", rm)
+		} else if rm.FromName != "SampleMatch (株式会社サンプル)" || !strings.Contains(rm.Text[strings.LastIndex(rm.Text, "\n-- \n"):], "株式会社サンプル") {
+			t.Errorf("receipt not signed by the operator: %q", rm.FromName)
 		}
 		if b, err := e.svc.ReceiptOf(ctx, m.ID, r.ID); err != nil || !bytes.Equal(b, receipt) {
 			t.Errorf("owner download: %v", err)

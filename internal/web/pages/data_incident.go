@@ -21,6 +21,10 @@ type IncidentForm struct {
 	Database, Blobs, Keys, StaffAccount      bool
 	Malicious                                bool
 	MaxTitle, MaxSummary, MaxUpdate, MaxItem int
+	// Errors maps a field's name (title, summary, discovered_at,
+	// window_from, window_to) to the message ID saying what is wrong with
+	// it; only those fields are marked invalid.
+	Errors map[string]string
 }
 
 // IncidentRow is one incident in the list.
