@@ -49,6 +49,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.srv.Incidents = newTestIncidents(c) // incidents_test.go
 	c.srv.MassMail = newTestMassMail(c)   // notification_test.go
 	c.srv.Portal = newTestPortal(c)       // portal_test.go
+	c.srv.Erasure = newTestErasure(c)     // erasure_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/massmail"
@@ -35,6 +36,7 @@ type Server struct {
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
+	Erasure        *erasure.Service  // members' erasure requests and their receipts
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -160,6 +162,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
+	routes = append(routes, s.erasureRoutes()...)
 	return routes
 }
 
