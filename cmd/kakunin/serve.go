@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin/internal/audit"
-	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/config"
+	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
