@@ -182,3 +182,36 @@ func reviewRows(ctx context.Context, opt options, out io.Writer) ([]row, error) 
 		baseline: "decode + encode alone " + base.Round(time.Millisecond).String(), ratio: fmt.Sprintf("%.2f× the time", ratio),
 		goal: "≤ 1.5×", met: yesNo(ratio <= 1.5)}}, nil
 }
+
+var reCheck = regexp.MustCompile(`(?m)^kakunin /check: \d+ requests, (\d+) requests/s.*\n^bare net/http form parse: \d+ requests, (\d+) requests/s.*\n^ratio kakunin / bare: ([\d.]+), kakunin p99 (\S+)`)
+
+// checkRows runs bench/check on SQLite and, when reachable, PostgreSQL:
+// POST /check through `kakunin serve` against a bare handler's form parse.
+func checkRows(ctx context.Context, opt options, out io.Writer) ([]row, error) {
+	n, dur := map[string]string{"small": "100000", "full": "10000000"}[opt.size], map[string]string{"small": "10s", "full": "30s"}[opt.size]
+	engines := [][2]string{{"SQLite", ""}}
+	if opt.postgres != "" {
+		engines = append(engines, [2]string{"PostgreSQL", opt.postgres})
+	}
+	var rows []row
+	for _, e := range engines {
+		args := []string{"-n", n, "-for", dur}
+		if e[1] != "" {
+			args = append(args, "-database", e[1])
+		}
+		text, err := runBench(ctx, out, "check", args...)
+		if err != nil {
+			return rows, err
+		}
+		m := reCheck.FindStringSubmatch(text)
+		if m == nil {
+			return rows, fmt.Errorf("bench/check printed no ratio")
+		}
+		ratio, _ := strconv.ParseFloat(m[3], 64)
+		p99, _ := time.ParseDuration(m[4])
+		rows = append(rows, row{workload: fmt.Sprintf("/check POST, %s members (%s)", n, e[0]), figure: m[1] + " requests/s, p99 " + m[4],
+			baseline: m[2] + " requests/s (bare net/http form parse)", ratio: fmt.Sprintf("%.2f×", ratio),
+			goal: "≥ 0.5×, p99 < 10 ms", met: yesNo(ratio >= 0.5 && p99 < 10*time.Millisecond)})
+	}
+	return rows, nil
+}

@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -120,7 +121,17 @@ func run(ctx context.Context, o options) error {
 	al := &audit.Log{DB: db, Now: time.Now}
 	svc := &massmail.Service{DB: db, Audit: al, Log: log, PublicURL: "https://kakunin.example", Contact: "support@example.jp"}
 	actx := audit.WithActor(ctx, "cli")
-	if _, err := svc.Save(actx, inc.ID, massmail.DefaultText()); err != nil {
+	// The default letter states that the PPC was told and the keys were
+	// replaced only once the record says so; a campaign whose letter still
+	// holds a placeholder cannot start. Record both, as responders would.
+	if err := al.Append(actx, audit.Event{Action: audit.KEKRotated, Actor: "cli", Subject: "kek", At: inc.DiscoveredAt.Add(time.Minute)}); err != nil {
+		return err
+	}
+	// The responders' own sentence, which the default letter leaves to them.
+	text := massmail.DefaultText()
+	text.BodyJA = regexp.MustCompile(`【要記入[^】]*】`).ReplaceAllString(text.BodyJA, "外部からの接続を遮断し、外部の専門家と調査しています。")
+	text.BodyEN = regexp.MustCompile(`\[to fill in[^\]]*\]`).ReplaceAllString(text.BodyEN, "We cut off the outside access and are investigating with outside experts.")
+	if _, err := svc.Save(actx, inc.ID, text); err != nil {
 		return err
 	}
 	preview, err := svc.Preview(actx, inc.ID)
@@ -377,7 +388,7 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 						EmailIndex: v.BlindIndex(vault.PurposeMemberEmailIndex, []byte(email)), Locale: locale, CreatedAt: at, UpdatedAt: at}
 					ver := &kakunin.Verification{ID: kakunin.NewID("ver"), MemberID: m.ID, Status: kakunin.StatusApproved,
 						ExpiresAt: at.Add(24 * time.Hour), CreatedAt: at, UpdatedAt: at,
-						Result: &kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, CheckedAt: at, CheckedBy: "stf_bench"}}
+						Result: &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: kakunin.DocDriversLicence, CheckedAt: at, CheckedBy: "stf_bench"}}
 					d := &store.DocumentLifecycle{DocumentRecord: store.DocumentRecord{Document: kakunin.Document{ID: kakunin.NewID("doc"),
 						VerificationID: ver.ID, MemberID: m.ID, Type: kakunin.DocumentTypes[i%len(kakunin.DocumentTypes)], ContentType: "image/jpeg",
 						Size: 1 << 20, Width: 2400, Height: 1512, Orientation: 1, Epoch: at.Format("2006-01-02"), WrappedKey: []byte{1},
@@ -406,7 +417,9 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 	if err := db.FinishBulkLoad(ctx); err != nil {
 		return nil, err
 	}
+	reported := now.Add(time.Minute)
 	inc := &kakunin.Incident{ID: kakunin.NewID("inc"), Title: "bench", Summary: "bench", DiscoveredAt: now, WindowFrom: from, WindowTo: to,
-		Held: kakunin.IncidentHeld{Database: true, Blobs: true}, Status: kakunin.IncidentIdentified, CreatedBy: "cli", CreatedAt: now, UpdatedAt: now}
+		Held: kakunin.IncidentHeld{Database: true, Blobs: true}, Status: kakunin.IncidentIdentified, CreatedBy: "cli", CreatedAt: now, UpdatedAt: now,
+		PreliminaryReportedAt: &reported}
 	return inc, db.InsertIncident(ctx, inc)
 }

@@ -20,6 +20,7 @@
 //	receipt verify FILE                check an erasure receipt, offline with the verifier key alone
 //	incident scope --from T --to T     say what was exposed in a time window
 //	dev seed --documents N             fill a throw-away database with synthetic documents
+//	doctor --url URL                   check a deployment from outside: TLS, headers, caches, clock
 //	webhook-secret                     print a new webhook signing secret
 //	version                            print the version and build of this binary
 //	help [COMMAND]                     list the commands, or show one command's usage

@@ -113,11 +113,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		Exposure: a.exposure,
 		Portal:   a.portal,
+		Signer:   a.vault, // kakunin doctor's canary
+		Desk:     a.desk,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
-		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
+		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand,
 			OnStart: a.incidents.NotificationStarted, MailOff: a.cfg.SMTPURL == ""},
 		MailOff: a.cfg.SMTPURL == "",
+		Brand:   a.cfg.Brand,
 	}
 	stopOps, err := a.scaleOut(srv) // serve_scale.go
 	if err != nil {
@@ -147,18 +150,20 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// checkpoint forced right after the erasure's last event.
 	srv.Erasure = &erasure.Service{DB: a.db, Keys: a.vault, Docs: a.documents, Audit: a.audit, Signer: signer, Jobs: a.queue,
 		Mailer: a.mailer, BaseURL: a.cfg.PublicURL, Deadline: a.cfg.ErasureDeadline, Now: time.Now, Log: a.log,
-		Checkpoint: func(ctx context.Context) error { _, err := cp.Checkpoint(ctx, true); return err }}
+		Checkpoint: func(ctx context.Context) error { _, err := cp.Checkpoint(ctx, true); return err },
+		Erasers:    []erasure.Eraser{erasure.EraserFunc("inquiry_thread", a.desk.EraseMember)}}
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	var auditDone sync.WaitGroup
 	auditDone.Go(func() { a.audit.Run(auditCtx) })
 	auditDone.Go(func() { cp.Run(auditCtx) })
+	auditDone.Go(func() { a.requests.Run(auditCtx) })
 	defer func() { stopAudit(); auditDone.Wait() }()
 	// The mass notification's sender enqueues started campaigns and sends
 	// their mail at --notify-rate. It records the batch in flight when
 	// stopped, and is waited for before the audit committer stops.
 	sender := &massmail.Sender{DB: a.db, Keys: a.vault, Limiter: massmail.NewLimiter(a.cfg.NotifyRate),
 		Connections: a.cfg.NotifyConnections, MaxAttempts: a.cfg.NotifyMaxAttempts, Audit: a.audit, Log: a.log,
-		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, OnFinish: a.incidents.NotificationFinished}
+		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand, OnFinish: a.incidents.NotificationFinished}
 	if a.cfg.SMTPURL != "" {
 		sender.Mailer = a.mailer // without a mail server, nothing is sent (and nothing marked sent)
 	}

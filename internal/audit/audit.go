@@ -32,6 +32,7 @@ const (
 	APIMemberPut      = "api.member_put"
 	APIMemberDeleted  = "api.member_deleted"
 	APIVerification   = "api.verification_created"
+	APICanceled       = "api.verification_canceled"
 	APIKeyCreated     = "apikey.created"
 	APIKeyRevoked     = "apikey.revoked"
 	EpochCreated      = "key.epoch_created"
@@ -88,6 +89,23 @@ const (
 	ErasureOverdue   = "erasure.overdue_alerted"
 )
 
+// The inquiry desk's actions (internal/inquiry).
+const (
+	InquiryReceived      = "inquiry.received"       // /contact accepted a message (the thread opens in its job)
+	InquiryOpened        = "inquiry.opened"         // a thread was opened (by the job, or for the host's member)
+	InquiryLinkIssued    = "inquiry.link_issued"    // a thread's private link was made
+	InquiryPersonReplied = "inquiry.person_replied" // the person wrote in their thread
+	InquiryTaken         = "inquiry.taken"          // a staff member took the thread
+	InquiryReplied       = "inquiry.replied"        // the desk replied (mailed and shown)
+	InquiryNoted         = "inquiry.noted"          // an internal note
+	InquiryRecategorised = "inquiry.recategorised"  // the category changed
+	InquiryMerged        = "inquiry.merged"         // a duplicate was merged into another thread
+	InquiryClosed        = "inquiry.closed"         //
+	InquiryReopened      = "inquiry.reopened"       //
+	InquiryEscalated     = "inquiry.escalated"      // an SLA target was breached (once per target)
+	InquiryErased        = "inquiry.erased"         // a member's threads were destroyed
+)
+
 // The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
@@ -103,7 +121,7 @@ const (
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
-	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
+	APIMemberPut, APIMemberDeleted, APIVerification, APICanceled, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, BackupTaken, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
@@ -114,6 +132,8 @@ var Actions = []string{
 	NotificationFinished,
 	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
 	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
+	InquiryReceived, InquiryOpened, InquiryLinkIssued, InquiryPersonReplied, InquiryTaken, InquiryReplied, InquiryNoted,
+	InquiryRecategorised, InquiryMerged, InquiryClosed, InquiryReopened, InquiryEscalated, InquiryErased,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

@@ -39,28 +39,30 @@ type Request struct {
 // Window; nothing was queued or recorded.
 var ErrLimited = errors.New("rate limited")
 
-// Enqueue commits r's rate hit, job and audit event together, or none.
+// Enqueue commits r's rate hit, job and audit event together, or none, in
+// a transaction of its own. A server shares transactions between
+// concurrent requests through a Committer instead.
 func Enqueue(ctx context.Context, db *store.DB, jobs alert.Enqueuer, log *audit.Log, now time.Time, r Request) error {
 	origin := audit.OriginFrom(ctx)
-	opts := &river.InsertOpts{MaxAttempts: r.MaxAttempts}
-	if r.Spread > 0 {
-		opts.ScheduledAt = now.Add(randomDuration(r.Spread))
+	return db.WithTx(ctx, func(tx *store.Tx) error {
+		return enqueueTx(ctx, tx, jobs, log, origin, now, r)
+	})
+}
+
+func enqueueTx(ctx context.Context, tx *store.Tx, jobs alert.Enqueuer, log *audit.Log, origin string, now time.Time, r Request) error {
+	ok, err := tx.TakeRateHit(ctx, r.Scope, []byte("origin:"+origin), r.Limit, r.Window, "", now)
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	if !ok {
+		return ErrLimited
+	}
+	if err := jobs.InsertTx(ctx, tx.SQL(), r.Job, insertOpts(now, r)); err != nil {
+		return fmt.Errorf("queue %s: %w", r.Job.Kind(), err)
 	}
 	ev := r.Event
 	ev.Origin = origin
-	return db.WithTx(ctx, func(tx *store.Tx) error {
-		ok, err := tx.TakeRateHit(ctx, r.Scope, []byte("origin:"+origin), r.Limit, r.Window, "", now)
-		if err != nil {
-			return fmt.Errorf("rate limit: %w", err)
-		}
-		if !ok {
-			return ErrLimited
-		}
-		if err := jobs.InsertTx(ctx, tx.SQL(), r.Job, opts); err != nil {
-			return fmt.Errorf("queue %s: %w", r.Job.Kind(), err)
-		}
-		return log.AppendTx(ctx, tx, ev)
-	})
+	return log.AppendTx(ctx, tx, ev)
 }
 
 func randomDuration(upTo time.Duration) time.Duration {

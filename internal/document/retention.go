@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
@@ -49,17 +50,16 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 		return rep, err
 	}
 	for {
-		due, err := s.DB.DocumentsDue(ctx, now, 100)
+		due, err := s.DB.DocumentsDue(ctx, now, sweepBatch)
 		if err != nil {
 			return rep, err
 		}
-		for _, d := range due {
-			if err := s.Destroy(ctx, d.ID); err != nil {
-				return rep, err
-			}
-			rep.ImagesDestroyed++
+		n, err := s.destroyDue(ctx, due, now)
+		rep.ImagesDestroyed += n
+		if err != nil {
+			return rep, err
 		}
-		if len(due) < 100 {
+		if len(due) < sweepBatch {
 			break
 		}
 	}
@@ -101,6 +101,79 @@ func (s *Service) Sweep(ctx context.Context) (*SweepReport, error) {
 	}
 	rep.TempFilesRemoved = s.removeStaleTemp(now)
 	return rep, nil
+}
+
+// sweepBatch is how many due documents one sweep transaction destroys.
+const sweepBatch = 100
+
+// destroyDue destroys documents past their time, a batch at once: one
+// transaction forgets every wrapped key, appends their audit events and
+// ends and announces their verifications; then the blobs are deleted and
+// marked deleted in one more. The keys still go before the blobs
+// (invariant 3): a crash between the two leaves blobs whose keys are gone,
+// which BlobsToDelete finds on the next sweep. It returns how many it
+// destroyed. A batch rather than a transaction per document, because each
+// commit is an fsync: the purge of an old backlog (the Omiai case) was
+// bound by them.
+func (s *Service) destroyDue(ctx context.Context, due []*store.DocumentRecord, now time.Time) (int, error) {
+	if len(due) == 0 {
+		return 0, nil
+	}
+	var destroyed []*store.DocumentRecord
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		destroyed = destroyed[:0]
+		var evs []audit.Event
+		for _, d := range due {
+			ok, err := tx.DestroyDocumentKey(ctx, d.ID, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // destroyed meanwhile (a member left, another replica swept)
+			}
+			destroyed = append(destroyed, d)
+			evs = append(evs, audit.Event{At: now, Action: audit.DocumentDestroyed, Actor: audit.ActorFrom(ctx),
+				Subject: d.ID, Detail: map[string]string{"verification": d.VerificationID, "epoch": d.Epoch}})
+			ended, err := tx.SetVerificationStatus(ctx, d.VerificationID, kakunin.StatusSubmitted, kakunin.StatusExpired, now)
+			if err != nil {
+				return err
+			}
+			if ended && s.Events != nil {
+				v, err := tx.Verification(ctx, d.VerificationID)
+				if err != nil {
+					return err
+				}
+				if err := s.Events.VerificationEnded(ctx, tx, v); err != nil {
+					return err
+				}
+			}
+		}
+		return s.Audit.AppendTx(ctx, tx, evs...)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("destroy %d documents due: %w", len(due), err)
+	}
+	var deleted []*store.DocumentRecord
+	var delErr error
+	for _, d := range destroyed {
+		if err := s.Blobs.Delete(ctx, d.BlobKey); err != nil {
+			delErr = err // the next sweep's BlobsToDelete retries it
+			break
+		}
+		deleted = append(deleted, d)
+	}
+	err = s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		for _, d := range deleted {
+			if err := tx.MarkBlobDeleted(ctx, d.ID, s.Now().UTC()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = delErr
+	}
+	return len(destroyed), err
 }
 
 // expireLinks closes lapsed upload links and announces each in the same

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/store/storetest"
@@ -252,6 +253,60 @@ func TestALapsedLinkIsAnnouncedEvenWhenTheFirstAnnouncementFails(t *testing.T) {
 		if n, _ := events.calls(v.ID); n != 1 {
 			t.Fatalf("the end of lapsed verification %s was announced %d times, want 1 (status now %s): "+
 				"a failed announcement must roll the expiry back so the next sweep retries it (invariant 8)", v.ID, n, e.status(v.ID))
+		}
+	})
+}
+
+// TestSweepDestroysABacklogInBatchesAndLeavesNothingBehind gives the sweep
+// more due documents than one of its transactions takes: every one loses
+// its key, its blob and its verification, each is audited and announced
+// once, and a second sweep finds nothing left.
+func TestSweepDestroysABacklogInBatchesAndLeavesNothingBehind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 105 documents on each engine")
+	}
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		e.Documents.RetainUnreviewed = time.Hour
+		const n = 105 // one batch of 100, then five
+		img := sample(t, 0)
+		var docs []*store.DocumentRecord
+		var vers []*kakunin.Verification
+		for range n {
+			_, v, d := e.submitted(img)
+			docs, vers = append(docs, d), append(vers, v)
+		}
+		rep := e.sweepAt(start.Add(2 * time.Hour))
+		if rep.ImagesDestroyed != n || rep.BlobsDeleted != 0 {
+			t.Fatalf("sweep destroyed %d images and finished %d interrupted deletions, want %d and 0", rep.ImagesDestroyed, rep.BlobsDeleted, n)
+		}
+		for i, d := range docs {
+			got := e.doc(d.ID)
+			if got.WrappedKey != nil || got.DestroyedAt == nil {
+				t.Fatalf("document %d kept its key: destroyed_at %v", i, got.DestroyedAt)
+			}
+			if e.blobExists(d.BlobKey) {
+				t.Fatalf("document %d's blob is still stored", i)
+			}
+			if st := e.status(vers[i].ID); st != kakunin.StatusExpired {
+				t.Fatalf("document %d's verification is %s, want expired", i, st)
+			}
+			if c, _ := e.events.calls(vers[i].ID); c != 1 {
+				t.Fatalf("document %d's verification was announced %d times, want once", i, c)
+			}
+		}
+		evs, err := e.Audit.List(e.ctx, audit.Filter{Action: audit.DocumentDestroyed, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != n {
+			t.Fatalf("%d document.destroyed events, want %d", len(evs), n)
+		}
+		if left, err := e.DB.BlobsToDelete(e.ctx, 10); err != nil || len(left) != 0 {
+			t.Fatalf("blobs left to delete: %d (%v)", len(left), err)
+		}
+		if again := e.sweepAt(start.Add(3 * time.Hour)); again.ImagesDestroyed != 0 || again.BlobsDeleted != 0 {
+			t.Fatalf("a second sweep destroyed %d and deleted %d more", again.ImagesDestroyed, again.BlobsDeleted)
 		}
 	})
 }

@@ -45,8 +45,8 @@ func (m *mailbox) last(t *testing.T) mail.Message {
 
 type countingEraser struct{ calls []string }
 
-func (c *countingEraser) EraseMember(_ context.Context, tx *store.Tx, memberID string) (string, int64, error) {
-	c.calls = append(c.calls, memberID)
+func (c *countingEraser) EraseMember(_ context.Context, tx *store.Tx, memberID, address string) (string, int64, error) {
+	c.calls = append(c.calls, memberID+" "+address)
 	return "inquiry_body", 4, nil
 }
 
@@ -222,7 +222,7 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		if n, _ := e.DB.CountRateHits(ctx, "address", m.EmailIndex); n != 0 {
 			t.Errorf("%d exposure records left", n)
 		}
-		if len(e.eraser.calls) != 1 || e.eraser.calls[0] != m.ID {
+		if len(e.eraser.calls) != 1 || e.eraser.calls[0] != m.ID+" hanako@example.jp" {
 			t.Errorf("eraser calls %v", e.eraser.calls)
 		}
 		// Mailed to the address the member had; downloadable by them only.

@@ -16,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
@@ -87,13 +88,19 @@ func (l Limits) longestWindow() time.Duration {
 
 // Service runs the exposure check.
 type Service struct {
-	DB    *store.DB
-	Keys  Keys
-	Jobs  alert.Enqueuer
-	Audit *audit.Log
+	DB   *store.DB
+	Keys Keys
+	Jobs alert.Enqueuer
+	// Requests, when set, commits the form's requests together with
+	// other clients' (the server's group committer); nil: one
+	// transaction each.
+	Requests *bymail.Committer
+	Audit    *audit.Log
 	// PublicURL is the base of the links in mails and hand-offs.
 	PublicURL string
-	Limits    Limits
+	// Brand is the answer mails' From name and signature.
+	Brand  brand.Brand
+	Limits Limits
 	// NoAccountMail: an address with no account gets a "no account uses
 	// this address" mail (at most one per NoAccountWindow). Off by
 	// default: most operators prefer to send nothing to strangers.
@@ -176,7 +183,7 @@ func (s *Service) Check(ctx context.Context, address string, lang kakunin.Locale
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("chk")
 	hash := s.Keys.BlindIndex(vault.PurposeAuditExposureAddress, []byte(verification.NormalizeEmail(addr)))
-	err = bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, bymail.Request{
+	err = s.enqueue(ctx, now, bymail.Request{
 		Scope: ScopeClient, Limit: lim.Client, Window: lim.ClientWindow,
 		Job: CheckArgs{ID: id, Address: sealed, Lang: lang}, MaxAttempts: MaxAttempts, Spread: s.Spread,
 		Event: audit.Event{Action: audit.ExposureChecked, Actor: "public", Subject: id,
@@ -290,4 +297,13 @@ func (s *Service) Open(ctx context.Context, token string) (*View, error) {
 		return nil, err
 	}
 	return &View{MemberID: rec.ID, Locale: rec.Locale, Answers: answers, ExpiresAt: exp}, nil
+}
+
+// enqueue commits a public request through the server's group committer,
+// or alone when there is none.
+func (s *Service) enqueue(ctx context.Context, now time.Time, r bymail.Request) error {
+	if s.Requests != nil {
+		return s.Requests.Enqueue(ctx, now, r)
+	}
+	return bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, r)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/store"
@@ -80,12 +81,18 @@ func (l Limits) withDefaults() Limits {
 
 // Service runs the members' portal.
 type Service struct {
-	DB    *store.DB
-	Keys  Keys
-	Jobs  alert.Enqueuer
-	Audit *audit.Log
+	DB   *store.DB
+	Keys Keys
+	Jobs alert.Enqueuer
+	// Requests, when set, commits the form's requests together with
+	// other clients' (the server's group committer); nil: one
+	// transaction each.
+	Requests *bymail.Committer
+	Audit    *audit.Log
 	// PublicURL is the base of the links in mails and hand-offs.
-	PublicURL   string
+	PublicURL string
+	// Brand is the sign-in mail's From name and signature.
+	Brand       brand.Brand
 	Limits      Limits
 	LinkTTL     time.Duration
 	IdleTimeout time.Duration
@@ -151,7 +158,7 @@ func (s *Service) RequestLink(ctx context.Context, address string) error {
 	lim := s.Limits.withDefaults()
 	id := kakunin.NewID("sgn")
 	hash := s.Keys.BlindIndex(vault.PurposeAuditSigninAddress, []byte(verification.NormalizeEmail(addr)))
-	err = bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, bymail.Request{
+	err = s.enqueue(ctx, now, bymail.Request{
 		Scope: ScopeClient, Limit: lim.Client, Window: lim.ClientWindow,
 		Job: SigninArgs{ID: id, Address: sealed}, MaxAttempts: MaxAttempts, Spread: s.Spread,
 		Event: audit.Event{Action: audit.PortalSigninRequested, Actor: "public", Subject: id,
@@ -210,4 +217,13 @@ func (s *Service) HandoffLink(ctx context.Context, externalID string) (Link, err
 		return Link{}, fmt.Errorf("portal hand-off link: %w", err)
 	}
 	return l, nil
+}
+
+// enqueue commits a public request through the server's group committer,
+// or alone when there is none.
+func (s *Service) enqueue(ctx context.Context, now time.Time, r bymail.Request) error {
+	if s.Requests != nil {
+		return s.Requests.Enqueue(ctx, now, r)
+	}
+	return bymail.Enqueue(ctx, s.DB, s.Jobs, s.Audit, now, r)
 }

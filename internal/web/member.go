@@ -64,7 +64,7 @@ func (s *Server) openLink(w http.ResponseWriter, r *http.Request) (*kakunin.Veri
 
 func (s *Server) renderUpload(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, selected kakunin.DocumentType, errCode string, status int) {
 	s.render(w, r, status, "upload", pages.Upload{
-		Base: s.base(r, lang), Action: r.URL.Path, DocumentTypes: kakunin.DocumentTypes, Selected: selected,
+		Base: s.base(r, lang), Action: strings.TrimSuffix(r.URL.Path, "/send") + "/send", DocumentTypes: kakunin.DocumentTypes, Selected: selected,
 		ErrorCode: errCode, ExpiresAt: v.ExpiresAt, MaxMB: int(s.MaxUploadBytes >> 20),
 	})
 }
@@ -125,7 +125,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Post/redirect/get: a reload does not re-send the image.
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	http.Redirect(w, r, strings.TrimSuffix(r.URL.Path, "/send"), http.StatusSeeOther)
 }
 
 // readUploadForm streams the multipart form: the document_type field and

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/brand"
 )
 
 // LangLink is one entry of the language switcher. The server builds the URL
@@ -30,6 +31,9 @@ type Base struct {
 	Notice    string     // optional message ID shown as a calm notice banner (role="status")
 	// MailOff: no mail server is configured; console pages show a banner.
 	MailOff bool
+	// Brand is who runs the service, shown in every page's header, title
+	// and footer (the server fills it, per request).
+	Brand brand.Brand
 }
 
 // pageLocale lets Render find the language of any page type that embeds Base.
@@ -67,7 +71,10 @@ type LinkProblem struct {
 type Login struct {
 	Base
 	Email     string
-	ErrorCode string
+	ErrorCode string // "" | bad_credentials | locked | rate_limited | stale_form
+	// Action is where the form posts: /console/login?form=TOKEN, a token
+	// good for one sign-in (staleLoginForm), or /console/login.
+	Action string
 }
 
 // TOTP is "totp". ErrorCode is "" | bad_code | passkey. Passkey offers
