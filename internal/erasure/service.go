@@ -165,7 +165,7 @@ func (s *Service) webhook(ctx context.Context, tx *store.Tx, typ string, m *stor
 
 // ConfirmURL is the path of a confirmation link.
 func ConfirmURL(base, token string) string {
-	return strings.TrimRight(base, "/") + "/me/erasure/confirm/" + token
+	return strings.TrimRight(base, "/") + "/erasure/confirm/" + token
 }
 
 func (s *Service) mailConfirmation(ctx context.Context, m *store.MemberRecord, token string) {

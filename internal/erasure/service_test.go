@@ -111,7 +111,7 @@ func (e *env) member(t *testing.T, email string) (*store.MemberRecord, *store.Do
 
 func confirmToken(t *testing.T, msg mail.Message) string {
 	t.Helper()
-	_, after, ok := strings.Cut(msg.Text, "/me/erasure/confirm/")
+	_, after, ok := strings.Cut(msg.Text, "/erasure/confirm/")
 	if !ok {
 		t.Fatalf("no confirmation link in %q", msg.Text)
 	}

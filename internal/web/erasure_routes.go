@@ -13,11 +13,14 @@ import (
 // the member's own session and reads only that member's requests.
 func (s *Server) erasureRoutes() []Route {
 	return []Route{
-		{"GET /me/erasure", memberAccess, http.HandlerFunc(s.erasurePage)},
-		{"POST /me/erasure", memberAccess, http.HandlerFunc(s.requestErasure)},
-		{"POST /me/erasure/receipt/{id}", memberAccess, http.HandlerFunc(s.erasureReceipt)},
-		{"GET /me/erasure/confirm/{token}", public, http.HandlerFunc(s.erasureConfirmPage)},
-		{"POST /me/erasure/confirm/{token}", public, http.HandlerFunc(s.confirmErasure)},
+		// Under the session's own /me/{key} (memberPageKey), like the portal.
+		{"GET /me/{key}/erasure", memberAccess, http.HandlerFunc(s.erasurePage)},
+		{"POST /me/{key}/erasure", memberAccess, http.HandlerFunc(s.requestErasure)},
+		{"POST /me/{key}/erasure/receipt/{id}", memberAccess, http.HandlerFunc(s.erasureReceipt)},
+		// The mailed link; its button posts to a URL of its own (a cache
+		// keyed without the method cannot swallow the POST).
+		{"GET /erasure/confirm/{token}", public, http.HandlerFunc(s.erasureConfirmPage)},
+		{"POST /erasure/confirm/{token}/open", public, http.HandlerFunc(s.confirmErasure)},
 	}
 }
 
@@ -34,7 +37,7 @@ func (s *Server) renderErasure(w http.ResponseWriter, r *http.Request, status in
 		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
 		return
 	}
-	p := pages.Erasure{Base: s.base(r, lang), Flash: notice}
+	p := pages.Erasure{Base: s.base(r, lang), Flash: notice, Home: memberHome(s.memberToken(r))}
 	for _, q := range reqs {
 		p.Requests = append(p.Requests, pages.ErasureRequest{ID: q.ID, State: q.State, CreatedAt: q.CreatedAt, DueAt: q.DueAt,
 			RefusalReason: q.RefusalReason, HasReceipt: q.Receipt != ""})
@@ -86,7 +89,7 @@ func (s *Server) erasureReceipt(w http.ResponseWriter, r *http.Request) {
 // scanners open links). Every unusable link gets the same page.
 func (s *Server) erasureConfirmPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store, private")
-	s.render(w, r, http.StatusOK, "erasure_confirm", pages.ErasureConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path})
+	s.render(w, r, http.StatusOK, "erasure_confirm", pages.ErasureConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path + "/open"})
 }
 
 func (s *Server) confirmErasure(w http.ResponseWriter, r *http.Request) {

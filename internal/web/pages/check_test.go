@@ -81,15 +81,15 @@ func samplePortalView(lang kakunin.Locale) *portal.View {
 func init() {
 	moreRepresentativePages = append(moreRepresentativePages, func(add func(name string, f func(b Base) any)) {
 		at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-		add("erasure", func(b Base) any { return Erasure{Base: b} })
+		add("erasure", func(b Base) any { return Erasure{Base: b, Home: "/me/k"} })
 		add("erasure", func(b Base) any {
-			return Erasure{Base: b, Flash: "sent", Open: true, Requests: []ErasureRequest{{ID: "era_1", State: "received", CreatedAt: at, DueAt: at.Add(14 * 24 * time.Hour)}}}
+			return Erasure{Base: b, Home: "/me/k", Flash: "sent", Open: true, Requests: []ErasureRequest{{ID: "era_1", State: "received", CreatedAt: at, DueAt: at.Add(14 * 24 * time.Hour)}}}
 		})
 		add("erasure", func(b Base) any {
-			return Erasure{Base: b, Flash: "open", Requests: []ErasureRequest{{ID: "era_2", State: "completed", CreatedAt: at, HasReceipt: true},
+			return Erasure{Base: b, Home: "/me/k", Flash: "open", Requests: []ErasureRequest{{ID: "era_2", State: "completed", CreatedAt: at, HasReceipt: true},
 				{ID: "era_1", State: "refused", CreatedAt: at, RefusalReason: "legal_hold"}}}
 		})
-		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, Action: "/me/erasure/confirm/abc"} })
+		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, Action: "/erasure/confirm/abc/open"} })
 		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, Done: true} })
 		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, BadLink: true} })
 	})

@@ -6,6 +6,7 @@ import "time"
 // ask for one.
 type Erasure struct {
 	Base
+	Home     string // the session's /me/{key}
 	Requests []ErasureRequest
 	Open     bool   // one is open: no new request can be made
 	Flash    string // "sent" (confirmation mailed) | "open" (one is already open) | ""
