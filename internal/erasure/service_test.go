@@ -183,6 +183,7 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("receipt:\n%s\nverifier key: %s", receipt, e.svc.Signer.VerifierKey)
 		rc, cp, err := erasure.Open(receipt, v)
 		if err != nil {
 			t.Fatalf("receipt does not verify: %v\n%s", err, receipt)
