@@ -286,3 +286,42 @@ func TestSupportRequestsAndRefusals(t *testing.T) {
 		}
 	})
 }
+
+// The deadline clock: a request is overdue once its deadline passed while
+// it is open, and the queue lists the earliest deadline first.
+func TestOverdueRequestsAreThoseOpenPastTheirDeadline(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		e := newEnv(t, dsn)
+		e.svc.Deadline = 48 * time.Hour
+		support := erasure.Actor{Role: "support", Audit: "staff:stf_s"}
+		a, _ := e.member(t, "a@example.jp")
+		ra, err := e.svc.Request(ctx, a.ID, erasure.ViaSupport, support, "host confirmed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Add(24 * time.Hour)
+		b, _ := e.member(t, "b@example.jp")
+		rb, err := e.svc.Request(ctx, b.ID, erasure.ViaSupport, support, "host confirmed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue, _ := e.DB.OpenErasureRequests(ctx)
+		if len(queue) != 2 || queue[0].ID != ra.ID || queue[1].ID != rb.ID {
+			t.Fatalf("queue %+v", queue)
+		}
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 0 {
+			t.Errorf("overdue too early: %+v", over)
+		}
+		e.Clock.Add(25 * time.Hour)
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 1 || over[0].ID != ra.ID {
+			t.Errorf("overdue %+v", over)
+		}
+		if err := e.svc.Refuse(ctx, ra.ID, erasure.Actor{Role: "admin", Audit: "staff:stf_a"}, "legal_hold", ""); err != nil {
+			t.Fatal(err)
+		}
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 0 {
+			t.Errorf("a closed request is overdue: %+v", over)
+		}
+	})
+}
