@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/config"
+	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
@@ -151,6 +152,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	cp := &audit.Checkpointer{DB: a.db, Signer: signer, Every: a.cfg.AuditCheckpointEvery,
 		Interval: a.cfg.AuditCheckpointInterval, File: a.cfg.AuditCheckpointFile, Publish: a.publishCheckpoint, Log: a.log}
 	a.audit.OnCommit = cp.Nudge
+	// Erasure receipts are signed with the checkpoint key and carry a
+	// checkpoint forced right after the erasure's last event.
+	srv.Erasure = &erasure.Service{DB: a.db, Keys: a.vault, Docs: a.documents, Audit: a.audit, Signer: signer, Jobs: a.queue,
+		Mailer: a.mailer, BaseURL: a.cfg.PublicURL, Deadline: a.cfg.ErasureDeadline, Now: time.Now, Log: a.log,
+		Checkpoint: func(ctx context.Context) error { _, err := cp.Checkpoint(ctx, true); return err },
+		Erasers:    []erasure.Eraser{erasure.EraserFunc("inquiry_thread", a.desk.EraseMember)}}
 	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
 	var auditDone sync.WaitGroup
 	auditDone.Go(func() { a.audit.Run(auditCtx) })

@@ -58,6 +58,7 @@ type Config struct {
 	UploadAbandonAfter  time.Duration
 	RetainAfterDecision time.Duration
 	RetainUnreviewed    time.Duration
+	ErasureDeadline     time.Duration
 	RetentionInterval   time.Duration
 	KeepBirthDate       bool
 	MaxUploadMB         int
@@ -283,6 +284,9 @@ var options = []option{
 	}},
 	{Retention, "retain-unreviewed", "KAKUNIN_RETAIN_UNREVIEWED", "how long an image waits for review before it is destroyed unreviewed", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.RetainUnreviewed, "retain-unreviewed", 7*24*time.Hour)
+	}},
+	{Retention, "erasure-deadline", "KAKUNIN_ERASURE_DEADLINE", "how long a member's erasure request may stay open before it is overdue and alerted", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.ErasureDeadline, "erasure-deadline", 14*24*time.Hour)
 	}},
 	{Retention, "retention-interval", "KAKUNIN_RETENTION_INTERVAL", "how often the retention sweep runs", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.RetentionInterval, "retention-interval", time.Minute)
@@ -570,6 +574,9 @@ func (c *Config) Finish() error {
 	}
 	if c.NoticeStaleAfter < time.Hour {
 		errs = append(errs, errors.New("--notice-stale-after: at least 1h"))
+	}
+	if c.ErasureDeadline < time.Hour {
+		errs = append(errs, errors.New("--erasure-deadline: at least 1h"))
 	}
 	if c.RetainAfterDecision < 0 || c.RetainUnreviewed <= 0 {
 		errs = append(errs, errors.New("--retain-after-decision must be >= 0 and --retain-unreviewed > 0"))

@@ -48,11 +48,27 @@ const DefaultDeadline = 14 * 24 * time.Hour
 const ConfirmTTL = 24 * time.Hour
 
 // An Eraser erases one kind of personal data a member has in another part
-// of kakunin, inside the erasure's transaction, and says how many items of
-// which kind went (the receipt's "erased" lines). The inquiry desk
-// registers one for its threads' bodies (Service.Erasers).
+// of kakunin, inside the erasure's transaction (address is the member's
+// registered address, "" when already forgotten), and says how many items
+// of which kind went (the receipt's "erased" lines). serve registers the
+// inquiry desk's (EraserFunc around inquiry.Service.EraseMember).
 type Eraser interface {
-	EraseMember(ctx context.Context, tx *store.Tx, memberID string) (kind string, n int64, err error)
+	EraseMember(ctx context.Context, tx *store.Tx, memberID, address string) (kind string, n int64, err error)
+}
+
+// EraserFunc makes an Eraser of a function that erases items of kind.
+func EraserFunc(kind string, f func(ctx context.Context, tx *store.Tx, memberID, address string) (int64, error)) Eraser {
+	return eraserFunc{kind, f}
+}
+
+type eraserFunc struct {
+	kind string
+	f    func(ctx context.Context, tx *store.Tx, memberID, address string) (int64, error)
+}
+
+func (e eraserFunc) EraseMember(ctx context.Context, tx *store.Tx, memberID, address string) (string, int64, error) {
+	n, err := e.f(ctx, tx, memberID, address)
+	return e.kind, n, err
 }
 
 // Actor is who takes a step: a role for the receipt, an audit actor.
@@ -152,7 +168,7 @@ func (s *Service) webhook(ctx context.Context, tx *store.Tx, typ string, m *stor
 
 // ConfirmURL is the path of a confirmation link.
 func ConfirmURL(base, token string) string {
-	return strings.TrimRight(base, "/") + "/me/erasure/confirm/" + token
+	return strings.TrimRight(base, "/") + "/erasure/confirm/" + token
 }
 
 func (s *Service) mailConfirmation(ctx context.Context, m *store.MemberRecord, token string) {
@@ -291,7 +307,7 @@ func (s *Service) Complete(ctx context.Context, id string, by Actor) ([]byte, er
 		}
 		erased["signin_link"], erased["member_session"] = links, sessions
 		for _, e := range s.Erasers {
-			kind, n, err := e.EraseMember(ctx, tx, m.ID)
+			kind, n, err := e.EraseMember(ctx, tx, m.ID, to)
 			if err != nil {
 				return err
 			}

@@ -46,8 +46,8 @@ func (m *mailbox) last(t *testing.T) mail.Message {
 
 type countingEraser struct{ calls []string }
 
-func (c *countingEraser) EraseMember(_ context.Context, tx *store.Tx, memberID string) (string, int64, error) {
-	c.calls = append(c.calls, memberID)
+func (c *countingEraser) EraseMember(_ context.Context, tx *store.Tx, memberID, address string) (string, int64, error) {
+	c.calls = append(c.calls, memberID+" "+address)
 	return "inquiry_body", 4, nil
 }
 
@@ -112,7 +112,7 @@ func (e *env) member(t *testing.T, email string) (*store.MemberRecord, *store.Do
 
 func confirmToken(t *testing.T, msg mail.Message) string {
 	t.Helper()
-	_, after, ok := strings.Cut(msg.Text, "/me/erasure/confirm/")
+	_, after, ok := strings.Cut(msg.Text, "/erasure/confirm/")
 	if !ok {
 		t.Fatalf("no confirmation link in %q", msg.Text)
 	}
@@ -187,6 +187,7 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("receipt:\n%s\nverifier key: %s", receipt, e.svc.Signer.VerifierKey)
 		rc, cp, err := erasure.Open(receipt, v)
 		if err != nil {
 			t.Fatalf("receipt does not verify: %v\n%s", err, receipt)
@@ -226,7 +227,7 @@ func TestAPortalRequestEndsInAVerifiableReceipt(t *testing.T) {
 		if n, _ := e.DB.CountRateHits(ctx, "address", m.EmailIndex); n != 0 {
 			t.Errorf("%d exposure records left", n)
 		}
-		if len(e.eraser.calls) != 1 || e.eraser.calls[0] != m.ID {
+		if len(e.eraser.calls) != 1 || e.eraser.calls[0] != m.ID+" hanako@example.jp" {
 			t.Errorf("eraser calls %v", e.eraser.calls)
 		}
 		// Mailed to the address the member had; downloadable by them only.
@@ -288,6 +289,45 @@ func TestSupportRequestsAndRefusals(t *testing.T) {
 		audit.Walk(ctx, e.DB, 0, func(ev audit.Event) error { actions = append(actions, ev.Action); return nil })
 		if !strings.Contains(strings.Join(actions, " "), "erasure.requested erasure.refused") {
 			t.Errorf("audit %v", actions)
+		}
+	})
+}
+
+// The deadline clock: a request is overdue once its deadline passed while
+// it is open, and the queue lists the earliest deadline first.
+func TestOverdueRequestsAreThoseOpenPastTheirDeadline(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		e := newEnv(t, dsn)
+		e.svc.Deadline = 48 * time.Hour
+		support := erasure.Actor{Role: "support", Audit: "staff:stf_s"}
+		a, _ := e.member(t, "a@example.jp")
+		ra, err := e.svc.Request(ctx, a.ID, erasure.ViaSupport, support, "host confirmed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Add(24 * time.Hour)
+		b, _ := e.member(t, "b@example.jp")
+		rb, err := e.svc.Request(ctx, b.ID, erasure.ViaSupport, support, "host confirmed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue, _ := e.DB.OpenErasureRequests(ctx)
+		if len(queue) != 2 || queue[0].ID != ra.ID || queue[1].ID != rb.ID {
+			t.Fatalf("queue %+v", queue)
+		}
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 0 {
+			t.Errorf("overdue too early: %+v", over)
+		}
+		e.Clock.Add(25 * time.Hour)
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 1 || over[0].ID != ra.ID {
+			t.Errorf("overdue %+v", over)
+		}
+		if err := e.svc.Refuse(ctx, ra.ID, erasure.Actor{Role: "admin", Audit: "staff:stf_a"}, "legal_hold", ""); err != nil {
+			t.Fatal(err)
+		}
+		if over, _ := e.DB.OverdueErasureRequests(ctx, e.Clock.Now()); len(over) != 0 {
+			t.Errorf("a closed request is overdue: %+v", over)
 		}
 	})
 }

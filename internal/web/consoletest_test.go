@@ -50,6 +50,7 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 	c.srv.MassMail = newTestMassMail(c)   // notification_test.go
 	c.srv.Portal = newTestPortal(c)       // portal_test.go
 	c.srv.Desk = newTestDesk(c)           // desk_test.go
+	c.srv.Erasure = newTestErasure(c)     // erasure_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/document"
+	"github.com/kakunin/kakunin/internal/erasure"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/inquiry"
@@ -38,6 +39,7 @@ type Server struct {
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
+	Erasure        *erasure.Service  // members' erasure requests and their receipts
 	Desk           *inquiry.Service  // the inquiry desk: /contact, threads, the support queue
 	JPKI           *jpki.Service     // the My Number card check (no photo); nil: not configured
 	APIKeys        *auth.APIKeys     // the host platform's keys
@@ -176,6 +178,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
+	routes = append(routes, s.erasureRoutes()...)
 	routes = append(routes, s.canaryRoutes()...)
 	routes = append(routes, s.deskRoutes()...)
 	routes = append(routes, s.jpkiRoutes()...)

@@ -76,3 +76,21 @@ func samplePortalView(lang kakunin.Locale) *portal.View {
 			Notices:   []portal.Notice{{ID: "ntc_1", Title: title}}}},
 	}
 }
+
+// The erasure pages, in every state they have.
+func init() {
+	moreRepresentativePages = append(moreRepresentativePages, func(add func(name string, f func(b Base) any)) {
+		at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		add("erasure", func(b Base) any { return Erasure{Base: b, Home: "/me/k"} })
+		add("erasure", func(b Base) any {
+			return Erasure{Base: b, Home: "/me/k", Flash: "sent", Open: true, Requests: []ErasureRequest{{ID: "era_1", State: "received", CreatedAt: at, DueAt: at.Add(14 * 24 * time.Hour)}}}
+		})
+		add("erasure", func(b Base) any {
+			return Erasure{Base: b, Home: "/me/k", Flash: "open", Requests: []ErasureRequest{{ID: "era_2", State: "completed", CreatedAt: at, HasReceipt: true},
+				{ID: "era_1", State: "refused", CreatedAt: at, RefusalReason: "legal_hold"}}}
+		})
+		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, Action: "/erasure/confirm/abc/open"} })
+		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, Done: true} })
+		add("erasure_confirm", func(b Base) any { return ErasureConfirm{Base: b, BadLink: true} })
+	})
+}
