@@ -17,7 +17,9 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
@@ -50,10 +52,10 @@ type app struct {
 	incidents     *incident.Service
 	exposure      *exposure.Service
 	portal        *portal.Service
-	desk          *inquiry.Service
 	requests      *bymail.Committer // the public forms' group committer
-	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
-	budget        *intake.Budget    // memory that uploads and decodes hold at once
+	desk          *inquiry.Service
+	mailer        mail.Mailer    // nil without workers; the mass notification's sender uses it
+	budget        *intake.Budget // memory that uploads and decodes hold at once
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -140,12 +142,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents = &incident.Service{DB: a.db, Audit: a.audit, Now: time.Now, StaleAfter: cfg.NoticeStaleAfter}
 	// The exposure check: answer jobs start up to --check-spread after the
 	// request, at random, so a member's extra work is not timed from the form.
-	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Limits:        exposure.Limits{Client: cfg.CheckRateClient, Address: cfg.CheckRateAddress},
 		NoAccountMail: cfg.CheckNoAccountMail, Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 	// The members' portal: its sign-in mails are spread like the check's
 	// answers, for the same reason.
-	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 
 	// The inquiry desk: /contact jobs are spread like the check's.
@@ -177,7 +179,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 			return nil, err
 		}
 		river.AddWorker(workers, hook)
-		alert.Register(workers, mailer, a.db, log)
+		// Alerts are written in every language at once, and signed so.
+		alert.Register(workers, brand.Mailer{Next: mailer, Brand: cfg.Brand, Langs: catalogue.Languages}, a.db, log)
 		a.mailer = mailer
 		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
 		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
@@ -201,11 +204,11 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.portal.Jobs = a.queue
-	a.desk.Jobs = a.queue
 	// The public forms' requests share transactions while serve runs
 	// the committer (one fsync for a burst of /check requests).
 	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
 	a.exposure.Requests, a.portal.Requests, a.desk.Requests = a.requests, a.requests, a.requests
+	a.desk.Jobs = a.queue
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/samplecard"
 )
 
@@ -33,6 +34,16 @@ var demoMembers = []demoMember{
 		BirthDate: time.Date(2009, 2, 3, 0, 0, 0, 0, time.UTC), Issuer: "MINATO CITY (SAMPLE)", Number: "SAMPLE-0000-0002", Seed: 2}},
 	{"demo-003", "emily.clark@example.test", kakunin.LocaleEN, samplecard.Card{Type: kakunin.DocPassport, Name: "CLARK EMILY",
 		BirthDate: time.Date(1988, 11, 30, 0, 0, 0, 0, time.UTC), Issuer: "MINISTRY OF FOREIGN AFFAIRS (SAMPLE)", Number: "SAMPLE-0000-0003", Seed: 3}},
+}
+
+// demoBrand is the demo's operator: a company that does not exist, with
+// links under .example, a name reserved never to resolve (RFC 2606).
+var demoBrand = brand.Brand{
+	Operator:   "株式会社サンプル（架空・デモ用）",
+	Service:    "SampleMatch",
+	ServiceURL: "https://samplematch.example/",
+	ContactURL: "https://samplematch.example/contact",
+	PrivacyURL: "https://samplematch.example/privacy",
 }
 
 // defineDemo runs kakunin on a throw-away data directory with sample
@@ -59,6 +70,9 @@ func runDemo(ctx context.Context, c *call, keep bool) error {
 	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset, cfg.AuditKey = filepath.Join(dir, "data"), "", "", "", "", ""
 	cfg.LogFormat = "text"
 	cfg.LogLevel = "warn"
+	if cfg.Brand.Operator == "" && cfg.Brand.ServiceURL == "" {
+		cfg.Brand = demoBrand // unless the visitor tries their own
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("demo: listen on %s: %w (choose another with --addr)", cfg.Addr, err)

@@ -78,6 +78,17 @@ const (
 	PortalExported        = "portal.exported"         // the member downloaded their data
 )
 
+// The erasure requests' actions (internal/erasure).
+const (
+	ErasureRequested = "erasure.requested" // a member, or support on their behalf, asked for erasure
+	ErasureVerified  = "erasure.verified"  // the member confirmed from the registered address, or support checked identity
+	ErasureStarted   = "erasure.started"   // the erasure began: the receipt's events start here
+	ErasureCompleted = "erasure.completed" // everything not kept by law is gone: the receipt's events end here
+	ErasureRefused   = "erasure.refused"   // an admin refused, for a reason the law allows
+	ErasureReceipt   = "erasure.receipt_downloaded"
+	ErasureOverdue   = "erasure.overdue_alerted"
+)
+
 // The inquiry desk's actions (internal/inquiry).
 const (
 	InquiryReceived      = "inquiry.received"       // /contact accepted a message (the thread opens in its job)
@@ -93,17 +104,6 @@ const (
 	InquiryReopened      = "inquiry.reopened"       //
 	InquiryEscalated     = "inquiry.escalated"      // an SLA target was breached (once per target)
 	InquiryErased        = "inquiry.erased"         // a member's threads were destroyed
-)
-
-// The erasure requests' actions (internal/erasure).
-const (
-	ErasureRequested = "erasure.requested" // a member, or support on their behalf, asked for erasure
-	ErasureVerified  = "erasure.verified"  // the member confirmed from the registered address, or support checked identity
-	ErasureStarted   = "erasure.started"   // the erasure began: the receipt's events start here
-	ErasureCompleted = "erasure.completed" // everything not kept by law is gone: the receipt's events end here
-	ErasureRefused   = "erasure.refused"   // an admin refused, for a reason the law allows
-	ErasureReceipt   = "erasure.receipt_downloaded"
-	ErasureOverdue   = "erasure.overdue_alerted"
 )
 
 // The mass notification's actions (internal/massmail).
@@ -131,9 +131,9 @@ var Actions = []string{
 	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
 	NotificationFinished,
 	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
+	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
 	InquiryReceived, InquiryOpened, InquiryLinkIssued, InquiryPersonReplied, InquiryTaken, InquiryReplied, InquiryNoted,
 	InquiryRecategorised, InquiryMerged, InquiryClosed, InquiryReopened, InquiryEscalated, InquiryErased,
-	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kakunin/kakunin/internal/brand"
 )
 
 // Config is every setting of the service.
@@ -75,6 +77,9 @@ type Config struct {
 	ReadQuotaWindow  time.Duration
 	StaffIdleTimeout time.Duration
 	ReauthWindow     time.Duration
+
+	// Brand: who runs the service, as members see it (internal/brand).
+	Brand brand.Brand
 
 	// Mail and alerts.
 	SMTPURL            string
@@ -199,6 +204,21 @@ var options = []option{
 		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
 	}},
 
+	{Server, "operator-name", "KAKUNIN_OPERATOR_NAME", "who runs the service, shown on every page, in the notice feed and in every mail (e.g. 株式会社サンプル); empty: only the service's name", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.Operator, "operator-name", "", "")
+	}},
+	{Server, "service-name", "KAKUNIN_SERVICE_NAME", "the service members know (e.g. SampleMatch), shown with --operator-name", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.Service, "service-name", "kakunin", "")
+	}},
+	{Server, "service-url", "KAKUNIN_SERVICE_URL", "the service's home page, linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.ServiceURL, "service-url", "", "")
+	}},
+	{Server, "contact-url", "KAKUNIN_CONTACT_URL", "where members reach the operator (https:// or mailto:), linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.ContactURL, "contact-url", "", "")
+	}},
+	{Server, "privacy-policy-url", "KAKUNIN_PRIVACY_POLICY_URL", "the operator's privacy policy, linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.PrivacyURL, "privacy-policy-url", "", "")
+	}},
 	{Server, "shutdown-timeout", "KAKUNIN_SHUTDOWN_TIMEOUT", "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut off; the exit is clean either way", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.ShutdownTimeout, "shutdown-timeout", 30*time.Second)
 	}},
@@ -500,6 +520,9 @@ func (c *Config) Finish() error {
 	}
 	if c.CheckSpread < 0 || c.CheckSpread > time.Hour {
 		errs = append(errs, errors.New("--check-spread: 0 to 1h"))
+	}
+	for _, f := range c.Brand.Validate() {
+		errs = append(errs, fmt.Errorf("%s: want an http(s) URL (the contact link may be mailto:); names one line of 200 bytes at most", f))
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr

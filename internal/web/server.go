@@ -14,6 +14,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
@@ -56,7 +57,9 @@ type Server struct {
 	// carries, says it is unavailable (for everyone alike).
 	MailOff   bool
 	PublicURL string // e.g. https://kakunin.example.jp, for absolute links (the Atom feed)
-	Now       func() time.Time
+	// Brand is who runs the service, on every page and in the Atom feed.
+	Brand brand.Brand
+	Now   func() time.Time
 }
 
 // Access says who may use a route.
@@ -169,8 +172,8 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
-	routes = append(routes, s.deskRoutes()...)
 	routes = append(routes, s.canaryRoutes()...)
+	routes = append(routes, s.deskRoutes()...)
 	return routes
 }
 

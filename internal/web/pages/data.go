@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/brand"
 )
 
 // LangLink is one entry of the language switcher. The server builds the URL
@@ -30,6 +31,9 @@ type Base struct {
 	Notice    string     // optional message ID shown as a calm notice banner (role="status")
 	// MailOff: no mail server is configured; console pages show a banner.
 	MailOff bool
+	// Brand is who runs the service, shown in every page's header, title
+	// and footer (the server fills it, per request).
+	Brand brand.Brand
 }
 
 // pageLocale lets Render find the language of any page type that embeds Base.
