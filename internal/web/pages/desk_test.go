@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/inquiry"
 )
 
@@ -44,7 +45,10 @@ func init() {
 		})
 		add("desk_queue", func(b Base) any { return DeskQueue{Base: b} })
 		add("console_incident", func(b Base) any {
-			return ConsoleIncident{Base: b, Inquiries: &IncidentInquiries{Drawn: 37, Overdue: 5}}
+			at := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+			return ConsoleIncident{Base: staffAs(b, kakunin.RoleResponder), Record: IncidentRecord{ID: "inc_3", Title: "t", Status: kakunin.IncidentNotifying, DiscoveredAt: at},
+				Deadlines: Deadlines{Verdict: "Required", Reasons: []string{"Readable."}}, StaleReason: "ok", Inquiries: &IncidentInquiries{Drawn: 37, Overdue: 5},
+				ReportURL: "/console/incidents/inc_3/report", NotifyURL: "/console/incidents/inc_3/notification", NewNoticeURL: "/console/notices?incident=inc_3"}
 		})
 		for _, code := range []string{"", "closed", "invalid_merge"} {
 			add("desk_thread", func(b Base) any {
