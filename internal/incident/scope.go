@@ -70,6 +70,10 @@ type Report struct {
 	// claims. None of it is readable (its data key was never stored), so
 	// it is counted apart from Documents.
 	Unclaimed Unclaimed `json:"unclaimed"`
+
+	// ImageFreeMembers were verified without any image (the My Number
+	// card check) by the end of the window: nothing of theirs to expose.
+	ImageFreeMembers int64 `json:"image_free_members"`
 }
 
 // Unclaimed counts ciphertext in the blob store that no document record
@@ -219,7 +223,14 @@ func ScopeWithBlobs(ctx context.Context, db *store.DB, orphans OrphanCounter, q 
 		r.Unclaimed.BlobsListed, r.Unclaimed.OrphanBlobs = true, n
 	}
 
+	if r.ImageFreeMembers, err = db.ScopeImageFree(ctx, q.To); err != nil {
+		return nil, fmt.Errorf("scope %s: %w", q, err)
+	}
 	r.Verdict, r.Reasoning = explain(r)
+	if r.ImageFreeMembers > 0 {
+		r.Reasoning = append(r.Reasoning, fmt.Sprintf("%s verified without an image: nothing of theirs to expose.",
+			plural(r.ImageFreeMembers, "member", "members")))
+	}
 	r.TookMS = time.Since(start).Milliseconds()
 	return r, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/jpki/jpkitest"
 	"github.com/kakunin/kakunin/internal/servicetest"
@@ -142,13 +143,21 @@ func TestAdultAndMinor(t *testing.T) {
 				t.Fatalf("%s: audit event %+v", c.user, ev)
 			}
 		}
+		rep, err := incident.Scope(t.Context(), e.DB, incident.Query{From: e.Clock.Now().Add(-time.Hour), To: e.Clock.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.ImageFreeMembers != 2 || rep.Members.Total != 0 ||
+			!strings.Contains(strings.Join(rep.Reasoning, "\n"), "2 members verified without an image: nothing of theirs to expose.") {
+			t.Fatalf("scope: %d image-free, %d members, %q", rep.ImageFreeMembers, rep.Members.Total, rep.Reasoning)
+		}
 		if hooks := e.webhooks(); len(hooks) != 2 || hooks[0] != "verification.approved" {
 			t.Fatalf("webhooks: %v", hooks)
 		}
 		// The birth date is nowhere in the database.
 		var n int
 		birth := now.AddDate(-18, 0, 0).Format("2006-01-02")
-		err := e.DB.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM verifications WHERE birth_date IS NOT NULL OR document_name LIKE $1`, "%"+birth+"%").Scan(&n)
+		err = e.DB.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM verifications WHERE birth_date IS NOT NULL OR document_name LIKE $1`, "%"+birth+"%").Scan(&n)
 		if err != nil || n != 0 {
 			t.Fatalf("birth date stored: %d %v", n, err)
 		}

@@ -53,3 +53,16 @@ func (q Queries) SpendOIDCFlow(ctx context.Context, stateHash []byte, now time.T
 	f.CreatedAt, f.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return &f, nil
 }
+
+// ScopeImageFree counts the distinct members with a verification decided
+// without any image (method jpki_app) by to: nothing of theirs exists as
+// an image to expose.
+func (q Queries) ScopeImageFree(ctx context.Context, to time.Time) (int64, error) {
+	var n int64
+	err := q.q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT member_id) FROM verifications
+		WHERE method = 'jpki_app' AND checked_at <= $1`, micros(to)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("scope image-free members: %w", err)
+	}
+	return n, nil
+}

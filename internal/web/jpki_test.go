@@ -72,7 +72,8 @@ func TestJPKIPages(t *testing.T) {
 		got.Result.Adult == nil || !*got.Result.Adult || got.Result.Method != kakunin.MethodJPKIApp {
 		t.Fatalf("stored %+v", got)
 	}
-	if st := get(path); st.Code != 200 || !strings.Contains(st.Body.String(), en("status.approved.title")) {
+	if st := get(path); st.Code != 200 || !strings.Contains(st.Body.String(), en("status.approved.title")) ||
+		!strings.Contains(st.Body.String(), en("agecheck.status.body")) {
 		t.Fatalf("status page: %d\n%s", st.Code, st.Body.String())
 	}
 

@@ -89,7 +89,7 @@ func (s *Server) uploadData(r *http.Request, lang kakunin.Locale, v *kakunin.Ver
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, status int) {
 	data := pages.UploadStatus{Base: s.base(r, lang), Status: v.Status}
 	if v.Result != nil {
-		data.RejectReason = v.Result.RejectReason
+		data.RejectReason, data.Method = v.Result.RejectReason, v.Result.Method
 	}
 	s.render(w, r, status, "upload_status", data)
 }

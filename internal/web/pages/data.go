@@ -73,6 +73,7 @@ type UploadStatus struct {
 	Base
 	Status       kakunin.VerificationStatus // submitted | approved | rejected | expired
 	RejectReason string                     // unreadable | wrong_document | back_side | expired_document | incomplete | other
+	Method       string                     // how it was decided: photo | jpki_app ("" before)
 }
 
 // LinkProblem is "link_problem". Reason is "expired" or "invalid"; a used or

@@ -56,6 +56,7 @@ func representativePages() []page {
 	}
 	for _, st := range []kakunin.VerificationStatus{kakunin.StatusSubmitted, kakunin.StatusApproved, kakunin.StatusExpired} {
 		add("upload_status", func(b Base) any { return UploadStatus{Base: b, Status: st} })
+		add("upload_status", func(b Base) any { return UploadStatus{Base: b, Status: st, Method: "jpki_app"} })
 	}
 	for _, r := range append(slices.Clone(rejectReasons), "") {
 		add("upload_status", func(b Base) any {
