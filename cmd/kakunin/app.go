@@ -152,7 +152,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 
 	// The inquiry desk: /contact jobs are spread like the check's.
-	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		MailDomain: mailDomain(cfg.MailFrom), Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 	if cfg.InquirySLA != "" {
 		if a.desk.SLA, err = inquiry.LoadSLA(cfg.InquirySLA); err != nil {

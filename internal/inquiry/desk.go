@@ -268,8 +268,8 @@ func (s *Service) DeliverReply(ctx context.Context, m mail.Mailer, args ReplyArg
 	b.WriteString("\n-- \n")
 	line("desk.mail.footer")
 	first := "<" + threadMailID(th.ID) + "@" + s.MailDomain + ">"
-	err = m.Send(ctx, mail.Message{To: []string{string(addr)}, Subject: cat.Text(l, catalogue.M("desk.mail.reply_subject")), Text: b.String(),
-		ID: "inquiry." + args.MessageID, Headers: map[string]string{"Auto-Submitted": "auto-replied", "In-Reply-To": first, "References": first}})
+	err = m.Send(ctx, s.Brand.Sign(mail.Message{To: []string{string(addr)}, Subject: cat.Text(l, catalogue.M("desk.mail.reply_subject")), Text: b.String(),
+		ID: "inquiry." + args.MessageID, Headers: map[string]string{"Auto-Submitted": "auto-replied", "In-Reply-To": first, "References": first}}, l))
 	if se, ok := err.(*mail.SendError); ok && !se.Retryable() {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/store"
@@ -113,6 +114,8 @@ type Service struct {
 	Audit    *audit.Log
 	// PublicURL is the base of the thread links in mails.
 	PublicURL string
+	// Brand is the mails' From name and signature (internal/brand).
+	Brand brand.Brand
 	// MailDomain is the domain of the sender's address (--mail-from): the
 	// right-hand side of the mailer's Message-IDs, so In-Reply-To can
 	// name the thread's first mail.

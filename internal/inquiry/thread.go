@@ -191,8 +191,8 @@ func (s *Service) linkMessage(l kakunin.Locale, to, threadID, category string, l
 	line("desk.mail.not_you")
 	b.WriteString("\n-- \n")
 	line("desk.mail.footer")
-	return mail.Message{To: []string{to}, Subject: cat.Text(l, catalogue.M("desk.mail.subject")), Text: b.String(),
-		ID: threadMailID(threadID), Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	return s.Brand.Sign(mail.Message{To: []string{to}, Subject: cat.Text(l, catalogue.M("desk.mail.subject")), Text: b.String(),
+		ID: threadMailID(threadID), Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, l)
 }
 
 // HandoffLink opens a thread for the member the host knows as externalID

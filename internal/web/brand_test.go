@@ -32,7 +32,7 @@ func TestEveryPublicPageNamesTheOperatorAndService(t *testing.T) {
 			t.Fatal(err)
 		}
 		upload := link[strings.Index(link, "/u/"):]
-		for _, path := range []string{"/", upload, "/u/not-a-token", "/check", "/signin", "/notices", "/console/login", "/no-such-page"} {
+		for _, path := range []string{"/", upload, "/u/not-a-token", "/check", "/signin", "/contact", "/notices", "/console/login", "/no-such-page"} {
 			for _, lang := range []string{"ja", "en"} {
 				rec := c.do("", http.MethodGet, path+"?lang="+lang, nil)
 				body := html.UnescapeString(rec.Body.String())
