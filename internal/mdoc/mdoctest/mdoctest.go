@@ -44,6 +44,7 @@ type Options struct {
 	EditValueAfterSigning bool // flip age_over_18 after digests are computed
 	SwapDigests           bool // swap the two digests of the namespace
 	DigestAlgorithm       string
+	BadIssuerSignature    bool // flip a bit of the issuer's signature
 }
 
 var enc, _ = cbor.CoreDetEncOptions().EncMode()
@@ -187,6 +188,9 @@ func (is *Issuer) Issue(o Options) ([]byte, error) {
 	}
 	if err := (*cose.Sign1Message)(&issuerAuth).Sign(rand.Reader, nil, dsSigner); err != nil {
 		return nil, err
+	}
+	if o.BadIssuerSignature {
+		issuerAuth.Signature[0] ^= 1
 	}
 	issuerAuthRaw, err := issuerAuth.MarshalCBOR()
 	if err != nil {
