@@ -7,18 +7,19 @@ import (
 
 // Error codes. The web layer maps each to one HTTP status in one place.
 const (
-	EINVALID      = "invalid"      // 400: bad input
-	EUNSUPPORTED  = "unsupported"  // 415: a file type we do not take
-	ETOOLARGE     = "too_large"    // 413: over a size or pixel limit
-	ENOTFOUND     = "not_found"    // 404
-	ECONFLICT     = "conflict"     // 409: the state forbids it
-	EGONE         = "gone"         // 410: a link that expired or was used
-	EUNAUTHORIZED = "unauthorized" // 401
-	EFORBIDDEN    = "forbidden"    // 403
-	ERATELIMIT    = "rate_limited" // 429
-	EUNAVAILABLE  = "unavailable"  // 503: busy for now; try again shortly (Retry-After)
-	ENOSPACE      = "no_space"     // 507: storage is full; the operator has been alerted
-	EINTERNAL     = "internal"     // 500: details are logged, never shown
+	EINVALID      = "invalid"              // 400: bad input
+	EUNSUPPORTED  = "unsupported"          // 415: a file type we do not take
+	ETOOLARGE     = "too_large"            // 413: over a size or pixel limit
+	ENOTFOUND     = "not_found"            // 404
+	ECONFLICT     = "conflict"             // 409: the state forbids it
+	EIDEMPOTENCY  = "idempotency_conflict" // 409: an Idempotency-Key reused for another request
+	EGONE         = "gone"                 // 410: a link that expired or was used
+	EUNAUTHORIZED = "unauthorized"         // 401
+	EFORBIDDEN    = "forbidden"            // 403
+	ERATELIMIT    = "rate_limited"         // 429
+	EUNAVAILABLE  = "unavailable"          // 503: busy for now; try again shortly (Retry-After)
+	ENOSPACE      = "no_space"             // 507: storage is full; the operator has been alerted
+	EINTERNAL     = "internal"             // 500: details are logged, never shown
 )
 
 // Error is an error meant for the person at the other end: Code says what

@@ -4,7 +4,10 @@
 // only says what the things are.
 package kakunin
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Locale is a member's or staff member's language. Only Japanese and English
 // are offered; anything else falls back to Japanese, the platform's default.
@@ -45,11 +48,15 @@ const (
 	StatusApproved       VerificationStatus = "approved"
 	StatusRejected       VerificationStatus = "rejected"
 	StatusExpired        VerificationStatus = "expired"
+	StatusCanceled       VerificationStatus = "canceled" // the host canceled it while open
 )
+
+// Statuses lists every status, in the order a verification moves.
+var Statuses = []VerificationStatus{StatusAwaitingUpload, StatusSubmitted, StatusApproved, StatusRejected, StatusExpired, StatusCanceled}
 
 // Final reports whether no further transition is possible.
 func (s VerificationStatus) Final() bool {
-	return s == StatusApproved || s == StatusRejected || s == StatusExpired
+	return s == StatusApproved || s == StatusRejected || s == StatusExpired || s == StatusCanceled
 }
 
 // DocumentType is the kind of identity document a member photographs.
@@ -81,26 +88,51 @@ type Verification struct {
 	MemberID   string
 	ExternalID string // the member's host ID, for API answers
 	Status     VerificationStatus
-	ExpiresAt  time.Time // the upload link's expiry
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Result     *Result
+	// Metadata and ClientReferenceID are the host's own, set when it opens
+	// the verification and sent back in every answer and webhook.
+	Metadata          map[string]string
+	ClientReferenceID string
+	ExpiresAt         time.Time // the upload link's expiry
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Result            *Result
+	// Methods are the ways the host offered the member (MethodJPKIApp,
+	// MethodPhoto); nil: every way the operator configured.
+	Methods []string
 }
 
-// Result is what a reviewer decided. It is the minimal record the dating-site
+// The ways a member's age can be checked. A Result names the one used.
+const (
+	MethodPhoto   = "photo"    // a reviewer read a photo of a document
+	MethodJPKIApp = "jpki_app" // the My Number card's chip, through the Digital Agency's app (OpenID Connect); no image
+)
+
+// ValidMethod reports whether m is a method kakunin knows.
+func ValidMethod(m string) bool { return m == MethodPhoto || m == MethodJPKIApp }
+
+// Result is what a reviewer decided. Adult is set only when a decision
+// about age was made: true on approval of an adult, false when the holder is
+// a minor (approved under 18, or rejected with the reason under_age); an
+// unreadable, wrong or expired document leaves it nil, and the API and
+// webhooks then carry no "adult" at all, so a host cannot mistake a bad
+// photo for a minor. It is the minimal record the dating-site
 // law needs (adult or not, the document's name and issuer) plus who checked it
 // and when; never the image or the document's text. BirthDate is kept only
 // when the operator enables it.
 type Result struct {
-	Adult        bool         `json:"adult"`
+	Adult        *bool        `json:"adult,omitempty"`
+	Method       string       `json:"method,omitempty"` // MethodPhoto or MethodJPKIApp
 	DocumentType DocumentType `json:"document_type"`
 	DocumentName string       `json:"document_name,omitempty"`
 	Issuer       string       `json:"issuer,omitempty"`
 	BirthDate    string       `json:"birth_date,omitempty"`
 	RejectReason string       `json:"reject_reason,omitempty"`
 	CheckedAt    time.Time    `json:"checked_at"`
-	CheckedBy    string       `json:"checked_by"` // staff ID, not a name
+	CheckedBy    string       `json:"checked_by,omitempty"` // staff ID, not a name; "system"; empty when no person checked (MethodJPKIApp)
 }
+
+// Bool returns a pointer to b, for Result.Adult.
+func Bool(b bool) *bool { return &b }
 
 // Document is one uploaded image. Its bytes live encrypted in the blob store;
 // WrappedKey is its data key sealed by the key of Epoch (one per UTC day).
@@ -165,4 +197,17 @@ type APIKey struct {
 	Name      string
 	CreatedAt time.Time
 	RevokedAt *time.Time
+}
+
+// APITime writes t as every timestamp of the host API and its webhooks is
+// written: RFC 3339 in UTC, whole seconds (2026-11-25T03:00:00Z).
+func APITime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// MarshalJSON writes the result with checked_at in APITime's precision.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		CheckedAt string `json:"checked_at"`
+	}{plain(r), APITime(r.CheckedAt)})
 }

@@ -370,7 +370,7 @@ func TestBrowserReviewerApprovesADocumentInTheConsole(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), acct.Email),
 		chromedp.SendKeys(chromedp.ID("password"), acct.Password),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form[action^="/console/login?form="] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("code"))))
 	code, err := auth.CurrentTOTP(acct.Secret, time.Now())
 	if err != nil {

@@ -57,7 +57,7 @@ func signInWithPassword(t *testing.T, ctx context.Context, in *instance, email, 
 		chromedp.WaitVisible(chromedp.ID("email")),
 		chromedp.SendKeys(chromedp.ID("email"), email),
 		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form[action^="/console/login?form="] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("code"))))
 }
 

@@ -49,7 +49,7 @@ func TestBrowserMemberSignsInToThePortalWithoutJavaScript(t *testing.T) {
 			}
 			must(t, "open the link and sign in", chromedp.Do(ctx,
 				chromedp.Navigate(in.URL+path),
-				chromedp.Click(chromedp.CSS(`form[action="`+path+`"] button[type=submit]`)),
+				chromedp.Click(chromedp.CSS(`form[action="`+path+`/open"] button[type=submit]`)),
 				chromedp.WaitVisible(chromedp.CSS("#me-export"))))
 			page := bodyHTML(t, ctx)
 			if got := pageLang(t, ctx); got != lang {

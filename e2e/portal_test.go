@@ -58,15 +58,16 @@ func TestAMemberSignsInByMailSeesTheirDataAndDownloadsIt(t *testing.T) {
 		t.Fatalf("no sign-in link in:\n%s", data)
 	}
 
-	if resp, body := send(client, "GET", path, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="`+path+`"`) {
+	if resp, body := send(client, "GET", path, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="`+path+`/open"`) {
 		t.Fatalf("GET link: %d", resp.StatusCode)
 	}
 	resp, page := send(client, "POST", path, url.Values{})
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/me" || !strings.Contains(page, "Your data") ||
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/me/") || !strings.Contains(page, "Your data") ||
 		!strings.Contains(page, "Portal.Member@example.test") || resp.Header.Get("Cache-Control") != "no-store, private" {
 		t.Fatalf("portal: %d at %s, Cache-Control %q", resp.StatusCode, resp.Request.URL.Path, resp.Header.Get("Cache-Control"))
 	}
-	resp, export := send(client, "POST", "/me/export", url.Values{})
+	home := resp.Request.URL.Path // the session's own /me/{key}
+	resp, export := send(client, "POST", home+"/export", url.Values{})
 	var v struct {
 		Format  string `json:"format"`
 		Version int    `json:"version"`
@@ -86,8 +87,14 @@ func TestAMemberSignsInByMailSeesTheirDataAndDownloadsIt(t *testing.T) {
 	if resp, _ := send(http.DefaultClient, "GET", "/me", nil); resp.Request.URL.Path != "/signin" {
 		t.Errorf("anonymous /me ended at %s", resp.Request.URL.Path)
 	}
+	if resp, _ := send(http.DefaultClient, "GET", home, nil); resp.Request.URL.Path != "/signin" {
+		t.Errorf("anonymous at the member's page address ended at %s", resp.Request.URL.Path)
+	}
 	if resp, _ := send(client, "POST", "/signout", url.Values{}); resp.StatusCode != http.StatusOK {
 		t.Errorf("sign-out: %d", resp.StatusCode)
+	}
+	if resp, _ := send(client, "GET", home, nil); resp.Request.URL.Path != "/signin" {
+		t.Errorf("%s after sign-out ended at %s", home, resp.Request.URL.Path)
 	}
 	if resp, _ := send(client, "GET", "/me", nil); resp.Request.URL.Path != "/signin" {
 		t.Errorf("/me after sign-out ended at %s", resp.Request.URL.Path)

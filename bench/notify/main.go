@@ -388,7 +388,7 @@ func seed(ctx context.Context, db *store.DB, v *vault.Vault, n int) (*kakunin.In
 						EmailIndex: v.BlindIndex(vault.PurposeMemberEmailIndex, []byte(email)), Locale: locale, CreatedAt: at, UpdatedAt: at}
 					ver := &kakunin.Verification{ID: kakunin.NewID("ver"), MemberID: m.ID, Status: kakunin.StatusApproved,
 						ExpiresAt: at.Add(24 * time.Hour), CreatedAt: at, UpdatedAt: at,
-						Result: &kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, CheckedAt: at, CheckedBy: "stf_bench"}}
+						Result: &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: kakunin.DocDriversLicence, CheckedAt: at, CheckedBy: "stf_bench"}}
 					d := &store.DocumentLifecycle{DocumentRecord: store.DocumentRecord{Document: kakunin.Document{ID: kakunin.NewID("doc"),
 						VerificationID: ver.ID, MemberID: m.ID, Type: kakunin.DocumentTypes[i%len(kakunin.DocumentTypes)], ContentType: "image/jpeg",
 						Size: 1 << 20, Width: 2400, Height: 1512, Orientation: 1, Epoch: at.Format("2006-01-02"), WrappedKey: []byte{1},

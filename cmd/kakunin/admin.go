@@ -167,6 +167,49 @@ func cmdWebhookSecret(_ context.Context, c *call) error {
 	return nil
 }
 
+func defineSecretRotate(fs *flag.FlagSet) action {
+	alerts := fs.Bool("alerts", false, "the alert webhook's secrets, not the host's")
+	return func(ctx context.Context, c *call) error {
+		a, err := openApp(ctx, c.cfg, quietLogger(c.stderr), false)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		target, configured := webhook.TargetHost, c.cfg.WebhookSecret
+		if *alerts {
+			target, configured = webhook.TargetAlerts, c.cfg.AlertWebhookSecret
+		}
+		secret, err := (&webhook.SecretRing{DB: a.db, Keys: a.vault}).Rotate(ctx, target, configured)
+		if err != nil {
+			return failure("rotate", err)
+		}
+		fmt.Fprintf(c.stdout, "%s\nDeliveries are now signed with this secret and the older one(s). Once the receiver uses it, run: kakunin webhook-secret retire%s\n",
+			secret, map[bool]string{true: " --alerts"}[*alerts])
+		return nil
+	}
+}
+
+func defineSecretRetire(fs *flag.FlagSet) action {
+	alerts := fs.Bool("alerts", false, "the alert webhook's secrets, not the host's")
+	return func(ctx context.Context, c *call) error {
+		a, err := openApp(ctx, c.cfg, quietLogger(c.stderr), false)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		target := webhook.TargetHost
+		if *alerts {
+			target = webhook.TargetAlerts
+		}
+		n, err := (&webhook.SecretRing{DB: a.db, Keys: a.vault}).Retire(ctx, target)
+		if err != nil {
+			return failure("retire", err)
+		}
+		fmt.Fprintf(c.stdout, "%d older secret(s) retired; deliveries are signed with the newest only.\n", n)
+		return nil
+	}
+}
+
 // openStore opens (and migrates) the database, for commands that need no
 // keys and no job queue.
 func openStore(ctx context.Context, cfg *config.Config) (*store.DB, error) {

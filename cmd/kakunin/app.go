@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	netmail "net/mail"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -15,11 +17,14 @@ import (
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
 	"github.com/kakunin/kakunin/internal/blobstore"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
+	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/config"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
 	"github.com/kakunin/kakunin/internal/intake"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/mail"
@@ -28,6 +33,7 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/vault"
 	"github.com/kakunin/kakunin/internal/verification"
+	"github.com/kakunin/kakunin/internal/web"
 	"github.com/kakunin/kakunin/internal/webhook"
 )
 
@@ -47,6 +53,7 @@ type app struct {
 	incidents     *incident.Service
 	exposure      *exposure.Service
 	portal        *portal.Service
+	desk          *inquiry.Service
 	requests      *bymail.Committer // the public forms' group committer
 	mailer        mail.Mailer       // nil without workers; the mass notification's sender uses it
 	budget        *intake.Budget    // memory that uploads and decodes hold at once
@@ -136,13 +143,23 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents = &incident.Service{DB: a.db, Audit: a.audit, Now: time.Now, StaleAfter: cfg.NoticeStaleAfter}
 	// The exposure check: answer jobs start up to --check-spread after the
 	// request, at random, so a member's extra work is not timed from the form.
-	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.exposure = &exposure.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Limits:        exposure.Limits{Client: cfg.CheckRateClient, Address: cfg.CheckRateAddress},
 		NoAccountMail: cfg.CheckNoAccountMail, Spread: cfg.CheckSpread, Now: time.Now, Log: log}
 	// The members' portal: its sign-in mails are spread like the check's
 	// answers, for the same reason.
-	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+	a.portal = &portal.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL, Brand: cfg.Brand,
 		Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+
+	// The inquiry desk: /contact jobs are spread like the check's.
+	a.desk = &inquiry.Service{DB: a.db, Keys: a.vault, Audit: a.audit, PublicURL: cfg.PublicURL,
+		MailDomain: mailDomain(cfg.MailFrom), Spread: cfg.CheckSpread, Now: time.Now, Log: log}
+	if cfg.InquirySLA != "" {
+		if a.desk.SLA, err = inquiry.LoadSLA(cfg.InquirySLA); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
 
 	var workers *river.Workers
 	var jcfg jobs.Config
@@ -162,10 +179,18 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 			a.close()
 			return nil, err
 		}
+		hook.Events = a.db // every attempt noted in the event log (GET /api/v1/events)
+		// Rotated secrets are read at each delivery, so every replica
+		// signs with the same ones as soon as kakunin webhook-secret
+		// rotate or retire has run.
+		hook.Secrets = (&webhook.SecretRing{DB: a.db, Keys: a.vault}).Active
 		river.AddWorker(workers, hook)
-		alert.Register(workers, mailer, a.db, log)
+		river.AddWorker(workers, &webhook.PruneWorker{DB: a.db, EventRetention: cfg.EventRetention,
+			IdempotencyWindow: web.IdempotencyWindow, Log: log})
+		// Alerts are written in every language at once, and signed so.
+		alert.Register(workers, brand.Mailer{Next: mailer, Brand: cfg.Brand, Langs: catalogue.Languages}, a.db, log)
 		a.mailer = mailer
-		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval)}
+		jcfg.PeriodicJobs = []*river.PeriodicJob{document.SweepJob(cfg.RetentionInterval), webhook.PruneJob(time.Hour)}
 		jcfg.Queues = map[string]int{document.VerifyQueue: cfg.VerifyWorkers}
 		// The incident desk's hourly watch: overdue deadlines and stale
 		// public notices, mailed to responders.
@@ -174,6 +199,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 		exposure.Register(workers, a.exposure, mailer)
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, exposure.PruneJob(time.Hour))
 		portal.Register(workers, a.portal, mailer)
+		inquiry.Register(workers, a.desk, mailer)
+		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, inquiry.WatchJob(5*time.Minute))
 		jcfg.PeriodicJobs = append(jcfg.PeriodicJobs, portal.PruneJob(time.Hour))
 	}
 	if a.queue, err = jobs.New(ctx, a.db.SQL(), a.db.Dialect(), workers, jcfg); err != nil {
@@ -185,10 +212,11 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, withWork
 	a.incidents.Queue = a.queue
 	a.exposure.Jobs = a.queue
 	a.portal.Jobs = a.queue
+	a.desk.Jobs = a.queue
 	// The public forms' requests share transactions while serve runs
 	// the committer (one fsync for a burst of /check requests).
 	a.requests = &bymail.Committer{DB: a.db, Jobs: a.queue, Audit: a.audit}
-	a.exposure.Requests, a.portal.Requests = a.requests, a.requests
+	a.exposure.Requests, a.portal.Requests, a.desk.Requests = a.requests, a.requests, a.requests
 	a.review.Jobs = a.queue
 	a.review.Alert = func(ctx context.Context, tx *store.Tx, kind, staffID string, detail map[string]string) error {
 		return alert.Raise(ctx, a.queue, tx.SQL(), alert.Alert{Kind: kind, StaffID: staffID, At: time.Now(), Detail: detail})
@@ -242,4 +270,14 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
+}
+
+// mailDomain is the domain of the sender's address, the right-hand side of
+// the mailer's Message-IDs ("" when there is none).
+func mailDomain(from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return "localhost"
+	}
+	return a.Address[strings.LastIndexByte(a.Address, '@')+1:]
 }

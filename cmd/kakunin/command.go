@@ -109,6 +109,10 @@ func (cmd *command) run(ctx context.Context, args []string, stdin io.Reader, std
 	if err := config.ApplyEnv(fs, os.Getenv); err != nil {
 		return usagef("%s: %v", cmd.name, err)
 	}
+	// A secret read from the environment only, never a flag (ps shows flags).
+	if fs.Lookup("jpki-client-secret-file") != nil && cfg.JPKIClientSecretFile == "" {
+		cfg.JPKIClientSecret = os.Getenv("KAKUNIN_JPKI_CLIENT_SECRET")
+	}
 	if err := cfg.Finish(); err != nil {
 		return usagef("%s: invalid configuration:\n%v", cmd.name, err)
 	}

@@ -9,10 +9,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
+	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/samplecard"
 )
 
@@ -33,6 +38,16 @@ var demoMembers = []demoMember{
 		BirthDate: time.Date(2009, 2, 3, 0, 0, 0, 0, time.UTC), Issuer: "MINATO CITY (SAMPLE)", Number: "SAMPLE-0000-0002", Seed: 2}},
 	{"demo-003", "emily.clark@example.test", kakunin.LocaleEN, samplecard.Card{Type: kakunin.DocPassport, Name: "CLARK EMILY",
 		BirthDate: time.Date(1988, 11, 30, 0, 0, 0, 0, time.UTC), Issuer: "MINISTRY OF FOREIGN AFFAIRS (SAMPLE)", Number: "SAMPLE-0000-0003", Seed: 3}},
+}
+
+// demoBrand is the demo's operator: a company that does not exist, with
+// links under .example, a name reserved never to resolve (RFC 2606).
+var demoBrand = brand.Brand{
+	Operator:   "株式会社サンプル（架空・デモ用）",
+	Service:    "SampleMatch",
+	ServiceURL: "https://samplematch.example/",
+	ContactURL: "https://samplematch.example/contact",
+	PrivacyURL: "https://samplematch.example/privacy",
 }
 
 // defineDemo runs kakunin on a throw-away data directory with sample
@@ -59,6 +74,9 @@ func runDemo(ctx context.Context, c *call, keep bool) error {
 	cfg.Data, cfg.Database, cfg.Blobs, cfg.KeyDir, cfg.Keyset, cfg.AuditKey = filepath.Join(dir, "data"), "", "", "", "", ""
 	cfg.LogFormat = "text"
 	cfg.LogLevel = "warn"
+	if cfg.Brand.Operator == "" && cfg.Brand.ServiceURL == "" {
+		cfg.Brand = demoBrand // unless the visitor tries their own
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("demo: listen on %s: %w (choose another with --addr)", cfg.Addr, err)
@@ -86,6 +104,12 @@ Data directory (deleted when you stop the demo unless --keep): %s
    Then the 6-digit code printed below (it changes every 30 seconds; a real
    reviewer uses an authenticator app with the secret %s).
 
+   The other roles sign in the same way, with the same password and their
+   own codes (printed below with the reviewer's):
+%s
+   A sample incident (a drill) with a public notice is at
+   %s/console/incidents/%s (as responder or auditor).
+
 2. Upload as a member
    Open      %s
    and upload %s (a SAMPLE licence).
@@ -93,13 +117,13 @@ Data directory (deleted when you stop the demo unless --keep): %s
 3. Drive the API as the host platform
    export KAKUNIN_API_KEY=%s
    curl -s -H "Authorization: Bearer $KAKUNIN_API_KEY" %s/api/v1/verifications/%s
-   curl -s -X PUT -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"email":"new@example.test","locale":"en"}' %s/api/v1/members/demo-004
-   curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
+   curl -s -X PUT -H "Authorization: Bearer $KAKUNIN_API_KEY" -H "Content-Type: application/json" -d '{"email":"new@example.test","locale":"en"}' %s/api/v1/members/demo-004
+   curl -s -X POST -H "Authorization: Bearer $KAKUNIN_API_KEY" -H "Content-Type: application/json" -d '{"external_id":"demo-004"}' %s/api/v1/verifications
 
 Press Ctrl-C to stop.
-`, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.uploadURL, info.samplePath,
+`, dir, cfg.PublicURL, info.reviewer, demoPassword, info.totpSecret, info.accountTable(), cfg.PublicURL, info.incidentID, info.uploadURL, info.samplePath,
 		info.apiKey, cfg.PublicURL, info.submittedID, cfg.PublicURL, cfg.PublicURL)
-	go printCodes(ctx, c.stdout, info.totpSecret)
+	go printCodes(ctx, c.stdout, info)
 	if err := a.serve(ctx, ln); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -108,7 +132,20 @@ Press Ctrl-C to stop.
 
 type demoInfo struct {
 	reviewer, totpSecret, uploadURL, samplePath, apiKey, submittedID string
+	// others are the accounts of the other roles, same password.
+	others     []demoAccount
+	incidentID string
 }
+
+// demoAccount is one staff account of the demo: role@example.test.
+type demoAccount struct {
+	email, secret string
+	role          kakunin.Role
+}
+
+// demoRoles are the roles that get an account besides the reviewer, so
+// every console page can be tried.
+var demoRoles = []kakunin.Role{kakunin.RoleSupport, kakunin.RoleResponder, kakunin.RoleAuditor, kakunin.RoleAdmin}
 
 func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 	info := &demoInfo{reviewer: "reviewer@example.test"}
@@ -120,6 +157,17 @@ func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 		return nil, err
 	}
 	info.totpSecret = acct.Secret
+	for _, role := range demoRoles {
+		email := string(role) + "@example.test"
+		a2, err := a.staff.Add(ctx, email, role)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.db.SetStaffPassword(ctx, a2.Staff.ID, auth.HashPassword(demoPassword), false); err != nil {
+			return nil, err
+		}
+		info.others = append(info.others, demoAccount{email: email, secret: a2.Secret, role: role})
+	}
 	if _, info.apiKey, err = auth.CreateAPIKey(ctx, a.db, "demo host", time.Now().UTC()); err != nil {
 		return nil, err
 	}
@@ -157,18 +205,62 @@ func seedDemo(ctx context.Context, a *app, dir string) (*demoInfo, error) {
 		}
 		info.submittedID = v.ID
 	}
+	if err := seedDemoIncident(ctx, a, info); err != nil {
+		return nil, fmt.Errorf("sample incident: %w", err)
+	}
 	return info, nil
 }
 
-// printCodes prints the reviewer's current TOTP code whenever it changes,
-// standing in for the authenticator app a real reviewer would use.
-func printCodes(ctx context.Context, w io.Writer, secret string) {
+// seedDemoIncident records a sample incident, marked as a drill, with a
+// published notice about it, so the breach desk has something to show.
+func seedDemoIncident(ctx context.Context, a *app, info *demoInfo) error {
+	ctx = audit.WithActor(ctx, "system")
+	now := time.Now()
+	in, err := a.incidents.Create(ctx, incident.Record{
+		Title:        "DEMO drill: a copy of the blob bucket was listed (fictional)",
+		Summary:      "A fictional incident for trying the breach desk. Nothing happened.",
+		DiscoveredAt: now.Add(-2 * time.Hour), WindowFrom: now.Add(-72 * time.Hour), WindowTo: now.Add(-3 * time.Hour),
+		Held: kakunin.IncidentHeld{Blobs: true},
+	})
+	if err != nil {
+		return err
+	}
+	info.incidentID = in.ID
+	notices := &publicnotice.Service{DB: a.db, Audit: a.audit, Now: time.Now}
+	n, err := notices.Create(ctx, publicnotice.Text{IncidentID: in.ID,
+		TitleJA: "【デモ】不正アクセスの調査について（架空）", BodyJA: "これはデモ用の架空のお知らせです。実際の事故は起きていません。",
+		TitleEN: "[DEMO] Investigating unauthorised access (fictional)", BodyEN: "This is a fictional notice for the demo. Nothing happened."})
+	if err != nil {
+		return err
+	}
+	_, err = notices.Publish(ctx, n.ID)
+	return err
+}
+
+// accountTable lists the other roles' accounts, one a line.
+func (info *demoInfo) accountTable() string {
+	var b strings.Builder
+	for _, o := range info.others {
+		fmt.Fprintf(&b, "     %-10s %-26s secret %s\n", o.role, o.email, o.secret)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// printCodes prints the current TOTP codes whenever they change, standing
+// in for the authenticator app a real staff member would use.
+func printCodes(ctx context.Context, w io.Writer, info *demoInfo) {
 	last := ""
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if code, err := auth.CurrentTOTP(secret, time.Now()); err == nil && code != last {
-			fmt.Fprintf(w, "reviewer TOTP code: %s\n", code)
+		if code, err := auth.CurrentTOTP(info.totpSecret, time.Now()); err == nil && code != last {
+			others := ""
+			for _, o := range info.others {
+				if c, err := auth.CurrentTOTP(o.secret, time.Now()); err == nil {
+					others += fmt.Sprintf("  %s %s", o.role, c)
+				}
+			}
+			fmt.Fprintf(w, "reviewer TOTP code: %s%s\n", code, others)
 			last = code
 		}
 		select {

@@ -17,9 +17,13 @@
 //	audit verify [--checkpoints FILE]  check the audit chain against its signed checkpoints
 //	audit export --from T --to T       write audit events as JSON lines (for a SIEM)
 //	audit key                          print the checkpoint verifier key
+//	receipt verify FILE                check an erasure receipt, offline with the verifier key alone
 //	incident scope --from T --to T     say what was exposed in a time window
 //	dev seed --documents N             fill a throw-away database with synthetic documents
+//	doctor --url URL                   check a deployment from outside: TLS, headers, caches, clock
 //	webhook-secret                     print a new webhook signing secret
+//	webhook-secret rotate [--alerts]   add a signing secret; all active ones sign
+//	webhook-secret retire [--alerts]   keep only the newest signing secret
 //	version                            print the version and build of this binary
 //	help [COMMAND]                     list the commands, or show one command's usage
 //

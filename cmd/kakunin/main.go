@@ -110,6 +110,9 @@ secret: hand them to the person in a safe way. It works while the server runs.`,
 			about: "Keep it outside this machine, wherever checkpoints are checked, and verify with --audit-verifier-key. Creates the signing key, named for this installation, if there is none yet.",
 			// --public-url: a new key is named for the installation's host.
 			example: "kakunin audit key > verifier.pub", groups: []config.Group{config.Storage, config.Keys, config.Server}, do: cmdAuditKey},
+		{name: "receipt verify", args: "FILE", nargs: 1, summary: "Check an erasure receipt, offline with the verifier key alone.",
+			about: receiptAbout, example: "kakunin receipt verify --verifier-key 'kakunin/kakunin.example/inst_…+…+…' receipt.txt",
+			groups: []config.Group{config.Keys, config.Audit}, define: defineReceiptVerify},
 		{name: "incident scope", args: "--from T --to T", summary: "Say what was exposed in a time window.",
 			about:   incidentAbout,
 			example: "kakunin incident scope --from 2026-11-01T00:00:00+09:00 --to 2026-11-20T00:00:00+09:00 --keys-exposed",
@@ -118,9 +121,20 @@ secret: hand them to the person in a safe way. It works while the server runs.`,
 		{name: "dev seed", args: "--documents N", summary: "Fill a throw-away database with synthetic documents.",
 			about: devAbout, example: "kakunin dev seed --documents 100000 --database /tmp/seed.db",
 			groups: storage, define: defineDevSeed},
+		{name: "doctor", args: "--url URL", summary: "Check a deployment from outside: TLS, headers, caches, clock.",
+			about: doctorAbout, example: "KAKUNIN_DOCTOR_API_KEY=... kakunin doctor --url https://id.example.jp",
+			define: defineDoctor},
 		{name: "webhook-secret", summary: "Print a new webhook signing secret.",
 			example: `kakunin serve --webhook-url https://app.example.jp/hooks/kakunin --webhook-secret "$(kakunin webhook-secret)"`,
 			do:      cmdWebhookSecret},
+		{name: "webhook-secret rotate", summary: "Add a webhook signing secret; every active one signs each delivery.",
+			about: `Deliveries are signed with every active secret at once (several v1, signatures): the first
+rotation keeps the configured --webhook-secret active beside the new one it prints. Give the
+new secret to the receiver, then run webhook-secret retire. --alerts: the alert webhook's.`,
+			example: "kakunin webhook-secret rotate", groups: append(withKeys, config.Webhook, config.Mail), define: defineSecretRotate},
+		{name: "webhook-secret retire", summary: "Stop signing with all but the newest webhook secret.",
+			about:   "Run it once the receiver knows the secret the last rotate printed. --alerts: the alert webhook's.",
+			example: "kakunin webhook-secret retire", groups: withKeys, define: defineSecretRetire},
 		{name: "version", summary: "Print the version and build of this binary.", example: "kakunin version", do: cmdVersion},
 		{name: "help", args: "[COMMAND]", nargs: -1, summary: "List the commands, or show one command's usage.",
 			example: "kakunin help staff add", do: cmdHelp},
@@ -199,7 +213,10 @@ func firstSentence(s string) string {
 // command named.
 func cmdHelp(_ context.Context, c *call) error {
 	cmds := commands()
-	if len(c.args) == 0 || (len(c.args) == 1 && isFamily(cmds, c.args[0])) {
+	// A family that is also a command itself (webhook-secret) shows the
+	// command, as "COMMAND --help" does.
+	single := len(c.args) == 1 && !slices.ContainsFunc(cmds, func(cmd *command) bool { return cmd.name == c.args[0] })
+	if len(c.args) == 0 || (single && isFamily(cmds, c.args[0])) {
 		fmt.Fprint(c.stdout, commandList(cmds, strings.Join(c.args, "")))
 		return nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -272,5 +273,23 @@ func TestVersionShowsTheCommitItWasBuiltFrom(t *testing.T) {
 	want := "kakunin (devel)\n  module    github.com/kakunin/kakunin\n  revision  82ba3d6e (with uncommitted changes)\n  committed 2026-12-01T09:00:00Z\n  go        go1.26.0\n"
 	if b.String() != want {
 		t.Errorf("version:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// doctor needs --url (a usage error, 2) and exits 1 on a finding, with the
+// report on stdout: here, nothing answers at the URL.
+func TestDoctorNeedsAURLAndExitsOneOnAFinding(t *testing.T) {
+	if code, _, errs := runCLI(t, "doctor"); code != 2 || !strings.Contains(errs, "--url is required") {
+		t.Errorf("doctor without --url: %d %q", code, errs)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, out, errs := runCLI(t, "doctor", "--url", "http://"+addr, "--timeout", "2s")
+	if code != 1 || !strings.Contains(out, "FAIL  reach kakunin") || !strings.Contains(errs, "1 finding") {
+		t.Errorf("doctor against nothing: %d\n%s\n%s", code, out, errs)
 	}
 }

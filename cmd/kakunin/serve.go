@@ -17,6 +17,7 @@ import (
 	"github.com/kakunin/kakunin/internal/store"
 	"github.com/kakunin/kakunin/internal/webhook"
 
+	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/publicnotice"
 	"github.com/kakunin/kakunin/internal/web"
@@ -112,11 +113,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		SecureCookies: strings.HasPrefix(a.cfg.PublicURL, "https://"), KeepBirthDate: a.cfg.KeepBirthDate, Now: time.Now,
 		Exposure: a.exposure,
 		Portal:   a.portal,
+		Signer:   a.vault, // kakunin doctor's canary
+		Desk:     a.desk,
 		// The relying party of passkeys is the public URL's host.
 		Passkeys: auth.NewPasskeys(a.staff, a.cfg.PublicURL),
-		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact,
+		MassMail: &massmail.Service{DB: a.db, Audit: a.audit, Log: a.log, Now: time.Now, PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand,
 			OnStart: a.incidents.NotificationStarted, MailOff: a.cfg.SMTPURL == ""},
 		MailOff: a.cfg.SMTPURL == "",
+		Brand:   a.cfg.Brand,
+	}
+	if a.cfg.JPKIIssuer != "" {
+		srv.JPKI = &jpki.Service{Config: jpki.Config{Issuer: a.cfg.JPKIIssuer, ClientID: a.cfg.JPKIClientID,
+			ClientSecret: a.cfg.JPKIClientSecret, RedirectURL: a.cfg.PublicURL + jpki.CallbackPath},
+			DB: a.db, Audit: a.audit, Jobs: a.queue, Now: time.Now, Log: a.log}
 	}
 	stopOps, err := a.scaleOut(srv) // serve_scale.go
 	if err != nil {
@@ -153,7 +162,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// stopped, and is waited for before the audit committer stops.
 	sender := &massmail.Sender{DB: a.db, Keys: a.vault, Limiter: massmail.NewLimiter(a.cfg.NotifyRate),
 		Connections: a.cfg.NotifyConnections, MaxAttempts: a.cfg.NotifyMaxAttempts, Audit: a.audit, Log: a.log,
-		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, OnFinish: a.incidents.NotificationFinished}
+		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand, OnFinish: a.incidents.NotificationFinished}
 	if a.cfg.SMTPURL != "" {
 		sender.Mailer = a.mailer // without a mail server, nothing is sent (and nothing marked sent)
 	}

@@ -32,6 +32,7 @@ const (
 	APIMemberPut      = "api.member_put"
 	APIMemberDeleted  = "api.member_deleted"
 	APIVerification   = "api.verification_created"
+	APICanceled       = "api.verification_canceled"
 	APIKeyCreated     = "apikey.created"
 	APIKeyRevoked     = "apikey.revoked"
 	EpochCreated      = "key.epoch_created"
@@ -77,6 +78,34 @@ const (
 	PortalExported        = "portal.exported"         // the member downloaded their data
 )
 
+// The erasure requests' actions (internal/erasure).
+const (
+	ErasureRequested = "erasure.requested" // a member, or support on their behalf, asked for erasure
+	ErasureVerified  = "erasure.verified"  // the member confirmed from the registered address, or support checked identity
+	ErasureStarted   = "erasure.started"   // the erasure began: the receipt's events start here
+	ErasureCompleted = "erasure.completed" // everything not kept by law is gone: the receipt's events end here
+	ErasureRefused   = "erasure.refused"   // an admin refused, for a reason the law allows
+	ErasureReceipt   = "erasure.receipt_downloaded"
+	ErasureOverdue   = "erasure.overdue_alerted"
+)
+
+// The inquiry desk's actions (internal/inquiry).
+const (
+	InquiryReceived      = "inquiry.received"       // /contact accepted a message (the thread opens in its job)
+	InquiryOpened        = "inquiry.opened"         // a thread was opened (by the job, or for the host's member)
+	InquiryLinkIssued    = "inquiry.link_issued"    // a thread's private link was made
+	InquiryPersonReplied = "inquiry.person_replied" // the person wrote in their thread
+	InquiryTaken         = "inquiry.taken"          // a staff member took the thread
+	InquiryReplied       = "inquiry.replied"        // the desk replied (mailed and shown)
+	InquiryNoted         = "inquiry.noted"          // an internal note
+	InquiryRecategorised = "inquiry.recategorised"  // the category changed
+	InquiryMerged        = "inquiry.merged"         // a duplicate was merged into another thread
+	InquiryClosed        = "inquiry.closed"         //
+	InquiryReopened      = "inquiry.reopened"       //
+	InquiryEscalated     = "inquiry.escalated"      // an SLA target was breached (once per target)
+	InquiryErased        = "inquiry.erased"         // a member's threads were destroyed
+)
+
 // The mass notification's actions (internal/massmail).
 const (
 	NotificationCreated   = "notification.campaign_created"
@@ -88,11 +117,18 @@ const (
 	NotificationFinished  = "notification.finished" // every affected member's mail has an outcome
 )
 
+// The image-free age checks' actions (internal/jpki).
+const (
+	JPKIStarted = "jpki.started" // a member was sent to the Digital Agency's provider
+	JPKIChecked = "jpki.checked" // its answer decided the verification (adult or not)
+	JPKIRefused = "jpki.refused" // a callback was refused; nothing changed
+)
+
 // Actions lists every action, for the auditor's filter.
 var Actions = []string{
 	DocumentRead, DocumentReceived, DocumentDecided, DocumentReleased, DocumentDestroyed,
 	StaffLogin, StaffLoginFailed, StaffLogout, StaffReauth, StaffPassword, StaffAdded, StaffLocked, StaffUnlocked, QuotaExceeded,
-	APIMemberPut, APIMemberDeleted, APIVerification, APIKeyCreated, APIKeyRevoked,
+	APIMemberPut, APIMemberDeleted, APIVerification, APICanceled, APIKeyCreated, APIKeyRevoked,
 	EpochCreated, EpochDestroyed, KEKRotated, AuditExported, BackupTaken, IncidentScoped, ExposureChecked,
 	PasskeyAdded, PasskeyRemoved,
 	NoticeCreated, NoticeUpdated, NoticePublished,
@@ -102,6 +138,10 @@ var Actions = []string{
 	NotificationCreated, NotificationUpdated, NotificationPreviewed, NotificationStarted, NotificationPaused, NotificationResumed,
 	NotificationFinished,
 	PortalSigninRequested, PortalLinkIssued, PortalSignedIn, PortalSignedOut, PortalExported,
+	ErasureRequested, ErasureVerified, ErasureStarted, ErasureCompleted, ErasureRefused, ErasureReceipt, ErasureOverdue,
+	InquiryReceived, InquiryOpened, InquiryLinkIssued, InquiryPersonReplied, InquiryTaken, InquiryReplied, InquiryNoted,
+	InquiryRecategorised, InquiryMerged, InquiryClosed, InquiryReopened, InquiryEscalated, InquiryErased,
+	JPKIStarted, JPKIChecked, JPKIRefused,
 }
 
 // Event is one entry. It carries identifiers and keyed hashes only: never

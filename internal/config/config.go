@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kakunin/kakunin/internal/brand"
 )
 
 // Config is every setting of the service.
@@ -49,6 +51,8 @@ type Config struct {
 
 	WebhookURL    string
 	WebhookSecret string
+	// EventRetention is how long GET /api/v1/events lists an event.
+	EventRetention time.Duration
 
 	UploadLinkTTL       time.Duration
 	UploadAbandonAfter  time.Duration
@@ -76,6 +80,9 @@ type Config struct {
 	StaffIdleTimeout time.Duration
 	ReauthWindow     time.Duration
 
+	// Brand: who runs the service, as members see it (internal/brand).
+	Brand brand.Brand
+
 	// Mail and alerts.
 	SMTPURL            string
 	MailFrom           string
@@ -91,12 +98,22 @@ type Config struct {
 	NotifyConnections int     // SMTP sessions sending at once
 	NotifyMaxAttempts int     // a temporary failure gives up after this many attempts
 	NotifyContact     string  // where the letter tells members to ask (default --mail-from)
+	InquirySLA        string  // the inquiry desk's SLA file ("": the defaults)
 
 	// The exposure check "am I affected?" (internal/exposure).
 	CheckRateClient    int           // checks one client may send per hour
 	CheckRateAddress   int           // answer mails one address may receive per 24 h
 	CheckNoAccountMail bool          // mail "no account uses this address" (at most once a day per address)
 	CheckSpread        time.Duration // answer jobs start at a random delay up to this long
+
+	// The My Number card check through the Digital Agency's app (OpenID
+	// Connect; internal/jpki). Off unless JPKIIssuer is set. The client
+	// secret never comes from a flag value (ps would show it): from the
+	// file JPKIClientSecretFile, or KAKUNIN_JPKI_CLIENT_SECRET.
+	JPKIIssuer           string
+	JPKIClientID         string
+	JPKIClientSecretFile string
+	JPKIClientSecret     string // filled by Finish
 
 	LogLevel  string
 	LogFormat string
@@ -198,6 +215,21 @@ var options = []option{
 		fs.StringVar(&c.ProxyHeader, "proxy-header", "x-forwarded-for", "")
 	}},
 
+	{Server, "operator-name", "KAKUNIN_OPERATOR_NAME", "who runs the service, shown on every page, in the notice feed and in every mail (e.g. 株式会社サンプル); empty: only the service's name", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.Operator, "operator-name", "", "")
+	}},
+	{Server, "service-name", "KAKUNIN_SERVICE_NAME", "the service members know (e.g. SampleMatch), shown with --operator-name", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.Service, "service-name", "kakunin", "")
+	}},
+	{Server, "service-url", "KAKUNIN_SERVICE_URL", "the service's home page, linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.ServiceURL, "service-url", "", "")
+	}},
+	{Server, "contact-url", "KAKUNIN_CONTACT_URL", "where members reach the operator (https:// or mailto:), linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.ContactURL, "contact-url", "", "")
+	}},
+	{Server, "privacy-policy-url", "KAKUNIN_PRIVACY_POLICY_URL", "the operator's privacy policy, linked from every page and mail; empty: no link", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.Brand.PrivacyURL, "privacy-policy-url", "", "")
+	}},
 	{Server, "shutdown-timeout", "KAKUNIN_SHUTDOWN_TIMEOUT", "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut off; the exit is clean either way", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.ShutdownTimeout, "shutdown-timeout", 30*time.Second)
 	}},
@@ -217,6 +249,9 @@ var options = []option{
 	{Keys, "audit-key", "KAKUNIN_AUDIT_KEY", "ed25519 key that signs audit checkpoints, created 0600 on first start (default KEY_DIR/audit-signer.key)", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.AuditKey, "audit-key", "", "") }},
 
 	{Webhook, "webhook-url", "KAKUNIN_WEBHOOK_URL", "where decisions are sent (Standard Webhooks); empty: none", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookURL, "webhook-url", "", "") }},
+	{Webhook, "event-retention", "KAKUNIN_EVENT_RETENTION", "how long every event sent or tried stays listed in GET /api/v1/events", func(fs *flag.FlagSet, c *Config) {
+		durationVar(fs, &c.EventRetention, "event-retention", 30*24*time.Hour)
+	}},
 	{Webhook, "webhook-secret", "KAKUNIN_WEBHOOK_SECRET", "webhook signing secret, whsec_…; required with --webhook-url", func(fs *flag.FlagSet, c *Config) { fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "") }},
 
 	{Uploads, "upload-link-ttl", "KAKUNIN_UPLOAD_LINK_TTL", "how long a member's upload link stays valid", func(fs *flag.FlagSet, c *Config) {
@@ -234,6 +269,15 @@ var options = []option{
 	}},
 	{Uploads, "max-megapixels", "KAKUNIN_MAX_MEGAPIXELS", "largest image accepted, in megapixels (checked before decoding)", func(fs *flag.FlagSet, c *Config) { fs.IntVar(&c.MaxMegapixels, "max-megapixels", 50, "") }},
 
+	{Uploads, "jpki-issuer", "KAKUNIN_JPKI_ISSUER", "the Digital Agency's OpenID provider for the My Number card check (discovery at URL/.well-known/openid-configuration); empty: the check is not offered", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIIssuer, "jpki-issuer", "", "")
+	}},
+	{Uploads, "jpki-client-id", "KAKUNIN_JPKI_CLIENT_ID", "the client_id the Digital Agency issued; required with --jpki-issuer", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIClientID, "jpki-client-id", "", "")
+	}},
+	{Uploads, "jpki-client-secret-file", "KAKUNIN_JPKI_CLIENT_SECRET_FILE", "file holding the client secret (or set KAKUNIN_JPKI_CLIENT_SECRET; never a flag value)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.JPKIClientSecretFile, "jpki-client-secret-file", "", "")
+	}},
 	{Retention, "retain-after-decision", "KAKUNIN_RETAIN_AFTER_DECISION", "how long an image is kept after the decision (0: destroyed at once)", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.RetainAfterDecision, "retain-after-decision", 0)
 	}},
@@ -295,6 +339,9 @@ var options = []option{
 		fs.StringVar(&c.NotifyContact, "notify-contact", "", "")
 	}},
 
+	{Check, "inquiry-sla", "KAKUNIN_INQUIRY_SLA", "inquiry desk: a JSON file of service-level targets per category, business hours and closure days (empty: the built-in defaults)", func(fs *flag.FlagSet, c *Config) {
+		fs.StringVar(&c.InquirySLA, "inquiry-sla", "", "")
+	}},
 	{Check, "check-rate-client", "KAKUNIN_CHECK_RATE_CLIENT", "exposure check: checks one client (IP address) may send per hour; more get a calm 429", func(fs *flag.FlagSet, c *Config) {
 		fs.IntVar(&c.CheckRateClient, "check-rate-client", 10, "")
 	}},
@@ -497,6 +544,9 @@ func (c *Config) Finish() error {
 	if c.CheckSpread < 0 || c.CheckSpread > time.Hour {
 		errs = append(errs, errors.New("--check-spread: 0 to 1h"))
 	}
+	for _, f := range c.Brand.Validate() {
+		errs = append(errs, fmt.Errorf("%s: want an http(s) URL (the contact link may be mailto:); names one line of 200 bytes at most", f))
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
 	}
@@ -524,6 +574,9 @@ func (c *Config) Finish() error {
 	if c.RetainAfterDecision < 0 || c.RetainUnreviewed <= 0 {
 		errs = append(errs, errors.New("--retain-after-decision must be >= 0 and --retain-unreviewed > 0"))
 	}
+	if c.EventRetention < time.Hour {
+		errs = append(errs, errors.New("--event-retention: at least 1h"))
+	}
 	if c.RetentionInterval < time.Second {
 		errs = append(errs, errors.New("--retention-interval: at least 1s"))
 	}
@@ -541,6 +594,24 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxMegapixels < 1 || c.MaxMegapixels > 200 {
 		errs = append(errs, errors.New("--max-megapixels: between 1 and 200"))
+	}
+	if c.JPKIIssuer != "" {
+		if u, err := url.Parse(c.JPKIIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("--jpki-issuer: want the provider's https URL"))
+		}
+		if c.JPKIClientID == "" {
+			errs = append(errs, errors.New("--jpki-client-id is required with --jpki-issuer"))
+		}
+		if c.JPKIClientSecretFile != "" {
+			b, err := os.ReadFile(c.JPKIClientSecretFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--jpki-client-secret-file: %w", err))
+			}
+			c.JPKIClientSecret = strings.TrimSpace(string(b))
+		}
+		if c.JPKIClientSecret == "" {
+			errs = append(errs, errors.New("--jpki-issuer needs the client secret: --jpki-client-secret-file or KAKUNIN_JPKI_CLIENT_SECRET"))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

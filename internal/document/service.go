@@ -30,6 +30,12 @@ type Events interface {
 	VerificationEnded(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error
 }
 
+// SubmitEvents is what Events may also be told: that a member's upload was
+// recorded (verification.submitted), in the same transaction.
+type SubmitEvents interface {
+	VerificationSubmitted(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error
+}
+
 // Service receives and destroys documents.
 type Service struct {
 	DB     *store.DB
@@ -193,6 +199,15 @@ func (s *Service) Commit(ctx context.Context, p *Pending, v *kakunin.Verificatio
 		}
 		if err := tx.InsertDocument(ctx, d); err != nil {
 			return err
+		}
+		if ev, ok := s.Events.(SubmitEvents); ok {
+			sv, err := tx.Verification(ctx, v.ID)
+			if err != nil {
+				return err
+			}
+			if err := ev.VerificationSubmitted(ctx, tx, sv); err != nil {
+				return err
+			}
 		}
 		if s.Jobs != nil {
 			err := s.Jobs.InsertTx(ctx, tx.SQL(), VerifyArgs{DocumentID: d.ID, DecodeCost: p.Info.DecodeCost}, nil)

@@ -257,7 +257,7 @@ func TestDestroyingADecidedDocumentDoesNotEndItsVerification(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		_, v, d := e.submitted(sample(t, 0))
-		ok, err := e.DB.RecordDecision(e.ctx, v.ID, kakunin.StatusApproved, &kakunin.Result{Adult: true, DocumentType: d.Type, CheckedAt: start, CheckedBy: "stf_x"})
+		ok, err := e.DB.RecordDecision(e.ctx, v.ID, kakunin.StatusApproved, &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: d.Type, CheckedAt: start, CheckedBy: "stf_x"})
 		if err != nil || !ok {
 			t.Fatalf("record decision: %v %v", ok, err)
 		}
@@ -291,7 +291,7 @@ func TestWhenAMemberLeavesTheirImagesAndAddressAreDestroyedAndOthersAreUntouched
 		decided := e.verification(leaver)
 		dDecided := e.upload(decided, sample(t, 1))
 		if ok, err := e.DB.RecordDecision(e.ctx, decided.ID, kakunin.StatusApproved,
-			&kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, CheckedAt: start, CheckedBy: "stf_x"}); err != nil || !ok {
+			&kakunin.Result{Adult: kakunin.Bool(true), DocumentType: kakunin.DocDriversLicence, CheckedAt: start, CheckedBy: "stf_x"}); err != nil || !ok {
 			t.Fatalf("record decision: %v %v", ok, err)
 		}
 		unused := e.verification(leaver)

@@ -16,6 +16,7 @@ import (
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
@@ -97,7 +98,9 @@ type Service struct {
 	Audit    *audit.Log
 	// PublicURL is the base of the links in mails and hand-offs.
 	PublicURL string
-	Limits    Limits
+	// Brand is the answer mails' From name and signature.
+	Brand  brand.Brand
+	Limits Limits
 	// NoAccountMail: an address with no account gets a "no account uses
 	// this address" mail (at most one per NoAccountWindow). Off by
 	// default: most operators prefer to send nothing to strangers.

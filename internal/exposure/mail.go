@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/mail"
 )
@@ -27,7 +28,7 @@ func mailLang(lang kakunin.Locale) kakunin.Locale {
 
 // answerMessage is the answer mail of one member. id makes its Message-ID
 // stable, so a mail sent again after a retry shows as one.
-func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, publicURL, id string) mail.Message {
+func answerMessage(br brand.Brand, lang kakunin.Locale, to string, answers []Answer, link Link, publicURL, id string) mail.Message {
 	lang = mailLang(lang)
 	cat := catalogue.Default()
 	var b strings.Builder
@@ -68,24 +69,26 @@ func answerMessage(lang kakunin.Locale, to string, answers []Answer, link Link, 
 	line("exposure.mail.advice.never_ask")
 	line("exposure.mail.advice.support")
 	line("exposure.mail.advice.notices", "NoticesURL", base(publicURL)+"/notices")
+	// Questions about the incident go to the inquiry desk, its category preset.
+	line("desk.link.incident", "ContactURL", base(publicURL)+"/contact?category=incident")
 	b.WriteString("\n")
 	line("exposure.mail.link_heading")
 	line("exposure.mail.link", "Expires", link.ExpiresAt)
 	b.WriteString(link.URL + "\n\n")
 	b.WriteString("-- \n")
 	line("exposure.mail.footer")
-	return mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("exposure.mail.subject")), Text: b.String(), ID: id,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	return br.Sign(mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("exposure.mail.subject")), Text: b.String(), ID: id,
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, lang)
 }
 
 // noAccountMessage tells the typed address that no account uses it.
-func noAccountMessage(lang kakunin.Locale, to, publicURL, id string) mail.Message {
+func noAccountMessage(br brand.Brand, lang kakunin.Locale, to, publicURL, id string) mail.Message {
 	lang = mailLang(lang)
 	cat := catalogue.Default()
 	text := cat.Text(lang, catalogue.M("exposure.mail.no_account", "CheckURL", base(publicURL)+"/check")) +
 		"\n\n-- \n" + cat.Text(lang, catalogue.M("exposure.mail.footer")) + "\n"
-	return mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("exposure.mail.no_account_subject")), Text: text, ID: id,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	return br.Sign(mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("exposure.mail.no_account_subject")), Text: text, ID: id,
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, lang)
 }
 
 // sentenceCase capitalises a document's name where it starts a line.

@@ -73,7 +73,7 @@ func (s *Service) deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (O
 			return OutcomeLimited, nil
 		}
 		lang, _ := kakunin.ParseLocale(string(args.Lang))
-		msg := noAccountMessage(lang, typed, s.PublicURL, args.ID)
+		msg := noAccountMessage(s.Brand, lang, typed, s.PublicURL, args.ID)
 		return s.send(ctx, m, args.ID, OutcomeNoAccount, msg)
 	}
 	ok, err := s.take(ctx, args.ID, index, limit{ScopeAddress, lim.Address, lim.AddressWindow})
@@ -93,7 +93,7 @@ func (s *Service) deliver(ctx context.Context, m mail.Mailer, args CheckArgs) (O
 		if err != nil {
 			return "", fmt.Errorf("check %s: %w", args.ID, err)
 		}
-		msgs = append(msgs, answerMessage(rec.Locale, to, answers, s.link(rec.ID, ViaMail, MailLinkTTL), s.PublicURL, args.ID+"."+rec.ID))
+		msgs = append(msgs, answerMessage(s.Brand, rec.Locale, to, answers, s.link(rec.ID, ViaMail, MailLinkTTL), s.PublicURL, args.ID+"."+rec.ID))
 	}
 	return s.send(ctx, m, args.ID, OutcomeAnswered, msgs...)
 }

@@ -35,6 +35,9 @@ type Message struct {
 	// server accepted it but before the job was marked done) gives a stable
 	// ID, so mail clients can show the copies as one.
 	ID string
+	// FromName is the From field's display name (the operator and service,
+	// internal/brand); the address is always the configured sender's.
+	FromName string
 }
 
 // Mailer sends mail. Implementations must be safe for concurrent use: every
@@ -387,7 +390,14 @@ func (m *smtpMailer) compose(msg Message) (*gomail.Msg, error) {
 	// readable in the raw message for whoever traces a delivery.
 	gm := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingB64),
 		gomail.WithNoDefaultUserAgent())
-	gm.FromMailAddress(m.from)
+	from := m.from
+	if msg.FromName != "" {
+		if strings.ContainsAny(msg.FromName, "\r\n") {
+			return nil, errors.New("the sender's display name has a line break")
+		}
+		from = &netmail.Address{Name: msg.FromName, Address: m.from.Address}
+	}
+	gm.FromMailAddress(from)
 	gm.ToMailAddress(to...)
 	for name, value := range msg.Headers {
 		canonical := textproto.CanonicalMIMEHeaderKey(name)

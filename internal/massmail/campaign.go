@@ -9,6 +9,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/store"
 )
@@ -25,6 +26,8 @@ type Service struct {
 	// PublicURL + "/notices"); Contact fills {{.Contact}}.
 	PublicURL string
 	Contact   string
+	// Brand signs each letter (internal/brand); the preview shows it.
+	Brand brand.Brand
 	// OnStart, when set, is told that an incident's campaign started
 	// (serve moves the incident to "notifying"). An error is logged: the
 	// start was committed and the campaign runs regardless.
@@ -186,7 +189,7 @@ func (s *Service) Preview(ctx context.Context, incidentID string) (*Preview, err
 		if err != nil {
 			return nil, kakunin.Errorf(kakunin.EINVALID, "the letter cannot be written: %s", templateError(err))
 		}
-		r := Rendered{Lang: lang, Subject: subject, Body: body}
+		r := Rendered{Lang: lang, Subject: subject, Body: s.Brand.SignText(body, lang)}
 		if lang == kakunin.LocaleEN {
 			p.EN = r
 		} else {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/incident"
 	"github.com/kakunin/kakunin/internal/mail"
 	"github.com/kakunin/kakunin/internal/store"
@@ -69,6 +70,8 @@ func Backoff(attempt int, jitter float64) time.Duration {
 // Sender enqueues started campaigns and sends their mail. Run runs it;
 // EnqueueOnce and SendOnce are its steps, for tests and tools.
 type Sender struct {
+	// Brand is the From name and the signature of every letter.
+	Brand  brand.Brand
 	DB     *store.DB
 	Keys   Opener
 	Mailer mail.Mailer
@@ -427,8 +430,8 @@ func (s *Sender) compose(ctx context.Context, ts *templates, inc *kakunin.Incide
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return mail.Message{To: []string{string(addr)}, Subject: subject, Text: body, ID: MessageID(r.CampaignID, r.MemberID),
-		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": string(lang)}}, nil
+	return s.Brand.Sign(mail.Message{To: []string{string(addr)}, Subject: subject, Text: body, ID: MessageID(r.CampaignID, r.MemberID),
+		Headers: map[string]string{"Auto-Submitted": "auto-generated", "Content-Language": string(lang)}}, lang), nil
 }
 
 // finishIfDone marks a campaign done when nothing is left to send, and

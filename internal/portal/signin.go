@@ -15,6 +15,7 @@ import (
 	"github.com/kakunin/kakunin/internal/alert"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/bymail"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/store"
@@ -89,7 +90,9 @@ type Service struct {
 	Requests *bymail.Committer
 	Audit    *audit.Log
 	// PublicURL is the base of the links in mails and hand-offs.
-	PublicURL   string
+	PublicURL string
+	// Brand is the sign-in mail's From name and signature.
+	Brand       brand.Brand
 	Limits      Limits
 	LinkTTL     time.Duration
 	IdleTimeout time.Duration

@@ -55,7 +55,7 @@ type Verification struct {
 // Result is the decision kept in the record. DecidedBy is a role, never a
 // name or a staff ID.
 type Result struct {
-	Adult        bool   `json:"adult"`
+	Adult        *bool  `json:"adult,omitempty"` // nil: no decision about age was made
 	DocumentType string `json:"document_type"`
 	DocumentName string `json:"document_name,omitempty"`
 	Issuer       string `json:"issuer,omitempty"`

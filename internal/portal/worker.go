@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/catalogue"
 	"github.com/kakunin/kakunin/internal/jobs"
 	"github.com/kakunin/kakunin/internal/mail"
@@ -77,7 +78,7 @@ func (s *Service) deliver(ctx context.Context, m mail.Mailer, args SigninArgs) (
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, linkMessage(rec.Locale, to, l, args.ID+"."+rec.ID))
+			msgs = append(msgs, linkMessage(s.Brand, rec.Locale, to, l, args.ID+"."+rec.ID))
 		}
 		return nil
 	})
@@ -99,7 +100,7 @@ func (s *Service) deliver(ctx context.Context, m mail.Mailer, args SigninArgs) (
 }
 
 // linkMessage is the sign-in mail of one member.
-func linkMessage(lang kakunin.Locale, to string, l Link, id string) mail.Message {
+func linkMessage(br brand.Brand, lang kakunin.Locale, to string, l Link, id string) mail.Message {
 	cat := catalogue.Default()
 	if !slices.Contains(cat.Languages(), lang) {
 		lang = cat.Languages()[0]
@@ -113,8 +114,8 @@ func linkMessage(lang kakunin.Locale, to string, l Link, id string) mail.Message
 	line("portal.mail.not_you")
 	b.WriteString("\n-- \n")
 	line("portal.mail.footer")
-	return mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("portal.mail.subject")), Text: b.String(), ID: id,
-		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}
+	return br.Sign(mail.Message{To: []string{to}, Subject: cat.Text(lang, catalogue.M("portal.mail.subject")), Text: b.String(), ID: id,
+		Headers: map[string]string{"Auto-Submitted": "auto-generated"}}, lang)
 }
 
 // Prune deletes links expired a day ago and sessions past their age.

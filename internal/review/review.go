@@ -27,7 +27,13 @@ import (
 )
 
 // RejectReasons are the reasons a member may be told, by code.
-var RejectReasons = []string{"unreadable", "wrong_document", "back_side", "expired_document", "incomplete", "other"}
+// ReasonUnderAge is the one that is a decision about age: the document is
+// readable and shows a minor, so the result says adult false; every other
+// reason leaves adult unset.
+var RejectReasons = []string{"unreadable", "wrong_document", "back_side", "expired_document", "incomplete", ReasonUnderAge, "other"}
+
+// ReasonUnderAge rejects a document that shows its holder is under AdultAge.
+const ReasonUnderAge = "under_age"
 
 // AdultAge is the age of majority in Japan since April 2022, and the age
 // the dating-site law asks to be checked.
@@ -251,7 +257,7 @@ func (s *Service) Approve(ctx context.Context, reviewerID, docID string, a Appro
 	if err != nil || birth.Year() < 1900 || !birth.Before(now) {
 		return kakunin.Errorf(kakunin.EINVALID, "the date of birth must be a real past date (YYYY-MM-DD)")
 	}
-	r := &kakunin.Result{Adult: IsAdult(birth, now), DocumentName: name, Issuer: issuer, CheckedAt: now, CheckedBy: reviewerID}
+	r := &kakunin.Result{Adult: kakunin.Bool(IsAdult(birth, now)), DocumentName: name, Issuer: issuer, CheckedAt: now, CheckedBy: reviewerID}
 	if s.KeepBirthDate {
 		r.BirthDate = birth.Format("2006-01-02")
 	}
@@ -269,6 +275,9 @@ func (s *Service) Reject(ctx context.Context, reviewerID, docID, reason string) 
 		return kakunin.Errorf(kakunin.EINVALID, "choose a reason")
 	}
 	r := &kakunin.Result{RejectReason: reason, CheckedAt: s.Now().UTC(), CheckedBy: reviewerID}
+	if reason == ReasonUnderAge {
+		r.Adult = kakunin.Bool(false)
+	}
 	return s.decide(ctx, reviewerID, docID, kakunin.StatusRejected, r)
 }
 
@@ -315,8 +324,9 @@ func decisionDetail(d *store.DocumentRecord, status kakunin.VerificationStatus, 
 	m := map[string]string{"task": d.ID, "verification": d.VerificationID, "status": string(status)}
 	if r.RejectReason != "" {
 		m["reason"] = r.RejectReason
-	} else {
-		m["adult"] = strconv.FormatBool(r.Adult)
+	}
+	if r.Adult != nil {
+		m["adult"] = strconv.FormatBool(*r.Adult)
 	}
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -211,9 +212,9 @@ func TestApproveRecordsTheResultAndSchedulesDestructionAndWebhookTogether(t *tes
 			t.Fatalf("approve: %v", err)
 		}
 		got := e.verification(v.ID)
-		want := &kakunin.Result{Adult: true, DocumentType: kakunin.DocDriversLicence, DocumentName: name, Issuer: "東京都公安委員会",
+		want := &kakunin.Result{Adult: kakunin.Bool(true), Method: kakunin.MethodPhoto, DocumentType: kakunin.DocDriversLicence, DocumentName: name, Issuer: "東京都公安委員会",
 			CheckedAt: now, CheckedBy: alice}
-		if got.Status != kakunin.StatusApproved || got.Result == nil || *got.Result != *want {
+		if got.Status != kakunin.StatusApproved || got.Result == nil || !reflect.DeepEqual(got.Result, want) {
 			t.Fatalf("verification = %s %+v, want approved %+v", got.Status, got.Result, want)
 		}
 		decisionJobs(t, e, v, d, kakunin.StatusApproved, now.Add(retainAfterDecision))
@@ -226,7 +227,7 @@ func TestApproveRecordsTheResultAndSchedulesDestructionAndWebhookTogether(t *tes
 		if err := e.Review.Reject(e.ctx, alice, d.ID, "other"); err == nil {
 			t.Error("Reject after Approve succeeded")
 		}
-		if again := e.verification(v.ID); again.Status != kakunin.StatusApproved || *again.Result != *want {
+		if again := e.verification(v.ID); again.Status != kakunin.StatusApproved || !reflect.DeepEqual(again.Result, want) {
 			t.Errorf("a second decision changed the result: %s %+v", again.Status, again.Result)
 		}
 		if len(e.Jobs.All()) != 0 {
@@ -244,8 +245,35 @@ func TestApproveOfAMinorRecordsNotAdult(t *testing.T) {
 		if err := e.Review.Approve(e.ctx, alice, d.ID, review.Approval{DocumentName: "運転免許証", Issuer: "東京都公安委員会", BirthDate: "2008-11-26"}); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.verification(v.ID); got.Status != kakunin.StatusApproved || got.Result.Adult {
+		if got := e.verification(v.ID); got.Status != kakunin.StatusApproved || got.Result.Adult == nil || *got.Result.Adult {
 			t.Fatalf("verification = %s adult=%v, want approved, not adult", got.Status, got.Result.Adult)
+		}
+	})
+}
+
+// TestOnlyUnderAgeRejectionsDecideAge: a host branching on result.adult
+// must not read a bad photo as a minor. under_age records adult false;
+// every other reason records no age at all (NULL, no "adult" in JSON).
+func TestOnlyUnderAgeRejectionsDecideAge(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		for _, reason := range []string{review.ReasonUnderAge, "unreadable", "wrong_document", "expired_document"} {
+			v, d := e.submit(sampleJPEG(t))
+			e.next(alice)
+			if err := e.Review.Reject(e.ctx, alice, d.ID, reason); err != nil {
+				t.Fatalf("Reject(%s) = %v", reason, err)
+			}
+			got := e.verification(v.ID)
+			js, _ := json.Marshal(got.Result)
+			if reason == review.ReasonUnderAge {
+				if got.Result.Adult == nil || *got.Result.Adult || !strings.Contains(string(js), `"adult":false`) {
+					t.Fatalf("under_age result = %s, want adult false", js)
+				}
+				continue
+			}
+			if got.Result.Adult != nil || strings.Contains(string(js), "adult") {
+				t.Fatalf("%s result = %s, want no adult field", reason, js)
+			}
 		}
 	})
 }
@@ -343,7 +371,7 @@ func TestRejectStoresAKnownReasonAndRefusesAnUnknownOne(t *testing.T) {
 			t.Fatalf("reject: %v", err)
 		}
 		got := e.verification(v.ID)
-		want := kakunin.Result{DocumentType: kakunin.DocDriversLicence, RejectReason: "back_side", CheckedAt: now, CheckedBy: alice}
+		want := kakunin.Result{Method: kakunin.MethodPhoto, DocumentType: kakunin.DocDriversLicence, RejectReason: "back_side", CheckedAt: now, CheckedBy: alice}
 		if got.Status != kakunin.StatusRejected || got.Result == nil || *got.Result != want {
 			t.Fatalf("verification = %s %+v, want rejected %+v", got.Status, got.Result, want)
 		}

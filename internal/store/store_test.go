@@ -83,12 +83,12 @@ func TestStoreKeepsTheVerificationLifecycleOnEveryEngine(t *testing.T) {
 			t.Fatalf("waiting = %d", n)
 		}
 
-		res := &kakunin.Result{Adult: true, DocumentType: d.Type, DocumentName: "日本国旅券", Issuer: "外務省", CheckedAt: now, CheckedBy: "stf_a"}
+		res := &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: d.Type, DocumentName: "日本国旅券", Issuer: "外務省", CheckedAt: now, CheckedBy: "stf_a"}
 		if ok, err := db.RecordDecision(ctx, v.ID, kakunin.StatusApproved, res); err != nil || !ok {
 			t.Fatalf("decision: %v %v", ok, err)
 		}
 		gotV, err := db.Verification(ctx, v.ID)
-		if err != nil || gotV.Status != kakunin.StatusApproved || gotV.Result == nil || !gotV.Result.Adult || gotV.Result.Issuer != "外務省" || gotV.ExternalID != m.ExternalID {
+		if err != nil || gotV.Status != kakunin.StatusApproved || gotV.Result == nil || gotV.Result.Adult == nil || !*gotV.Result.Adult || gotV.Result.Issuer != "外務省" || gotV.ExternalID != m.ExternalID {
 			t.Fatalf("verification = %+v %+v, %v", gotV, gotV.Result, err)
 		}
 

@@ -404,9 +404,9 @@ func (g *generator) document(j int, m *member) (*kakunin.Verification, *store.Do
 	switch {
 	case d.DecidedAt != nil:
 		v.Status, v.UpdatedAt = kakunin.StatusApproved, *d.DecidedAt
-		res := &kakunin.Result{Adult: true, DocumentType: d.Type, CheckedAt: *d.DecidedAt, CheckedBy: g.reviewers[reviewer]}
+		res := &kakunin.Result{Adult: kakunin.Bool(true), DocumentType: d.Type, CheckedAt: *d.DecidedAt, CheckedBy: g.reviewers[reviewer]}
 		if g.rng.Float64() < rejected {
-			v.Status, res.Adult, res.RejectReason = kakunin.StatusRejected, false, "unreadable"
+			v.Status, res.Adult, res.RejectReason = kakunin.StatusRejected, nil, "unreadable"
 		}
 		v.Result = res
 	case d.DestroyedAt != nil:

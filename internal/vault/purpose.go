@@ -54,6 +54,28 @@ const (
 	// forms' events cannot be joined).
 	PurposePortalSigninAddress = "portal-signin-address/v1"
 	PurposeAuditSigninAddress  = "audit-signin-address/v1"
+	// kakunin doctor's canary sessions (/doctor/canary): short-lived
+	// tokens the host's API key asks for, to see whether a cache between
+	// the client and kakunin keeps personal answers.
+	PurposeDoctorCanary = "doctor-canary/v1"
+	// The staff sign-in form's one-use token (/console/login?form=…): a
+	// second use means the page was handed to two people, by a cache.
+	PurposeLoginForm = "login-form/v1"
+	// The host API: the first answer kept under an Idempotency-Key, and
+	// webhook signing secrets added by rotation.
+	PurposeIdempotentResponse = "idempotent-response/v1"
+	PurposeWebhookSecret      = "webhook-secret/v1"
+	// The cursor of a page of GET /api/v1/verifications.
+	PurposeAPICursor = "api-cursor/v1"
+	// The inquiry desk (internal/inquiry): the person's address on a
+	// thread and in the /contact job, its look-up index (per-address
+	// limit, erasure), every message body, and the address's keyed hash
+	// in the audit event (apart from the other forms', so none can be
+	// joined).
+	PurposeInquiryAddress      = "inquiry-address/v1"
+	PurposeInquiryAddressIndex = "inquiry-address-index/v1"
+	PurposeInquiryBody         = "inquiry-body/v1"
+	PurposeAuditInquiryAddress = "audit-inquiry-address/v1"
 )
 
 // allLabels lists every string above, for the test that no two are equal.
@@ -64,4 +86,7 @@ var allLabels = []string{
 	PurposeExposureLink, PurposeExposureCheckAddress, PurposeAuditExposureAddress,
 	PurposeAuditOrigin, PurposeAuditStaffEmail, PurposeStaffEmail, PurposeStaffEmailIndex,
 	PurposePortalSigninAddress, PurposeAuditSigninAddress,
+	PurposeDoctorCanary, PurposeLoginForm,
+	PurposeIdempotentResponse, PurposeWebhookSecret, PurposeAPICursor,
+	PurposeInquiryAddress, PurposeInquiryAddressIndex, PurposeInquiryBody, PurposeAuditInquiryAddress,
 }

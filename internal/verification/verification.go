@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/riverqueue/river"
+
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
@@ -133,6 +135,54 @@ func (s *Service) unseal(rec *store.MemberRecord) (*kakunin.Member, error) {
 	return m, nil
 }
 
+// Opening is what the host may attach to a verification it opens.
+type Opening struct {
+	Metadata          map[string]string
+	ClientReferenceID string
+	// Methods the member is offered (kakunin.MethodJPKIApp,
+	// kakunin.MethodPhoto); nil: every one the operator configured.
+	Methods []string
+}
+
+// Limits of what the host attaches, as Stripe's metadata limits.
+const (
+	MaxMetadataKeys     = 20
+	MaxMetadataKeyLen   = 40
+	MaxMetadataValueLen = 500
+	MaxClientReference  = 128
+)
+
+// Check refuses metadata or a reference over the limits, saying which.
+func (o Opening) Check() error {
+	if len(o.Metadata) > MaxMetadataKeys {
+		return kakunin.Errorf(kakunin.EINVALID, "metadata has %d keys; at most %d", len(o.Metadata), MaxMetadataKeys)
+	}
+	for k, v := range o.Metadata {
+		if k == "" || len(k) > MaxMetadataKeyLen || !printable(k) {
+			return kakunin.Errorf(kakunin.EINVALID, "metadata keys must be 1 to %d printable bytes", MaxMetadataKeyLen)
+		}
+		if len(v) > MaxMetadataValueLen || !printable(v) {
+			return kakunin.Errorf(kakunin.EINVALID, "metadata value of %q must be at most %d printable bytes", k, MaxMetadataValueLen)
+		}
+	}
+	if len(o.ClientReferenceID) > MaxClientReference || !printable(o.ClientReferenceID) {
+		return kakunin.Errorf(kakunin.EINVALID, "client_reference_id must be at most %d printable bytes", MaxClientReference)
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != '\u3000' {
+			return false
+		}
+	}
+	return true
+}
+
 // Create is OpenOrCreate without saying which it did.
 func (s *Service) Create(ctx context.Context, externalID string) (*kakunin.Verification, string, error) {
 	v, url, _, err := s.OpenOrCreate(ctx, externalID)
@@ -151,6 +201,22 @@ const openRetries = 3
 // whose link has expired but that the sweep has not ended yet is ended
 // now, announced, and replaced.
 func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin.Verification, string, bool, error) {
+	return s.Open(ctx, externalID, Opening{})
+}
+
+// OpenOrCreateWith is OpenOrCreate where a new verification offers the
+// member only methods (nil: every configured one). An open verification
+// is returned as it is, with the methods it was opened with.
+func (s *Service) OpenOrCreateWith(ctx context.Context, externalID string, methods []string) (*kakunin.Verification, string, bool, error) {
+	return s.Open(ctx, externalID, Opening{Methods: methods})
+}
+
+// Open is OpenOrCreate with the host's metadata and reference, which a new
+// verification takes; an open one already there is returned as it is.
+func (s *Service) Open(ctx context.Context, externalID string, o Opening) (*kakunin.Verification, string, bool, error) {
+	if err := o.Check(); err != nil {
+		return nil, "", false, err
+	}
 	rec, err := s.DB.MemberByExternalID(ctx, externalID)
 	if err != nil {
 		return nil, "", false, err
@@ -159,7 +225,7 @@ func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin
 		return nil, "", false, kakunin.Errorf(kakunin.ECONFLICT, "this member has left; register them again first")
 	}
 	for try := 1; ; try++ {
-		v, created, err := s.openOrCreate(ctx, rec)
+		v, created, err := s.openOrCreate(ctx, rec, o)
 		// ECONFLICT is the unique index: a concurrent request created the
 		// open verification first. Read it in a fresh transaction.
 		if kakunin.ErrorCode(err) == kakunin.ECONFLICT && try < openRetries {
@@ -172,7 +238,7 @@ func (s *Service) OpenOrCreate(ctx context.Context, externalID string) (*kakunin
 	}
 }
 
-func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*kakunin.Verification, bool, error) {
+func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord, o Opening) (*kakunin.Verification, bool, error) {
 	now := s.Now().UTC()
 	var v *kakunin.Verification
 	created := false
@@ -200,6 +266,7 @@ func (s *Service) openOrCreate(ctx context.Context, rec *store.MemberRecord) (*k
 		v = &kakunin.Verification{
 			ID: kakunin.NewID("ver"), MemberID: rec.ID, ExternalID: rec.ExternalID, Status: kakunin.StatusAwaitingUpload,
 			ExpiresAt: now.Add(s.LinkTTL).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+			Metadata: o.Metadata, ClientReferenceID: o.ClientReferenceID, Methods: o.Methods,
 		}
 		if err := tx.InsertVerification(ctx, v); err != nil {
 			return err
@@ -262,21 +329,118 @@ func (s *Service) MemberLeft(ctx context.Context, externalID string) error {
 
 // EventData is the "data" of every verification.* webhook.
 type EventData struct {
-	VerificationID string          `json:"verification_id"`
-	ExternalID     string          `json:"external_id"`
-	Status         string          `json:"status"`
-	Result         *kakunin.Result `json:"result"`
+	VerificationID    string            `json:"verification_id"`
+	ExternalID        string            `json:"external_id"`
+	Status            string            `json:"status"`
+	Result            *kakunin.Result   `json:"result"`
+	Metadata          map[string]string `json:"metadata"`            // {} when the host set none
+	ClientReferenceID *string           `json:"client_reference_id"` // null when the host set none
+	// Method is how it was decided (photo | jpki_app), "" until then.
+	Method string `json:"method,omitempty"`
 }
+
+// Reference is v's client_reference_id as answers write it: null when unset.
+func Reference(v *kakunin.Verification) *string {
+	if v.ClientReferenceID == "" {
+		return nil
+	}
+	return &v.ClientReferenceID
+}
+
+// Metadata is v's metadata as answers write it: {} when unset.
+func Metadata(v *kakunin.Verification) map[string]string {
+	if v.Metadata == nil {
+		return map[string]string{}
+	}
+	return v.Metadata
+}
+
+// EventType is the webhook type announcing that a verification reached
+// status: verification.submitted, .approved, .rejected, .expired, .canceled.
+func EventType(status kakunin.VerificationStatus) string { return "verification." + string(status) }
 
 // Announce enqueues the webhook for v's current status in tx.
 func Announce(ctx context.Context, jobs document.Enqueuer, tx *store.Tx, v *kakunin.Verification) error {
-	ev, err := webhook.NewEvent("verification."+string(v.Status), EventData{
+	ev, err := webhook.NewEvent(EventType(v.Status), EventData{
 		VerificationID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
+		Metadata: Metadata(v), ClientReferenceID: Reference(v), Method: MethodOf(v),
 	})
 	if err != nil {
 		return err
 	}
-	return jobs.InsertTx(ctx, tx.SQL(), webhook.DeliverArgs{Event: ev}, nil)
+	return webhook.Enqueue(ctx, jobs, tx.SQL(), ev)
+}
+
+// Cancel ends an open verification (awaiting its upload, or submitted and
+// not yet decided) at the host's request: its link stops working at once,
+// verification.canceled is sent, and its image, if one came, is destroyed.
+// Canceling one that has ended is ECONFLICT.
+func (s *Service) Cancel(ctx context.Context, id string) (*kakunin.Verification, error) {
+	if len(id) > 64 {
+		return nil, kakunin.Errorf(kakunin.ENOTFOUND, "verification not found")
+	}
+	var v *kakunin.Verification
+	err := s.DB.WithTx(ctx, func(tx *store.Tx) error {
+		now := s.Now().UTC()
+		ok, err := tx.CancelVerification(ctx, id, now)
+		if err != nil {
+			return err
+		}
+		if v, err = tx.Verification(ctx, id); err != nil {
+			return err
+		}
+		if !ok {
+			return kakunin.Errorf(kakunin.ECONFLICT, "this verification has already ended (%s); only an open one can be canceled", v.Status)
+		}
+		if err := Announce(ctx, s.Jobs, tx, v); err != nil {
+			return err
+		}
+		// Destroying the image is a durable job too, so that a crash
+		// right after this commit still destroys it; Cancel also does it
+		// at once below.
+		docs, err := tx.LiveDocumentsOfVerification(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if err := s.Jobs.InsertTx(ctx, tx.SQL(), document.DestroyArgs{DocumentID: d.ID}, &river.InsertOpts{MaxAttempts: 50}); err != nil {
+				return err
+			}
+		}
+		return s.audited(ctx, tx, audit.APICanceled, v.ID, map[string]string{"member": v.MemberID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	docs, err := s.DB.LiveDocumentsOfVerification(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if err := s.Documents.Destroy(ctx, d.ID); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// List returns the verifications f selects, newest first, and whether more
+// follow.
+func (s *Service) List(ctx context.Context, f store.VerificationFilter) ([]*kakunin.Verification, bool, error) {
+	return s.DB.ListVerifications(ctx, f)
+}
+
+// VerificationSubmitted implements document.SubmitEvents.
+func (s *Service) VerificationSubmitted(ctx context.Context, tx *store.Tx, v *kakunin.Verification) error {
+	return Announce(ctx, s.Jobs, tx, v)
+}
+
+// MethodOf is how v was decided, "" while undecided.
+func MethodOf(v *kakunin.Verification) string {
+	if v.Result == nil {
+		return ""
+	}
+	return v.Result.Method
 }
 
 // VerificationEnded implements document.Events.

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
+	"github.com/kakunin/kakunin/internal/verification"
 )
 
 const maxJSONBody = 64 << 10
@@ -33,7 +36,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 		}
 		ctx := context.WithValue(r.Context(), apiKeyCtx{}, key)
 		r = r.WithContext(audit.WithActor(ctx, "apikey:"+key.ID))
-		if err := h(w, r); err != nil {
+		if err := s.idempotent(w, r, key.ID, h); err != nil {
 			s.apiError(w, r, err)
 		}
 	})
@@ -48,8 +51,14 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSONError(w, statusOf(code), code, kakunin.ErrorMessage(err))
 }
 
+// writeJSONError writes {"error": {"code", "message", "request_id"}}; the
+// request ID is the response's Request-Id, for the host to quote to support.
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+	e := map[string]string{"code": code, "message": message}
+	if id := w.Header().Get(HeaderRequestID); id != "" {
+		e["request_id"] = id
+	}
+	writeJSON(w, status, map[string]any{"error": e})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -62,9 +71,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON reads one JSON object into v, refusing unknown fields, keys
 // named twice in one object (at any depth), trailing data and bodies over
-// 64 KiB. The Content-Type is not insisted on (curl -d sends a form type):
-// the body must parse as JSON either way.
+// 64 KiB, and a body not sent as application/json (415: curl -d sends a
+// form type, and a host should learn that at once, not from a surprise).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -108,8 +120,8 @@ type memberJSON struct {
 	ExternalID string         `json:"external_id"`
 	Email      string         `json:"email"`
 	Locale     kakunin.Locale `json:"locale"`
-	CreatedAt  any            `json:"created_at"`
-	UpdatedAt  any            `json:"updated_at"`
+	CreatedAt  apiTime        `json:"created_at"`
+	UpdatedAt  apiTime        `json:"updated_at"`
 }
 
 func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
@@ -130,8 +142,9 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/api/v1/members/"+url.PathEscape(m.ExternalID))
 	}
-	writeJSON(w, status, memberJSON{ExternalID: m.ExternalID, Email: m.Email, Locale: m.Locale, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+	writeJSON(w, status, memberJSON{ExternalID: m.ExternalID, Email: m.Email, Locale: m.Locale, CreatedAt: apiTime(m.CreatedAt), UpdatedAt: apiTime(m.UpdatedAt)})
 	return nil
 }
 
@@ -146,24 +159,36 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 type verificationJSON struct {
-	ID         string          `json:"id"`
-	ExternalID string          `json:"external_id"`
-	Status     string          `json:"status"`
-	Result     *kakunin.Result `json:"result"`
-	UploadURL  string          `json:"upload_url,omitempty"`
-	ExpiresAt  any             `json:"expires_at"`
-	CreatedAt  any             `json:"created_at"`
-	UpdatedAt  any             `json:"updated_at"`
+	ID                string            `json:"id"`
+	ExternalID        string            `json:"external_id"`
+	Status            string            `json:"status"`
+	Result            *kakunin.Result   `json:"result"`
+	Method            *string           `json:"method"`            // photo | jpki_app once decided, null until then
+	Methods           []string          `json:"methods,omitempty"` // what the host offered, when it chose
+	Metadata          map[string]string `json:"metadata"`
+	ClientReferenceID *string           `json:"client_reference_id"`
+	UploadURL         string            `json:"upload_url,omitempty"`
+	ExpiresAt         apiTime           `json:"expires_at"`
+	CreatedAt         apiTime           `json:"created_at"`
+	UpdatedAt         apiTime           `json:"updated_at"`
 }
 
 func toJSON(v *kakunin.Verification) verificationJSON {
-	return verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result,
-		ExpiresAt: v.ExpiresAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	out := verificationJSON{ID: v.ID, ExternalID: v.ExternalID, Status: string(v.Status), Result: v.Result, Methods: v.Methods,
+		Metadata: verification.Metadata(v), ClientReferenceID: verification.Reference(v),
+		ExpiresAt: apiTime(v.ExpiresAt), CreatedAt: apiTime(v.CreatedAt), UpdatedAt: apiTime(v.UpdatedAt)}
+	if m := verification.MethodOf(v); m != "" {
+		out.Method = &m
+	}
+	return out
 }
 
 func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		ExternalID string `json:"external_id"`
+		ExternalID        string            `json:"external_id"`
+		Metadata          map[string]string `json:"metadata"`
+		ClientReferenceID string            `json:"client_reference_id"`
+		Methods           []string          `json:"methods"`
 	}
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
@@ -171,17 +196,22 @@ func (s *Server) createVerification(w http.ResponseWriter, r *http.Request) erro
 	if body.ExternalID == "" {
 		return kakunin.Errorf(kakunin.EINVALID, "external_id is required")
 	}
+	if err := s.checkMethods(body.Methods); err != nil {
+		return err
+	}
 	// One open verification per member: asking again returns the open one
 	// (200) rather than a second link able to hold an image.
-	v, url, created, err := s.Verifications.OpenOrCreate(r.Context(), body.ExternalID)
+	v, link, created, err := s.Verifications.Open(r.Context(), body.ExternalID,
+		verification.Opening{Metadata: body.Metadata, ClientReferenceID: body.ClientReferenceID, Methods: body.Methods})
 	if err != nil {
 		return err
 	}
 	out := toJSON(v)
-	out.UploadURL = url
+	out.UploadURL = link
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		w.Header().Set("Location", "/api/v1/verifications/"+url.PathEscape(v.ID))
 	}
 	writeJSON(w, status, out)
 	return nil
@@ -193,5 +223,26 @@ func (s *Server) getVerification(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, toJSON(v))
+	return nil
+}
+
+// checkMethods refuses a methods list that names an unknown method, names
+// one twice, is given but empty, or asks for the My Number card check on
+// a server where the operator has not configured it.
+func (s *Server) checkMethods(methods []string) error {
+	if methods == nil {
+		return nil
+	}
+	if len(methods) == 0 || len(methods) > 2 {
+		return kakunin.Errorf(kakunin.EINVALID, `methods: one or both of "jpki_app" and "photo"`)
+	}
+	for i, m := range methods {
+		if !kakunin.ValidMethod(m) || slices.Contains(methods[:i], m) {
+			return kakunin.Errorf(kakunin.EINVALID, `methods: one or both of "jpki_app" and "photo", each once`)
+		}
+		if m == kakunin.MethodJPKIApp && s.JPKI == nil {
+			return kakunin.Errorf(kakunin.EINVALID, "methods: jpki_app is not configured on this server (--jpki-issuer)")
+		}
+	}
 	return nil
 }

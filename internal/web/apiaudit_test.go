@@ -17,6 +17,9 @@ import (
 func (c *testConsole) apiCall(key, method, path, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	rec := httptest.NewRecorder()
 	c.h.ServeHTTP(rec, req)
 	return rec

@@ -35,6 +35,9 @@ var authzMatrix = map[string]string{
 	"GET /notices.atom":                    "public",
 	"GET /u/{token}":                       "public",
 	"POST /u/{token}":                      "public",
+	"GET /u/{token}/jpki":                  "public",
+	"GET /oidc/jpki/callback":              "public",
+	"POST /u/{token}/send":                 "public",
 	"GET /console/login":                   "public",
 	"POST /console/login":                  "public",
 	"GET /console/login/totp":              "public",
@@ -85,7 +88,7 @@ func addAuthz(lines map[string]string) {
 // requestPath fills a route pattern's wildcards with harmless values.
 func requestPath(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
-	r := strings.NewReplacer("{$}", "", "{external_id}", "ext_authz", "{id}", "id_authz", "{token}", "tok_authz")
+	r := strings.NewReplacer("{$}", "", "{external_id}", "ext_authz", "{id}", "id_authz", "{token}", "tok_authz", "{key}", "key_authz")
 	path = r.Replace(path)
 	if path == "/static/" {
 		path = "/static/style.css"

@@ -112,6 +112,12 @@ func sameResponse(a, b *httptest.ResponseRecorder) string {
 	ha, hb := a.Header().Clone(), b.Header().Clone()
 	ha.Del("Date")
 	hb.Del("Date")
+	// Each request's own random ID, the same format whoever asks.
+	if !requestIDPattern.MatchString(ha.Get(HeaderRequestID)) || !requestIDPattern.MatchString(hb.Get(HeaderRequestID)) {
+		return fmt.Sprintf("Request-Id %q vs %q", ha.Get(HeaderRequestID), hb.Get(HeaderRequestID))
+	}
+	ha.Del(HeaderRequestID)
+	hb.Del(HeaderRequestID)
 	keys := func(h http.Header) []string {
 		var ks []string
 		for k := range h {

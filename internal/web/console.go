@@ -135,12 +135,22 @@ func (s *Server) staffBase(w http.ResponseWriter, r *http.Request) pages.Base {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "login", pages.Login{Base: s.staffBase(w, r)})
+	s.render(w, r, http.StatusOK, "login", pages.Login{Base: s.staffBase(w, r), Action: s.loginAction()})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	if stale, err := s.staleLoginForm(r); err != nil {
+		s.logInternal(r, err)
+		s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	} else if stale {
+		// The page was handed to someone before: refuse rather than sign
+		// in through a cache that would replay this answer (docs/caching.md).
+		s.render(w, r, http.StatusConflict, "login", pages.Login{Base: s.staffBase(w, r), ErrorCode: "stale_form", Action: s.loginAction()})
+		return
+	}
 	token, err := s.Staff.Login(r.Context(), email, password)
 	if err != nil {
 		code, status := "bad_credentials", http.StatusUnauthorized
@@ -156,7 +166,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, r, http.StatusInternalServerError, "internal", nil)
 			return
 		}
-		s.render(w, r, status, "login", pages.Login{Base: s.staffBase(w, r), Email: email, ErrorCode: code})
+		s.render(w, r, status, "login", pages.Login{Base: s.staffBase(w, r), Email: email, ErrorCode: code, Action: s.loginAction()})
 		return
 	}
 	s.setSession(w, token)

@@ -44,11 +44,12 @@ func newTestConsole(t *testing.T, dsn string) *testConsole {
 		Notices: &publicnotice.Service{DB: c.env.DB, Audit: c.env.Audit, Now: clock}, PublicURL: "https://kakunin.example.jp",
 		Staff: c.staff, Audit: c.env.Audit, Pages: renderer, Now: clock, MaxUploadBytes: 1 << 20,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OriginOf: func(ip string) string { return "origin-of-" + ip }}
+		OriginOf: func(ip string) string { return "origin-of-" + ip }, Signer: c.env.Vault}
 	c.srv.Exposure = newTestExposure(c)   // check_test.go
 	c.srv.Incidents = newTestIncidents(c) // incidents_test.go
 	c.srv.MassMail = newTestMassMail(c)   // notification_test.go
 	c.srv.Portal = newTestPortal(c)       // portal_test.go
+	c.srv.Desk = newTestDesk(c)           // desk_test.go
 	c.h = c.srv.Handler()
 	return c
 }

@@ -19,7 +19,7 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case kakunin.ENOTFOUND:
 		return http.StatusNotFound
-	case kakunin.ECONFLICT:
+	case kakunin.ECONFLICT, kakunin.EIDEMPOTENCY:
 		return http.StatusConflict
 	case kakunin.EGONE:
 		return http.StatusGone
@@ -40,7 +40,7 @@ func statusOf(code string) int {
 // logInternal logs an internal error's detail; clients see only its code.
 func (s *Server) logInternal(r *http.Request, err error) {
 	if kakunin.ErrorCode(err) == kakunin.EINTERNAL {
-		s.Log.Error("request failed", "route", r.Pattern, "err", err)
+		s.Log.Error("request failed", "request_id", requestID(r), "route", r.Pattern, "err", err)
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
 	"github.com/kakunin/kakunin/internal/web/pages"
 )
 
@@ -43,7 +46,7 @@ func incidentFormOf(in *kakunin.Incident) pages.IncidentForm {
 
 // incidentRecordForm reads the record form. ok is false when a time does
 // not parse; the form comes back as typed either way.
-func incidentRecordForm(r *http.Request) (incident.Record, pages.IncidentForm, bool) {
+func incidentRecordForm(r *http.Request, now time.Time) (incident.Record, pages.IncidentForm, bool) {
 	f := emptyIncidentForm()
 	f.Title, f.Summary = r.PostFormValue("title"), r.PostFormValue("summary")
 	f.DiscoveredAt, f.WindowFrom, f.WindowTo = r.PostFormValue("discovered_at"), r.PostFormValue("window_from"), r.PostFormValue("window_to")
@@ -55,7 +58,43 @@ func incidentRecordForm(r *http.Request) (incident.Record, pages.IncidentForm, b
 	rec.DiscoveredAt, e1 = parseLocal(f.DiscoveredAt)
 	rec.WindowFrom, e2 = parseLocal(f.WindowFrom)
 	rec.WindowTo, e3 = parseLocal(f.WindowTo)
+	f.Errors = incidentFieldErrors(rec, f, e1, e2, e3, now)
 	return rec, f, e1 == nil && e2 == nil && e3 == nil
+}
+
+// incidentFieldErrors says, field by field, what the record form got
+// wrong, so each wrong field is marked with its own message and the right
+// ones are not. The incident service still decides; this only points.
+func incidentFieldErrors(rec incident.Record, f pages.IncidentForm, discovered, from, to error, now time.Time) map[string]string {
+	errs := map[string]string{}
+	if n := utf8.RuneCountInString(strings.TrimSpace(f.Title)); n == 0 || n > incident.MaxTitle {
+		errs["title"] = "incident.field_error.title"
+	}
+	if utf8.RuneCountInString(f.Summary) > incident.MaxSummary {
+		errs["summary"] = "incident.field_error.summary"
+	}
+	switch {
+	case discovered != nil || rec.DiscoveredAt.IsZero():
+		errs["discovered_at"] = "incident.field_error.discovered"
+	case rec.DiscoveredAt.After(now.Add(10 * time.Minute)):
+		errs["discovered_at"] = "incident.field_error.future"
+	}
+	switch {
+	case from != nil:
+		errs["window_from"] = "incident.field_error.time"
+	case to != nil:
+		errs["window_to"] = "incident.field_error.time"
+	case rec.WindowFrom.IsZero() && !rec.WindowTo.IsZero():
+		errs["window_from"] = "incident.field_error.window_both"
+	case !rec.WindowFrom.IsZero() && rec.WindowTo.IsZero():
+		errs["window_to"] = "incident.field_error.window_both"
+	case !rec.WindowFrom.IsZero() && !rec.WindowFrom.Before(rec.WindowTo):
+		errs["window_to"] = "incident.field_error.window_order"
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 func (s *Server) consoleIncidents(w http.ResponseWriter, r *http.Request) error {
@@ -88,7 +127,7 @@ func (s *Server) renderIncidents(w http.ResponseWriter, r *http.Request, status 
 
 func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
-	rec, form, ok := incidentRecordForm(r)
+	rec, form, ok := incidentRecordForm(r, s.incidentNow())
 	if !ok {
 		return s.renderIncidents(w, r, http.StatusBadRequest, form, "invalid")
 	}
@@ -145,6 +184,13 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 		data.Notices = append(data.Notices, pages.IncidentNoticeRow{ID: n.ID, TitleJA: n.TitleJA, TitleEN: n.TitleEN,
 			PublishedAt: n.PublishedAt, UpdatedAt: n.UpdatedAt})
 	}
+	if s.Desk != nil {
+		drawn, overdue, err := s.Desk.DB.InquiryCounts(r.Context(), inquiry.CategoryIncident, in.DiscoveredAt, s.incidentNow())
+		if err != nil {
+			return err
+		}
+		data.Inquiries = &pages.IncidentInquiries{Drawn: drawn, Overdue: overdue}
+	}
 	s.render(w, r, status, "console_incident", data)
 	return nil
 }
@@ -200,7 +246,7 @@ func scopeView(rep *incident.Report) *pages.IncidentScope {
 func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxIncidentForm)
 	id := r.PathValue("id")
-	rec, form, ok := incidentRecordForm(r)
+	rec, form, ok := incidentRecordForm(r, s.incidentNow())
 	if ok {
 		_, err := s.Incidents.Update(r.Context(), id, rec)
 		if err == nil {

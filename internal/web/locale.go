@@ -42,7 +42,7 @@ func (s *Server) pageLang(w http.ResponseWriter, r *http.Request, fallback kakun
 // base builds the common page data with links that switch language on
 // the same page.
 func (s *Server) base(r *http.Request, lang kakunin.Locale) pages.Base {
-	b := pages.Base{Lang: lang}
+	b := pages.Base{Lang: lang, Brand: s.Brand}
 	// Each language is named in itself ("lang.self"), from its catalogue.
 	for _, l := range catalogue.Languages {
 		q := url.Values{"lang": {string(l)}}

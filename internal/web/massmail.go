@@ -20,7 +20,8 @@ import (
 // 20,000 characters, each up to 4 bytes and percent-encoded.
 const maxNotificationForm = 1 << 20
 
-// notificationRefresh is how often the page reloads itself while sending.
+// notificationRefresh is how often, in seconds, notification.js fetches the
+// page again while sending.
 const notificationRefresh = 30
 
 func notificationURL(id string) string { return "/console/incidents/" + id + "/notification" }
@@ -73,7 +74,10 @@ func (s *Server) renderNotification(w http.ResponseWriter, r *http.Request, stat
 		data.Progress = progressView(c.Progress)
 	}
 	if c.Live {
+		// notification.js updates the figures in place; the page offers a
+		// Refresh link for a browser without script.
 		data.Refresh = notificationRefresh
+		allowScript(w)
 	}
 	switch r.URL.Query().Get("done") {
 	case "saved":

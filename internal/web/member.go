@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/kakunin/kakunin"
@@ -25,7 +26,11 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		s.renderStatus(w, r, lang, v, http.StatusOK)
 		return
 	}
-	s.renderUpload(w, r, lang, v, "", "", http.StatusOK)
+	data := s.uploadData(r, lang, v, "", "")
+	if reason := r.URL.Query().Get("jpki"); slices.Contains(jpkiReasons, reason) {
+		data.JPKIRefused = reason
+	}
+	s.render(w, r, http.StatusOK, "upload", data)
 }
 
 // openLink checks an upload link. A forged, unknown or used-up link and an
@@ -63,10 +68,22 @@ func (s *Server) openLink(w http.ResponseWriter, r *http.Request) (*kakunin.Veri
 }
 
 func (s *Server) renderUpload(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, selected kakunin.DocumentType, errCode string, status int) {
-	s.render(w, r, status, "upload", pages.Upload{
-		Base: s.base(r, lang), Action: r.URL.Path, DocumentTypes: kakunin.DocumentTypes, Selected: selected,
+	s.render(w, r, status, "upload", s.uploadData(r, lang, v, selected, errCode))
+}
+
+// uploadData is the member's page: the My Number card check first when
+// offered, then the photo upload when offered.
+func (s *Server) uploadData(r *http.Request, lang kakunin.Locale, v *kakunin.Verification, selected kakunin.DocumentType, errCode string) pages.Upload {
+	base := strings.TrimSuffix(strings.TrimSuffix(r.URL.Path, "/send"), "/jpki")
+	d := pages.Upload{
+		Base: s.base(r, lang), Action: base + "/send", DocumentTypes: kakunin.DocumentTypes, Selected: selected,
 		ErrorCode: errCode, ExpiresAt: v.ExpiresAt, MaxMB: int(s.MaxUploadBytes >> 20),
-	})
+		NoPhoto: !s.offers(v, kakunin.MethodPhoto),
+	}
+	if s.offers(v, kakunin.MethodJPKIApp) {
+		d.JPKIURL = base + "/jpki"
+	}
+	return d
 }
 
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, lang kakunin.Locale, v *kakunin.Verification, status int) {
@@ -89,6 +106,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	lang := s.pageLang(w, r, m.Locale)
 	if v.Status != kakunin.StatusAwaitingUpload {
 		s.renderStatus(w, r, lang, v, http.StatusConflict)
+		return
+	}
+	if !s.offers(v, kakunin.MethodPhoto) {
+		io.Copy(io.Discard, io.LimitReader(r.Body, s.MaxUploadBytes+64<<10))
+		s.renderUpload(w, r, lang, v, "", "photo_off", http.StatusForbidden)
 		return
 	}
 	// A little room above the image limit for the form's other fields.
@@ -125,7 +147,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Post/redirect/get: a reload does not re-send the image.
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	http.Redirect(w, r, strings.TrimSuffix(r.URL.Path, "/send"), http.StatusSeeOther)
 }
 
 // readUploadForm streams the multipart form: the document_type field and

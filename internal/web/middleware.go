@@ -91,7 +91,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		took := time.Since(start)
-		s.Log.Info("http", "method", r.Method, "route", r.Pattern, "status", rec.status,
+		s.Log.Info("http", "request_id", requestID(r), "method", r.Method, "route", r.Pattern, "status", rec.status,
 			"bytes", rec.bytes, "ms", took.Milliseconds())
 		s.observe(r, rec.status, took)
 	})
@@ -104,7 +104,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.Log.Error("panic", "route", r.Pattern, "err", fmt.Sprint(v))
+				s.Log.Error("panic", "request_id", requestID(r), "route", r.Pattern, "err", fmt.Sprint(v))
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()

@@ -285,6 +285,7 @@ type atomFeed struct {
 
 type atomAuthor struct {
 	Name string `xml:"name"`
+	URI  string `xml:"uri,omitempty"`
 }
 
 type atomLink struct {
@@ -323,8 +324,8 @@ func (s *Server) noticesFeed(w http.ResponseWriter, r *http.Request) error {
 	base := strings.TrimSuffix(s.PublicURL, "/")
 	feed := atomFeed{
 		ID:     "urn:kakunin:notices:" + string(lang),
-		Title:  s.Pages.T(lang, "notices.feed_title"),
-		Author: atomAuthor{Name: "kakunin"},
+		Title:  s.Brand.ServiceName() + " " + s.Pages.T(lang, "notices.feed_title"),
+		Author: atomAuthor{Name: s.Brand.Name(), URI: s.Brand.ServiceURL},
 		Links: []atomLink{
 			{Rel: "self", Type: "application/atom+xml", Href: base + "/notices.atom?lang=" + string(lang)},
 			{Rel: "alternate", Type: "text/html", Href: base + "/notices?lang=" + string(lang)},

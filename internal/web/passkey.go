@@ -216,7 +216,10 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) {
 	switch kakunin.ErrorCode(err) {
 	case "":
 		s.setSession(w, token)
-		sendRedirect(w, http.StatusOK, "/console")
+		// 201, never 200: the answer carries the session cookie, and a
+		// careless cache that keeps 200s and replays Set-Cookie would hand
+		// it to the next visitor (docs/caching.md, section 4).
+		sendRedirect(w, http.StatusCreated, "/console")
 	case kakunin.EUNAUTHORIZED:
 		// A refused passkey keeps the half session (as a wrong code does)
 		// unless that refusal locked the account or it had already ended.

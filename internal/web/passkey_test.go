@@ -174,7 +174,7 @@ func TestStaffAddAPasskeyAndSignInWithIt(t *testing.T) {
 		}
 		rec = c.postJSON(half, "/console/login/passkey", map[string]any{"credential": json.RawMessage(answer)})
 		full := sessionSet(rec)
-		if rec.Code != http.StatusOK || redirectOf(t, rec) != "/console" || full == "" || full == half {
+		if rec.Code != http.StatusCreated || redirectOf(t, rec) != "/console" || full == "" || full == half {
 			t.Fatalf("sign-in: %d %s", rec.Code, rec.Body.String())
 		}
 		if code, _ := c.get(full, "/console"); code != http.StatusOK {

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 
 	"github.com/kakunin/kakunin"
@@ -20,9 +23,18 @@ func (s *Server) portalRoutes() []Route {
 		{"POST /signin", public, http.HandlerFunc(s.submitSignin)},
 		{"GET /signin/{token}", public, http.HandlerFunc(s.signinLink)},
 		{"POST /signin/{token}", public, http.HandlerFunc(s.redeemSignin)},
+		// The confirmation's button posts here, apart from the page's URL,
+		// so that a cache keyed without the method cannot swallow it.
+		{"POST /signin/{token}/open", public, http.HandlerFunc(s.redeemSignin)},
 		{"POST /signout", public, http.HandlerFunc(s.signout)},
-		{"GET /me", memberAccess, http.HandlerFunc(s.portalHome)},
-		{"POST /me/export", memberAccess, http.HandlerFunc(s.portalExport)},
+		// The member's pages live under /me/{key}, a key derived from the
+		// session (memberPageKey): a URL no one else asks for, so even a
+		// cache that keys on the URL alone and ignores every header can
+		// never answer another person with them (docs/caching.md). /me
+		// itself names no one and only points to the sign-in.
+		{"GET /me", public, http.HandlerFunc(s.portalEntry)},
+		{"GET /me/{key}", memberAccess, http.HandlerFunc(s.portalHome)},
+		{"POST /me/{key}/export", memberAccess, http.HandlerFunc(s.portalExport)},
 		{"POST /api/v1/members/{external_id}/portal-link", hostAPI, s.api(s.portalLink)},
 	}
 }
@@ -45,6 +57,20 @@ func (s *Server) setMemberSession(w http.ResponseWriter, token string) {
 	http.SetCookie(w, c)
 }
 
+// memberPageKey is the path key of a member session's pages: a hash of
+// the session token, domain-separated from the stored HashToken so that a
+// copy of the database does not yield it. It reveals nothing of the token
+// (a proxy's log of the URL opens no session), and since only the
+// session's holder learns it — from the sign-in's redirect, at the
+// sign-in link's own URL — a URL-keyed cache never has it under a URL
+// someone else requests.
+func memberPageKey(token string) string {
+	h := sha256.Sum256([]byte("kakunin member pages\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+func memberHome(token string) string { return "/me/" + memberPageKey(token) }
+
 func (s *Server) memberToken(r *http.Request) string {
 	c, err := r.Cookie(s.memberCookie())
 	if err != nil {
@@ -64,7 +90,12 @@ func memberFrom(ctx context.Context) *portal.Member {
 // staff session is no member session. A GET without one goes to /signin.
 func (s *Server) memberOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, err := s.Portal.Session(r.Context(), s.memberToken(r))
+		token := s.memberToken(r)
+		m, err := s.Portal.Session(r.Context(), token)
+		if err == nil && subtle.ConstantTimeCompare([]byte(r.PathValue("key")), []byte(memberPageKey(token))) != 1 {
+			// Another session's page, or a made-up one: as no session.
+			err = kakunin.Errorf(kakunin.EUNAUTHORIZED, "not this session's page")
+		}
 		if err != nil {
 			if kakunin.ErrorCode(err) != kakunin.EUNAUTHORIZED {
 				s.logInternal(r, err)
@@ -142,7 +173,7 @@ func (s *Server) signinLink(w http.ResponseWriter, r *http.Request) {
 		s.renderSignin(w, r, http.StatusNotFound, "", true)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin_confirm", pages.SigninConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path})
+	s.render(w, r, http.StatusOK, "signin_confirm", pages.SigninConfirm{Base: s.base(r, s.pageLang(w, r, "")), Action: r.URL.Path + "/open"})
 }
 
 // redeemSignin spends the link and opens the member's session.
@@ -159,7 +190,7 @@ func (s *Server) redeemSignin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setMemberSession(w, token)
-	http.Redirect(w, r, "/me", http.StatusSeeOther)
+	http.Redirect(w, r, memberHome(token), http.StatusSeeOther)
 }
 
 // signout ends every session of the member (sign-out everywhere).
@@ -171,6 +202,13 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setMemberSession(w, "")
 	s.render(w, r, http.StatusOK, "signed_out", pages.SignedOut{Base: s.base(r, s.pageLang(w, r, ""))})
+}
+
+// portalEntry answers /me, which names no one: to the sign-in. It never
+// redirects to the session's own page, whose key must not appear in an
+// answer at a URL everyone shares.
+func (s *Server) portalEntry(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
 // portalHome is the member's own page, in their language.
@@ -191,7 +229,7 @@ func (s *Server) portalHome(w http.ResponseWriter, r *http.Request) {
 			d.Month = incident.FormatMonth(lang, d.Month)
 		}
 	}
-	s.render(w, r, http.StatusOK, "portal", pages.Portal{Base: s.base(r, lang), View: v})
+	s.render(w, r, http.StatusOK, "portal", pages.Portal{Base: s.base(r, lang), View: v, Home: memberHome(s.memberToken(r))})
 }
 
 // portalExport sends the member's data as a JSON file. It is a POST from
@@ -216,6 +254,11 @@ func (s *Server) portalLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	// The link is what was created; Location names it, as on every 201.
+	w.Header().Set("Location", l.URL)
+	writeJSON(w, http.StatusCreated, struct {
+		URL       string  `json:"url"`
+		ExpiresAt apiTime `json:"expires_at"`
+	}{l.URL, apiTime(l.ExpiresAt)})
 	return nil
 }

@@ -24,13 +24,15 @@ import (
 
 func init() {
 	addAuthz(map[string]string{
-		"GET /signin":          "public",
-		"POST /signin":         "public",
-		"GET /signin/{token}":  "public",
-		"POST /signin/{token}": "public",
-		"POST /signout":        "public",
-		"GET /me":              "member",
-		"POST /me/export":      "member",
+		"GET /signin":               "public",
+		"POST /signin":              "public",
+		"GET /signin/{token}":       "public",
+		"POST /signin/{token}/open": "public",
+		"POST /signin/{token}":      "public",
+		"POST /signout":             "public",
+		"GET /me":                   "public",
+		"GET /me/{key}":             "member",
+		"POST /me/{key}/export":     "member",
 		"POST /api/v1/members/{external_id}/portal-link": "api",
 	})
 }
@@ -42,7 +44,12 @@ func newTestPortal(c *testConsole) *portal.Service {
 }
 
 // memberReq sends a request with a member session cookie (none if "").
+// With a session, "/me" and "/me/export" are that session's own pages
+// (/me/{key}, memberHome).
 func (c *checkFixture) memberReq(session, method, path string) *httptest.ResponseRecorder {
+	if rest, ok := strings.CutPrefix(path, "/me"); ok && session != "" && (rest == "" || rest == "/export") {
+		path = memberHome(session) + rest
+	}
 	req := httptest.NewRequest(method, path, nil)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.RemoteAddr = "198.51.100.50:40000"
@@ -70,11 +77,11 @@ func (c *checkFixture) signInMember(t *testing.T, externalID string) string {
 func (c *checkFixture) spend(t *testing.T, link string) string {
 	t.Helper()
 	path := strings.TrimPrefix(link, c.srv.PublicURL)
-	if rec := c.memberReq("", http.MethodGet, path); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="`+path+`"`) {
+	if rec := c.memberReq("", http.MethodGet, path); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="`+path+`/open"`) {
 		t.Fatalf("GET %s: %d", path, rec.Code)
 	}
-	rec := c.memberReq("", http.MethodPost, path)
-	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/me" {
+	rec := c.memberReq("", http.MethodPost, path+"/open")
+	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/me/") {
 		t.Fatalf("POST link: %d %q", rec.Code, rec.Header().Get("Location"))
 	}
 	for _, ck := range rec.Result().Cookies() {
@@ -376,6 +383,16 @@ func TestThePortalShowsOnlyTheSignedInMembersOwnData(t *testing.T) {
 				},
 				"staff session": func() *httptest.ResponseRecorder {
 					return c.do(staff.token, route.method, route.path, nil)
+				},
+				// B's own session at A's page address (invariant 7: the
+				// address is A's, the cookie must be too).
+				"B's session at A's page": func() *httptest.ResponseRecorder {
+					req := httptest.NewRequest(route.method, strings.Replace(route.path, "/me", memberHome(aSession), 1), nil)
+					req.Header.Set("Sec-Fetch-Site", "same-origin")
+					req.AddCookie(&http.Cookie{Name: "kakunin_member", Value: bSession})
+					rec := httptest.NewRecorder()
+					c.h.ServeHTTP(rec, req)
+					return rec
 				},
 			} {
 				rec := send()

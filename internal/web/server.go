@@ -14,9 +14,12 @@ import (
 	"github.com/kakunin/kakunin"
 	"github.com/kakunin/kakunin/internal/audit"
 	"github.com/kakunin/kakunin/internal/auth"
+	"github.com/kakunin/kakunin/internal/brand"
 	"github.com/kakunin/kakunin/internal/document"
 	"github.com/kakunin/kakunin/internal/exposure"
 	"github.com/kakunin/kakunin/internal/incident"
+	"github.com/kakunin/kakunin/internal/inquiry"
+	"github.com/kakunin/kakunin/internal/jpki"
 	"github.com/kakunin/kakunin/internal/massmail"
 	"github.com/kakunin/kakunin/internal/portal"
 	"github.com/kakunin/kakunin/internal/publicnotice"
@@ -35,6 +38,8 @@ type Server struct {
 	Exposure       *exposure.Service // the public "am I affected?" check
 	MassMail       *massmail.Service // mass notification of affected members
 	Portal         *portal.Service   // the members' own pages
+	Desk           *inquiry.Service  // the inquiry desk: /contact, threads, the support queue
+	JPKI           *jpki.Service     // the My Number card check (no photo); nil: not configured
 	APIKeys        *auth.APIKeys     // the host platform's keys
 	Staff          *auth.Staff
 	Passkeys       *auth.Passkeys // nil: no passkeys, TOTP only
@@ -43,6 +48,7 @@ type Server struct {
 	Log            *slog.Logger
 	OriginOf       func(ip string) string // keyed hash of a client address, for the audit log
 	Proxies        ProxyTrust             // reverse proxies whose header names the client
+	Signer         auth.Signer            // signs kakunin doctor's canary sessions (nil: no canary)
 	Metrics        Observer               // nil: nothing counted (no --metrics-addr)
 	Ready          []ReadyCheck           // what /readyz probes
 	MaxUploadBytes int64
@@ -53,7 +59,9 @@ type Server struct {
 	// carries, says it is unavailable (for everyone alike).
 	MailOff   bool
 	PublicURL string // e.g. https://kakunin.example.jp, for absolute links (the Atom feed)
-	Now       func() time.Time
+	// Brand is who runs the service, on every page and in the Atom feed.
+	Brand brand.Brand
+	Now   func() time.Time
 }
 
 // Access says who may use a route.
@@ -102,7 +110,11 @@ func (s *Server) Routes() []Route {
 		{"PUT /api/v1/members/{external_id}", hostAPI, s.api(s.putMember)},
 		{"DELETE /api/v1/members/{external_id}", hostAPI, s.api(s.deleteMember)},
 		{"POST /api/v1/verifications", hostAPI, s.api(s.createVerification)},
+		{"GET /api/v1/verifications", hostAPI, s.api(s.listVerifications)},
 		{"GET /api/v1/verifications/{id}", hostAPI, s.api(s.getVerification)},
+		{"POST /api/v1/verifications/{id}/cancel", hostAPI, s.api(s.cancelVerification)},
+		{"GET /api/v1/events", hostAPI, s.api(s.listEvents)},
+		{"POST /api/v1/events/{id}/redeliver", hostAPI, s.api(s.redeliverEvent)},
 
 		{"GET /notices", public, s.page(s.publicNotices)},
 		{"GET /notices/{id}", public, s.page(s.publicNotice)},
@@ -110,6 +122,10 @@ func (s *Server) Routes() []Route {
 
 		{"GET /u/{token}", public, http.HandlerFunc(s.uploadPage)},
 		{"POST /u/{token}", public, http.HandlerFunc(s.upload)},
+		// The page's form posts here, not to the page's own URL: a cache
+		// that keys on the URL without the method would otherwise answer
+		// the upload with the stored page and swallow it (docs/caching.md).
+		{"POST /u/{token}/send", public, http.HandlerFunc(s.upload)},
 
 		{"GET /console/login", public, http.HandlerFunc(s.loginPage)},
 		{"POST /console/login", public, http.HandlerFunc(s.login)},
@@ -160,7 +176,24 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.exposureRoutes()...)
 	routes = append(routes, s.massmailRoutes()...)
 	routes = append(routes, s.portalRoutes()...)
+	routes = append(routes, s.canaryRoutes()...)
+	routes = append(routes, s.deskRoutes()...)
+	routes = append(routes, s.jpkiRoutes()...)
 	return routes
+}
+
+// PublicCacheable names the routes whose answers a shared cache may keep,
+// each with why: the answer is the same for everyone who asks for that URL
+// (it depends on nothing but the URL and Accept-Language, carries no
+// Set-Cookie when cacheable, and no personal data). Every other route
+// answers Cache-Control: no-store, private (securityHeaders), and
+// cache_test.go walks the route table to hold both to it (invariant 7).
+// A route is added here only on purpose, never to make a test pass.
+var PublicCacheable = map[string]string{
+	"GET /static/":      "stylesheet and scripts, named by their content hash",
+	"GET /notices":      "the published notices, the same for every visitor in a language",
+	"GET /notices/{id}": "one published notice, the same for every visitor in a language",
+	"GET /notices.atom": "the notices feed, chosen by ?lang only",
 }
 
 // Handler returns the whole service as one handler.
@@ -176,9 +209,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Pattern, h)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such API route")
-	})
+	mux.Handle("/api/", apiNoRoute(mux))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "not_found", nil)
 	})
@@ -193,7 +224,7 @@ func (s *Server) Handler() http.Handler {
 	if strings.HasPrefix(s.PublicURL, "https://") {
 		h = strictTransport(h)
 	}
-	return s.withOrigin(s.recoverPanics(s.logRequests(h)))
+	return withRequestID(s.withOrigin(s.recoverPanics(s.logRequests(h))))
 }
 
 func staticCache(h http.Handler) http.Handler {

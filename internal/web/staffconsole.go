@@ -151,10 +151,7 @@ func (s *Server) verificationLookup(w http.ResponseWriter, r *http.Request) erro
 			UpdatedAt: v.UpdatedAt, ExpiresAt: v.ExpiresAt, MemberLeft: left}
 		if v.Result != nil {
 			row.RejectReason = v.Result.RejectReason
-			if v.Status == kakunin.StatusApproved {
-				adult := v.Result.Adult
-				row.Adult = &adult
-			}
+			row.Adult = v.Result.Adult
 		}
 		data.Results = append(data.Results, row)
 	}

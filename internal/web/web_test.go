@@ -14,7 +14,7 @@ import (
 func TestEveryErrorCodeHasItsOwnStatus(t *testing.T) {
 	want := map[string]int{
 		kakunin.EINVALID: 400, kakunin.EUNAUTHORIZED: 401, kakunin.EFORBIDDEN: 403, kakunin.ENOTFOUND: 404,
-		kakunin.ECONFLICT: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
+		kakunin.ECONFLICT: 409, kakunin.EIDEMPOTENCY: 409, kakunin.EGONE: 410, kakunin.ETOOLARGE: 413, kakunin.EUNSUPPORTED: 415,
 		kakunin.ERATELIMIT: 429, kakunin.ENOSPACE: 507, kakunin.EINTERNAL: 500, "something new": 500,
 	}
 	for code, status := range want {
@@ -47,6 +47,7 @@ func TestJSONBodiesMustBeOneKnownObject(t *testing.T) {
 		{`{"external_id":"` + strings.Repeat("x", 70<<10) + `"}`, kakunin.ETOOLARGE},
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
+		r.Header.Set("Content-Type", "application/json")
 		var b body
 		err := decodeJSON(httptest.NewRecorder(), r, &b)
 		if kakunin.ErrorCode(err) != tc.code {

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/kakunin/kakunin/internal/jobs"
+	"github.com/kakunin/kakunin/internal/store"
 )
 
 // DeliverKind is the River job kind of a webhook delivery. Stored jobs refer
@@ -114,7 +116,39 @@ func EnqueueTo(ctx context.Context, q Enqueuer, tx *sql.Tx, target Target, ev Ev
 	if target != TargetHost && target != TargetAlerts {
 		return fmt.Errorf("enqueue webhook: unknown target %q", target)
 	}
+	// The event log (GET /api/v1/events) gets the event in the same
+	// transaction as its delivery job.
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("enqueue webhook: %w", err)
+	}
+	if err := store.InsertWebhookEventTx(ctx, tx, ev.ID, string(target), ev.Type, body, ev.Timestamp); err != nil {
+		return err
+	}
 	return q.InsertTx(ctx, tx, DeliverArgs{Event: ev, Target: target}, nil)
+}
+
+// Redeliver sends a logged event of the host again, with the same
+// webhook-id and body, as a new delivery job with a full retry schedule.
+func Redeliver(ctx context.Context, db *store.DB, q Enqueuer, id string) (*store.WebhookEvent, error) {
+	var out *store.WebhookEvent
+	err := db.WithTx(ctx, func(tx *store.Tx) error {
+		e, err := tx.WebhookEvent(ctx, string(TargetHost), id)
+		if err != nil {
+			return err
+		}
+		var ev Event
+		if err := json.Unmarshal(e.Body, &ev); err != nil {
+			return fmt.Errorf("redeliver %s: %w", id, err)
+		}
+		ev.ID = e.ID
+		if err := tx.SetEventState(ctx, id, store.EventPending); err != nil {
+			return err
+		}
+		e.State, out = store.EventPending, e
+		return q.InsertTx(ctx, tx.SQL(), DeliverArgs{Event: ev, Target: TargetHost}, nil)
+	})
+	return out, err
 }
 
 // Worker sends DeliverArgs jobs to the endpoint of their target: the
@@ -128,6 +162,12 @@ type Worker struct {
 	AlertSecret string       // whsec_ secret shared with the alert receiver
 	Client      *http.Client // nil means NewHTTPClient()
 	Log         *slog.Logger
+	// Events, when set, has each attempt recorded in the event log.
+	Events *store.DB
+	// Secrets, when set, gives the active signing secrets of a target
+	// stored by kakunin webhook-secret rotate (SecretRing.Active); each
+	// delivery is signed with all of them. None stored: the Endpoint's.
+	Secrets func(ctx context.Context, target Target) ([]string, error)
 }
 
 // Endpoint is where one target's events are posted and the secret they
@@ -225,20 +265,87 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 			msg = "no alert webhook URL configured"
 		}
 		w.Log.InfoContext(ctx, msg, "event_id", ev.ID, "event_type", ev.Type, "target", string(target))
+		w.record(ctx, job, 0, nil)
 		return nil
 	}
+	status, err := w.send(ctx, job, target, to)
+	w.record(ctx, job, status, err)
+	return err
+}
+
+// record notes an attempt in the event log, if the worker keeps one. A
+// failure to note it is logged, not returned: the delivery itself counts.
+func (w *Worker) record(ctx context.Context, job *river.Job[DeliverArgs], status int, sendErr error) {
+	if w.Events == nil {
+		return
+	}
+	state := store.EventDelivered
+	switch {
+	case status == 0 && sendErr == nil:
+		state = store.EventUnsent
+	case sendErr != nil:
+		state = store.EventPending
+		max := job.MaxAttempts
+		if max == 0 {
+			max = DefaultMaxAttempts
+		}
+		if job.Attempt >= max {
+			state = store.EventFailed
+		}
+	}
+	if err := w.Events.RecordEventAttempt(context.WithoutCancel(ctx), job.Args.Event.ID, status, state, time.Now()); err != nil {
+		w.Log.ErrorContext(ctx, "webhook attempt not logged", "event_id", job.Args.Event.ID, "err", err)
+	}
+}
+
+// secretsOf returns every active secret of target: those Secrets gives
+// (rotation's), or the configured one while rotation has stored none.
+func (w *Worker) secretsOf(ctx context.Context, target Target, configured string) ([]string, error) {
+	if w.Secrets != nil {
+		stored, err := w.Secrets(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		if len(stored) > 0 {
+			return stored, nil
+		}
+	}
+	if configured == "" {
+		return nil, nil
+	}
+	return []string{configured}, nil
+}
+
+// send makes the HTTP request of one attempt and returns the receiver's
+// status (0 for none).
+func (w *Worker) send(ctx context.Context, job *river.Job[DeliverArgs], target Target, to Endpoint) (int, error) {
+	ev := job.Args.Event
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("encode webhook %s: %w", ev.ID, err)
+		return 0, fmt.Errorf("encode webhook %s: %w", ev.ID, err)
 	}
 	now := time.Now()
-	sig, err := Sign(to.Secret, ev.ID, now, body)
+	secrets, err := w.secretsOf(ctx, target, to.Secret)
 	if err != nil {
-		return fmt.Errorf("sign webhook %s: %w", ev.ID, err)
+		return 0, fmt.Errorf("webhook %s: signing secrets: %w", ev.ID, err)
 	}
+	// Standard Webhooks: several signatures, space-separated, one per
+	// active secret, so a receiver knowing any one of them accepts it.
+	sigs := make([]string, 0, len(secrets))
+	for _, secret := range secrets {
+		sig, err := Sign(secret, ev.ID, now, body)
+		if err != nil {
+			return 0, fmt.Errorf("sign webhook %s: %w", ev.ID, err)
+		}
+		sigs = append(sigs, sig)
+	}
+	if len(sigs) == 0 {
+		return 0, fmt.Errorf("webhook %s: no signing secret", ev.ID)
+	}
+	sig := strings.Join(sigs, " ")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook %s: build request: %w", ev.ID, errors.New("invalid URL"))
+		return 0, fmt.Errorf("webhook %s: build request: %w", ev.ID, errors.New("invalid URL"))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderID, ev.ID)
@@ -251,18 +358,18 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", ev.ID, withoutURL(err))
+		return 0, fmt.Errorf("webhook %s: %w", ev.ID, withoutURL(err))
 	}
 	// Read a little of the body so the connection can be reused; never
 	// keep or log it.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook %s: receiver answered %d", ev.ID, resp.StatusCode)
+		return resp.StatusCode, fmt.Errorf("webhook %s: receiver answered %d", ev.ID, resp.StatusCode)
 	}
 	w.Log.DebugContext(ctx, "webhook delivered", "event_id", ev.ID, "event_type", ev.Type, "target", string(target),
 		"status", resp.StatusCode, "attempt", job.Attempt)
-	return nil
+	return resp.StatusCode, nil
 }
 
 // withoutURL drops the request URL from a transport error: River stores and

@@ -201,11 +201,13 @@ func TestEventIsRedeliveredAfterAFailureWithTheSameID(t *testing.T) {
 		}))
 		defer host.Close()
 
-		db, dialect, err := store.OpenSQL(ctx, dsn)
+		// store.Open migrates: the event log's table is there.
+		sdb, err := store.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
+		defer sdb.Close()
+		db, dialect := sdb.SQL(), sdb.Dialect()
 		log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if err := jobs.Migrate(ctx, db, dialect, log); err != nil {
 			t.Fatal(err)
@@ -294,11 +296,13 @@ func TestDeliveryRunningAtACrashIsRescuedUnderTheSameID(t *testing.T) {
 		}))
 		defer host.Close()
 
-		db, dialect, err := store.OpenSQL(ctx, dsn)
+		// store.Open migrates: the event log's table is there.
+		sdb, err := store.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
+		defer sdb.Close()
+		db, dialect := sdb.SQL(), sdb.Dialect()
 		log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 		if err := jobs.Migrate(ctx, db, dialect, log); err != nil {
 			t.Fatal(err)

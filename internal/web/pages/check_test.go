@@ -60,7 +60,7 @@ func samplePortalView(lang kakunin.Locale) *portal.View {
 	later := at.Add(7 * 24 * time.Hour)
 	return &portal.View{Member: portal.MemberData{ID: "mem_1", Email: "a@example.jp", RegisteredAt: at},
 		Verifications: []portal.Verification{
-			{ID: "ver_1", CreatedAt: at, Method: "photo", Status: "approved", DecidedAt: &later, Result: &portal.Result{Adult: true,
+			{ID: "ver_1", CreatedAt: at, Method: "photo", Status: "approved", DecidedAt: &later, Result: &portal.Result{Adult: kakunin.Bool(true),
 				DocumentType: "drivers_licence", DocumentName: name, Issuer: issuer, BirthDate: "1990-01-01", DecidedBy: "reviewer"}},
 			{ID: "ver_2", CreatedAt: at, Method: "photo", Status: "rejected", DecidedAt: &later, Result: &portal.Result{DocumentType: "passport",
 				RejectReason: "unreadable", DecidedBy: "reviewer"}},

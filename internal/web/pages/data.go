@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kakunin/kakunin"
+	"github.com/kakunin/kakunin/internal/brand"
 )
 
 // LangLink is one entry of the language switcher. The server builds the URL
@@ -30,6 +31,9 @@ type Base struct {
 	Notice    string     // optional message ID shown as a calm notice banner (role="status")
 	// MailOff: no mail server is configured; console pages show a banner.
 	MailOff bool
+	// Brand is who runs the service, shown in every page's header, title
+	// and footer (the server fills it, per request).
+	Brand brand.Brand
 }
 
 // pageLocale lets Render find the language of any page type that embeds Base.
@@ -47,6 +51,21 @@ type Upload struct {
 	ErrorCode     string // "" | missing_type | missing_file | unsupported | too_large | invalid | gone | internal
 	ExpiresAt     time.Time
 	MaxMB         int
+	// JPKIURL, when set, offers the My Number card check (no photo) first.
+	JPKIURL string
+	// NoPhoto: the host did not offer the photo upload for this
+	// verification; only the methods above are shown.
+	NoPhoto bool
+	// JPKIRefused is why the last My Number card check was refused
+	// (jpki.Reason*), "" when none was.
+	JPKIRefused string
+}
+
+// JPKIRefused is "jpki_refused": a provider's answer that names no
+// verification kakunin knows (a spent, unknown or expired state).
+type JPKIRefused struct {
+	Base
+	Reason string
 }
 
 // UploadStatus is "upload_status": after upload, and when the link is reopened.
@@ -67,7 +86,10 @@ type LinkProblem struct {
 type Login struct {
 	Base
 	Email     string
-	ErrorCode string
+	ErrorCode string // "" | bad_credentials | locked | rate_limited | stale_form
+	// Action is where the form posts: /console/login?form=TOKEN, a token
+	// good for one sign-in (staleLoginForm), or /console/login.
+	Action string
 }
 
 // TOTP is "totp". ErrorCode is "" | bad_code | passkey. Passkey offers

@@ -21,6 +21,10 @@ type IncidentForm struct {
 	Database, Blobs, Keys, StaffAccount      bool
 	Malicious                                bool
 	MaxTitle, MaxSummary, MaxUpdate, MaxItem int
+	// Errors maps a field's name (title, summary, discovered_at,
+	// window_from, window_to) to the message ID saying what is wrong with
+	// it; only those fields are marked invalid.
+	Errors map[string]string
 }
 
 // IncidentRow is one incident in the list.
@@ -121,6 +125,10 @@ type Deadlines struct {
 // ErrorCode is "" | invalid | window_required | status_order | done_already.
 type ConsoleIncident struct {
 	Base
+	// Inquiries: the incident questions the inquiry desk received since
+	// the incident was discovered, and how many of them are overdue (nil:
+	// no desk).
+	Inquiries    *IncidentInquiries
 	Record       IncidentRecord
 	CanEdit      bool
 	NextStatuses []kakunin.IncidentStatus
@@ -162,3 +170,7 @@ type IncidentReport struct {
 	ComputedAt time.Time
 	PageURL    string // back to the incident
 }
+
+// IncidentInquiries counts an incident's inquiries (the certifier asks
+// about delays in answering them).
+type IncidentInquiries struct{ Drawn, Overdue int }

@@ -35,4 +35,7 @@ type SignedOut struct{ Base }
 type Portal struct {
 	Base
 	View *portal.View
+	// Home is the page's own address, /me/{key}: personal to the session
+	// (see the web package's memberPageKey), and the export posts below it.
+	Home string
 }

@@ -22,6 +22,20 @@ func incidentPages(add func(string, func(Base) any)) {
 			return ConsoleIncidents{Base: staffAs(b, kakunin.RoleResponder), CanEdit: true, Form: form, ErrorCode: code}
 		})
 	}
+	// Every field wrong at once: each marked with its own message.
+	wrong := form
+	wrong.Errors = map[string]string{"title": "incident.field_error.title", "summary": "incident.field_error.summary",
+		"discovered_at": "incident.field_error.future", "window_from": "incident.field_error.time", "window_to": "incident.field_error.window_order"}
+	add("console_incidents", func(b Base) any {
+		return ConsoleIncidents{Base: staffAs(b, kakunin.RoleResponder), CanEdit: true, Form: wrong, ErrorCode: "invalid"}
+	})
+	for _, id := range []string{"incident.field_error.discovered", "incident.field_error.window_both"} {
+		one := form
+		one.Errors = map[string]string{"discovered_at": id}
+		add("console_incidents", func(b Base) any {
+			return ConsoleIncidents{Base: staffAs(b, kakunin.RoleResponder), CanEdit: true, Form: one, ErrorCode: "invalid"}
+		})
+	}
 	due := received.Add(72 * time.Hour)
 	rows := []IncidentRow{
 		{ID: "inc_1", Title: "Bucket listed", Status: kakunin.IncidentInvestigating, DiscoveredAt: received, Required: true, Overdue: 2, Stale: true},

@@ -57,6 +57,9 @@ type Renderer struct {
 	// passkeyScriptURL is passkey.js, the one script: only pages that run
 	// a passkey ceremony load it, and only their responses allow it.
 	passkeyScriptURL string
+	// notificationScriptURL is notification.js: the notification page
+	// loads it while a campaign sends, to update its figures in place.
+	notificationScriptURL string
 	// strict makes a missing message fail the render instead of showing its
 	// ID; tests use it so a forgotten message cannot reach production.
 	strict bool
@@ -87,6 +90,12 @@ func newRenderer(strict bool) (*Renderer, error) {
 	}
 	sum = sha256.Sum256(js)
 	r.passkeyScriptURL = "/static/passkey.js?v=" + hex.EncodeToString(sum[:6])
+	js, err = staticFS.ReadFile("static/notification.js")
+	if err != nil {
+		return nil, fmt.Errorf("read notification script: %w", err)
+	}
+	sum = sha256.Sum256(js)
+	r.notificationScriptURL = "/static/notification.js?v=" + hex.EncodeToString(sum[:6])
 
 	for _, name := range pageNames {
 		base, err := template.New(name).Funcs(r.funcs(kakunin.LocaleJA)).
@@ -190,8 +199,9 @@ func (r *Renderer) funcs(lang kakunin.Locale) template.FuncMap {
 			}
 			return t.In(r.tokyo).Format(time.RFC3339)
 		},
-		"styleURL":         func() string { return r.styleURL },
-		"passkeyScriptURL": func() string { return r.passkeyScriptURL },
+		"styleURL":              func() string { return r.styleURL },
+		"passkeyScriptURL":      func() string { return r.passkeyScriptURL },
+		"notificationScriptURL": func() string { return r.notificationScriptURL },
 	}
 }
 

@@ -45,6 +45,15 @@ func representativePages() []page {
 				Selected: kakunin.DocPassport, ErrorCode: code, ExpiresAt: received.Add(72 * time.Hour), MaxMB: 10}
 		})
 	}
+	for _, reason := range []string{"", "state", "issuer", "cancelled", "provider", "code", "token", "claims", "decided", "unavailable"} {
+		add("upload", func(b Base) any {
+			return Upload{Base: b, Action: "/v/tok123", DocumentTypes: kakunin.DocumentTypes, ExpiresAt: received.Add(72 * time.Hour),
+				MaxMB: 10, JPKIURL: "/v/tok123/jpki", JPKIRefused: reason, NoPhoto: reason == "claims"}
+		})
+		if reason != "" {
+			add("jpki_refused", func(b Base) any { return JPKIRefused{Base: b, Reason: reason} })
+		}
+	}
 	for _, st := range []kakunin.VerificationStatus{kakunin.StatusSubmitted, kakunin.StatusApproved, kakunin.StatusExpired} {
 		add("upload_status", func(b Base) any { return UploadStatus{Base: b, Status: st} })
 	}
@@ -178,9 +187,12 @@ func stripAllowedJapanese(s string) string {
 // this origin, by URL (never inline).
 var passkeyScript = regexp.MustCompile(`<script src="/static/passkey\.js\?v=[0-9a-f]{12}" defer></script>`)
 
+// notificationScript is the other one: the notification page's updater.
+var notificationScript = regexp.MustCompile(`<script src="/static/notification\.js\?v=[0-9a-f]{12}" defer></script>`)
+
 func TestNoInlineStyleOrScript(t *testing.T) {
 	for key, body := range renderAll(t) {
-		lower := strings.ToLower(passkeyScript.ReplaceAllString(body, ""))
+		lower := strings.ToLower(notificationScript.ReplaceAllString(passkeyScript.ReplaceAllString(body, ""), ""))
 		for _, banned := range []string{"style=", "<script", "<style", "javascript:", " on"} {
 			if banned == " on" {
 				if regexp.MustCompile(`<[^>]+\son[a-z]+=`).MatchString(lower) {
