@@ -194,14 +194,14 @@ func (v *Verifier) Verify(deviceResponse []byte, sessionTranscript []byte) (*Res
 	if wantDocType == "" {
 		wantDocType = DocTypeMDL
 	}
-	var resp deviceResponseT
-	if err := decMode.Unmarshal(deviceResponse, &resp.r); err != nil {
+	var resp deviceResponse
+	if err := decMode.Unmarshal(deviceResponse, &resp); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if len(resp.r.Documents) != 1 {
-		return nil, fmt.Errorf("%w: %d documents", ErrMalformed, len(resp.r.Documents))
+	if len(resp.Documents) != 1 {
+		return nil, fmt.Errorf("%w: %d documents", ErrMalformed, len(resp.Documents))
 	}
-	doc := resp.r.Documents[0]
+	doc := resp.Documents[0]
 	if doc.DocType != wantDocType {
 		return nil, ErrDocType
 	}
@@ -281,8 +281,6 @@ func (v *Verifier) Verify(deviceResponse []byte, sessionTranscript []byte) (*Res
 	}
 	return res, nil
 }
-
-type deviceResponseT struct{ r deviceResponse }
 
 func (v *Verifier) verifyIssuerAuth(raw []byte, now time.Time) (*mso, *x509.Certificate, time.Time, time.Time, error) {
 	var zero time.Time
