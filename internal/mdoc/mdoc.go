@@ -182,10 +182,10 @@ func tdate(raw []byte) (time.Time, error) {
 	return t, nil
 }
 
-// Verify checks deviceResponse completely for the given SessionTranscript
+// Verify checks response completely for the given SessionTranscript
 // (see DCAPISessionTranscript) and returns the result, or an error wrapping
 // exactly one of the Err values.
-func (v *Verifier) Verify(deviceResponse []byte, sessionTranscript []byte) (*Result, error) {
+func (v *Verifier) Verify(response []byte, sessionTranscript []byte) (*Result, error) {
 	now := time.Now()
 	if v.Now != nil {
 		now = v.Now()
@@ -195,7 +195,7 @@ func (v *Verifier) Verify(deviceResponse []byte, sessionTranscript []byte) (*Res
 		wantDocType = DocTypeMDL
 	}
 	var resp deviceResponse
-	if err := decMode.Unmarshal(deviceResponse, &resp); err != nil {
+	if err := decMode.Unmarshal(response, &resp); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(resp.Documents) != 1 {
