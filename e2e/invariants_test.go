@@ -322,6 +322,13 @@ func TestBadInputsGetAClearErrorAndChangeNothing(t *testing.T) {
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
+		if method != http.MethodGet && !strings.HasPrefix(body, "form:") {
+			req.Header.Set("Content-Type", "application/json")
+		} else if method != http.MethodGet {
+			req.Body = io.NopCloser(strings.NewReader(strings.TrimPrefix(body, "form:")))
+			req.ContentLength = int64(len(body) - len("form:"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -338,6 +345,7 @@ func TestBadInputsGetAClearErrorAndChangeNothing(t *testing.T) {
 		{"no key", "POST", "/api/v1/verifications", "", `{"external_id":"m1"}`, 401, "unauthorized"},
 		{"wrong key", "POST", "/api/v1/verifications", "kkn_wrong", `{"external_id":"m1"}`, 401, "unauthorized"},
 		{"not JSON", "POST", "/api/v1/verifications", in.APIKey, `external_id=m1`, 400, "invalid"},
+		{"not sent as JSON", "POST", "/api/v1/verifications", in.APIKey, `form:external_id=m1`, 415, "unsupported"},
 		{"empty body", "POST", "/api/v1/verifications", in.APIKey, ``, 400, "invalid"},
 		{"unknown field", "POST", "/api/v1/verifications", in.APIKey, `{"external_id":"m1","admin":true}`, 400, "invalid"},
 		{"two objects", "POST", "/api/v1/verifications", in.APIKey, `{"external_id":"m1"}{"external_id":"m1"}`, 400, "invalid"},

@@ -139,6 +139,7 @@ func submitOne(client *http.Client, in *instance, i int) error {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, in.URL+path, bytes.NewReader(b))
 		req.Header.Set("Authorization", "Bearer "+in.APIKey)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, err
@@ -242,7 +243,7 @@ func TestAScriptReadingAThousandDocumentsIsStoppedAtTheQuota(t *testing.T) {
 	// One mail per admin, each its own job, enqueued by the fan-out job:
 	// once all of them have ended, a third, wrongly addressed mail would be
 	// at the sink.
-	in.waitJobsFinished(t, 15*time.Second, "alert_fanout", "alert_mail")
+	in.waitJobsFinished(t, 90*time.Second, "alert_fanout", "alert_mail") // behind a thousand uploads' decodes and webhooks
 	var to []string
 	for _, m := range sink.all() {
 		to = append(to, m.To...)

@@ -125,8 +125,16 @@ type FanoutArgs struct {
 // Kind implements river.JobArgs. Stored jobs refer to it: never change it.
 func (FanoutArgs) Kind() string { return "alert_fanout" }
 
-// InsertOpts gives the job MaxAttempts however it is enqueued.
-func (FanoutArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: MaxAttempts} }
+// Priority puts alerts ahead of the queue's bulk work (a thousand uploads'
+// decodes and webhooks): an admin must hear of a locked reviewer at once,
+// not after the backlog that the lockout was part of.
+const Priority = 1
+
+// InsertOpts gives the job MaxAttempts and the alerts' priority however it
+// is enqueued.
+func (FanoutArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: MaxAttempts, Priority: Priority}
+}
 
 // MailArgs is the job that mails one alert to one admin. One job per
 // admin means one admin's full mailbox is retried alone, and nobody else
@@ -144,7 +152,7 @@ func (MailArgs) Kind() string { return "alert_mail" }
 // if it is retried after queueing (it failed to record its own success),
 // the second mail job for the same alert and admin is not inserted.
 func (MailArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: MaxAttempts, Priority: Priority, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // Register adds the alert workers to workers, logging to log (required).

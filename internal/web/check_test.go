@@ -327,9 +327,16 @@ func TestTheTimingTestCatchesALookUpOnTheRequestPath(t *testing.T) {
 		}
 		c.h.ServeHTTP(w, r)
 	})
-	if !c.timesDiffer(t, leaky) {
-		t.Error("a member look-up on the request path went unnoticed by the timing test")
+	// On a machine busy with other tests the look-up's ~10 % can drown in
+	// noise for one attempt; the proof is that the test catches it, so it
+	// gets three.
+	for attempt := range 3 {
+		if c.timesDiffer(t, leaky) {
+			return
+		}
+		t.Logf("attempt %d: the look-up was not told apart", attempt+1)
 	}
+	t.Error("a member look-up on the request path went unnoticed by the timing test in three attempts")
 }
 
 // timesDiffer runs the timing test against h: up to timingRuns runs, each
