@@ -182,6 +182,7 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.canaryRoutes()...)
 	routes = append(routes, s.deskRoutes()...)
 	routes = append(routes, s.jpkiRoutes()...)
+	routes = append(routes, s.openapiRoutes()...)
 	return routes
 }
 
@@ -197,6 +198,9 @@ var PublicCacheable = map[string]string{
 	"GET /notices":      "the published notices, the same for every visitor in a language",
 	"GET /notices/{id}": "one published notice, the same for every visitor in a language",
 	"GET /notices.atom": "the notices feed, chosen by ?lang only",
+	// The host API's OpenAPI document: the embedded file, the same bytes
+	// for every caller (openapi.go).
+	"GET /api/v1/openapi.json": "the API's description, one embedded file",
 }
 
 // Handler returns the whole service as one handler.
