@@ -432,3 +432,69 @@ func TestTheOpenAPIValidationRefusesWrongAnswers(t *testing.T) {
 		t.Error("a response missing every field but id is accepted")
 	}
 }
+
+// The document's examples are what a host reads first: each one holds to
+// its own schema.
+func TestTheOpenAPIExamplesMatchTheirSchemas(t *testing.T) {
+	m, _ := openAPIModel(t)
+	n := 0
+	for name, proxy := range m.Components.Schemas.FromOldest() {
+		s := proxy.Schema()
+		for i, ex := range s.Examples {
+			var v any
+			if err := ex.Decode(&v); err != nil {
+				t.Fatalf("%s example %d: %v", name, i, err)
+			}
+			body, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range validateAgainst(s, body) {
+				t.Errorf("%s example %d: %s", name, i, p)
+			}
+			n++
+		}
+	}
+	check := func(where string, media *v3.MediaType) {
+		for exName, ex := range media.Examples.FromOldest() {
+			var v any
+			if err := ex.Value.Decode(&v); err != nil {
+				t.Fatalf("%s example %s: %v", where, exName, err)
+			}
+			body, _ := json.Marshal(v)
+			for _, p := range validateAgainst(media.Schema.Schema(), body) {
+				t.Errorf("%s example %s: %s", where, exName, p)
+			}
+			n++
+		}
+	}
+	for code, r := range m.Components.Responses.FromOldest() {
+		for ct, media := range r.Content.FromOldest() {
+			check("response "+code+" "+ct, media)
+		}
+	}
+	for path, item := range m.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			for code, r := range op.Responses.Codes.FromOldest() {
+				for ct, media := range r.Content.FromOldest() {
+					check(method+" "+path+" "+code+" "+ct, media)
+				}
+			}
+		}
+	}
+	if n < 25 {
+		t.Fatalf("only %d examples checked", n)
+	}
+}
+
+func TestTheOpenAPIResponseValidationChecksRequiredHeaders(t *testing.T) {
+	_, v := openAPIModel(t)
+	req := httptest.NewRequest(http.MethodPut, "/api/v1/members/m", strings.NewReader(`{"email":"a@example.jp"}`))
+	req.Header.Set("Content-Type", "application/json")
+	body := `{"external_id":"m","email":"a@example.jp","locale":"ja","created_at":"2026-11-25T03:00:00Z","updated_at":"2026-11-25T03:00:00Z"}`
+	resp := &http.Response{StatusCode: http.StatusCreated, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req_0123456789abcdef01234567"}},
+		Body: nopCloser{bytes.NewReader([]byte(body))}, Request: req}
+	if ok, _ := v.ValidateHttpResponse(req, resp); ok {
+		t.Error("a 201 without Location is accepted")
+	}
+}
