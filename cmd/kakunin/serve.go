@@ -167,7 +167,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	// The mass notification's sender enqueues started campaigns and sends
 	// their mail at --notify-rate. It records the batch in flight when
 	// stopped, and is waited for before the audit committer stops.
-	sender := &massmail.Sender{DB: a.db, Keys: a.vault, Limiter: massmail.NewLimiter(a.cfg.NotifyRate),
+	sender := &massmail.Sender{DB: a.db, Keys: a.vault, Limiter: massmail.NewSharedLimiter(a.db, "notify", a.cfg.NotifyRate),
 		Connections: a.cfg.NotifyConnections, MaxAttempts: a.cfg.NotifyMaxAttempts, Audit: a.audit, Log: a.log,
 		PublicURL: a.cfg.PublicURL, Contact: a.cfg.NotifyContact, Brand: a.cfg.Brand, OnFinish: a.incidents.NotificationFinished}
 	if a.cfg.SMTPURL != "" {

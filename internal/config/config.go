@@ -95,7 +95,7 @@ type Config struct {
 	NoticeStaleAfter time.Duration
 
 	// Mass notification of affected members (internal/massmail).
-	NotifyRate        float64 // messages a second, per replica; 0: no throttle
+	NotifyRate        float64 // messages a second, all replicas together (a row in the database); 0: no throttle
 	NotifyConnections int     // SMTP sessions sending at once
 	NotifyMaxAttempts int     // a temporary failure gives up after this many attempts
 	NotifyContact     string  // where the letter tells members to ask (default --mail-from)
@@ -330,7 +330,7 @@ var options = []option{
 	{Incident, "notice-stale-after", "KAKUNIN_NOTICE_STALE_AFTER", "an open incident with no public notice update for this long raises an alert to responders", func(fs *flag.FlagSet, c *Config) {
 		durationVar(fs, &c.NoticeStaleAfter, "notice-stale-after", 72*time.Hour)
 	}},
-	{Incident, "notify-rate", "KAKUNIN_NOTIFY_RATE", "mass notification: messages a second each replica sends to affected members (0: no throttle)", func(fs *flag.FlagSet, c *Config) {
+	{Incident, "notify-rate", "KAKUNIN_NOTIFY_RATE", "mass notification: messages a second sent to affected members, all replicas together (0: no throttle)", func(fs *flag.FlagSet, c *Config) {
 		fs.Float64Var(&c.NotifyRate, "notify-rate", 20, "")
 	}},
 	{Incident, "notify-connections", "KAKUNIN_NOTIFY_CONNECTIONS", "mass notification: SMTP sessions sending at once", func(fs *flag.FlagSet, c *Config) {
