@@ -217,6 +217,7 @@ func (in *instance) API(method, path string, body any) (int, map[string]any) {
 	defer resp.Body.Close()
 	var out map[string]any
 	raw, _ := io.ReadAll(resp.Body)
+	in.checkOpenAPI(req, resp, raw) // every answer, as the document describes it
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			in.t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
